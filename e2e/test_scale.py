@@ -1,0 +1,64 @@
+"""Consistent hashing when pods come and go.
+
+Adding a 7th pod to 6 moves only the keys the new pod takes over (about 1/7 of them),
+and every moved key moves to the new pod. Killing a pod moves its keys and, once its
+replacement is in, the keys the replacement takes; nobody else moves.
+"""
+
+from __future__ import annotations
+
+from fixtures import expect, layouts, measure, traffic
+from fixtures.backends import base
+from fixtures.clients.http import HttpRequest, probe
+from fixtures.model import HTTP_PORT
+from fixtures.plugin import needs
+
+HOST = layouts.DEFAULT_HOST
+HASH_BY = "$binary_remote_addr"
+CLIENTS = traffic.clients(1500, seed=23)
+
+
+def placements(bed):
+    requests = [HttpRequest("/8080/scale", HOST, c, route="/8080") for c in CLIENTS]
+    observations = probe(bed.address(), requests, concurrency=8)
+    expect.all_answered(observations)
+    expect.agrees(expect.Model.of(bed, (HTTP_PORT,), HASH_BY), observations)
+    return measure.assignment(observations, lambda o: o.client)
+
+
+def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
+    bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
+    needs(bed, base.SCALE)
+    before_pods = {p.name for p in bed.pods()}
+    before = placements(bed)
+
+    bed.scale(7)
+    (new_pod,) = {p.name for p in bed.pods()} - before_pods
+    after = placements(bed)
+
+    moved = expect.moved_only_to(before, after, lambda a, b: b == new_pod, "scaling up")
+    model = expect.Model.of(bed, (HTTP_PORT,), HASH_BY)
+    new_ip = next(p.ip for p in bed.pods() if p.name == new_pod)
+    share = model.ring_share(HTTP_PORT, new_ip)
+    expect.within(moved, len(CLIENTS), share, "keys moved to the 7th pod")
+    assert 0.05 < moved / len(CLIENTS) < 0.3, f"{moved} of {len(CLIENTS)} moved, not about 1/7"
+
+
+def test_killing_a_pod_moves_only_its_keys_and_those_its_replacement_takes(serve):
+    bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
+    needs(bed, base.KILL)
+    before_pods = {p.name for p in bed.pods()}
+    before = placements(bed)
+    victim = max(before_pods, key=lambda name: list(before.values()).count(name))
+
+    bed.kill(victim)
+    after_pods = {p.name for p in bed.pods()}
+    assert victim not in after_pods and len(after_pods) == len(before_pods)
+    replacements = after_pods - before_pods
+    after = placements(bed)
+
+    moved = expect.moved_only_to(
+        before, after, lambda a, b: a == victim or b in replacements, "killing one pod"
+    )
+    victims_keys = sum(1 for pod in before.values() if pod == victim)
+    assert moved >= victims_keys > 0, "every key of the killed pod must move"

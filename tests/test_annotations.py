@@ -1,0 +1,40 @@
+"""Annotation and ConfigMap checks, capability requirements."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures import annotations, layouts
+from fixtures.backends import base
+from fixtures.errors import ConfigError
+
+
+def test_a_typo_names_the_annotation_and_the_likely_fix():
+    setup = layouts.setup(annotations={"upstream-hash-bye": "$host"})
+    with pytest.raises(ConfigError, match=r"upstream-hash-bye.*did you mean 'upstream-hash-by'"):
+        annotations.check(setup)
+
+
+def test_unknown_controller_key_and_bad_load_balance():
+    with pytest.raises(ConfigError, match="use-forwarded-header'"):
+        annotations.check(layouts.setup(controller={"use-forwarded-header": "true"}))
+    with pytest.raises(ConfigError, match="load-balance 'random'"):
+        annotations.check(layouts.setup(annotations={"load-balance": "random"}))
+
+
+def test_foreign_annotations_are_not_judged():
+    setup = layouts.setup(annotations={"kubernetes.io/ingress.class": "nginx"})
+    annotations.check(setup)
+
+
+def test_required_capabilities():
+    need = annotations.required_capabilities
+    assert need(layouts.setup("one-port")) == set()  # /ws goes to 8080 there
+    assert need(layouts.setup("three-ports")) == {base.WEBSOCKET}
+    assert base.HASH in need(layouts.setup(annotations={"upstream-hash-by": "$host"}))
+    subset = {"upstream-hash-by": "$host", "upstream-hash-by-subset": "true"}
+    assert base.SUBSET in need(layouts.setup(annotations=subset))
+    off = {"upstream-hash-by-subset": "false", "service-upstream": "false"}
+    assert need(layouts.setup("one-port", annotations=off)) == set()
+    assert base.EWMA in need(layouts.setup(controller={"load-balance": "ewma"}))
+    assert base.COOKIE in need(layouts.setup(annotations={"affinity": "cookie"}))

@@ -1,0 +1,94 @@
+"""nginx.conf rendering: the text, and real nginx accepting it (``nginx -t``)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from fixtures import layouts
+from fixtures.backends.local import find_nginx
+from fixtures.backends.local_nginx import Listen, render
+from fixtures.errors import ConfigError
+from fixtures.model import Endpoint
+
+LISTEN = Listen("127.0.0.1", 18080, 18081)
+
+
+def endpoints(ports=(8080, 9090, 8081), n=3):
+    return {p: [Endpoint(f"127.9.9.{10 + i}", p) for i in range(n)] for p in ports}
+
+
+def test_hash_by_becomes_consistent_hash_without_failure_skipping(tmp_path):
+    setup = layouts.setup("three-ports", {"upstream-hash-by": "$binary_remote_addr"})
+    text = render(setup, endpoints(), LISTEN, str(tmp_path), 7)
+    for port in (8080, 9090, 8081):
+        block = text.split(f"upstream hellogo-{port} {{")[1].split("}")[0]
+        assert "hash $binary_remote_addr consistent;" in block
+        assert block.count("max_fails=0") == 3
+    assert 'return 200 "7"' in text  # the generation the backend waits for
+
+
+def test_round_robin_has_no_hash_and_one_worker(tmp_path):
+    text = render(layouts.setup("three-ports"), endpoints(), LISTEN, str(tmp_path), 1)
+    assert " hash " not in text
+    assert "worker_processes 1;" in text
+
+
+def test_forwarded_headers_trust_every_peer_leftmost_wins(tmp_path):
+    text = render(layouts.setup(), endpoints(), LISTEN, str(tmp_path), 1)
+    assert "real_ip_header X-Forwarded-For;" in text
+    assert "set_real_ip_from 0.0.0.0/0;" in text
+    assert "real_ip_recursive on;" in text
+    plain = layouts.setup(controller={"use-forwarded-headers": "false"})
+    assert "real_ip_header" not in render(plain, endpoints(), LISTEN, str(tmp_path), 1)
+
+
+def test_prefix_paths_match_like_the_controller(tmp_path):
+    text = render(layouts.setup("one-port"), endpoints((8080,)), LISTEN, str(tmp_path), 1)
+    assert "location = /8080 {" in text and "location /8080/ {" in text
+    assert "location = /ws {" in text
+    assert text.count("proxy_pass http://hellogo-8080;") == 6
+    assert "upstream hellogo-9090" not in text
+
+
+def test_annotations_set_timeouts_and_body_size(tmp_path):
+    setup = layouts.setup(annotations={"proxy-read-timeout": "300", "proxy-body-size": "200m"})
+    text = render(setup, endpoints(), LISTEN, str(tmp_path), 1)
+    assert "proxy_read_timeout 300s;" in text
+    assert "client_max_body_size 200m;" in text
+
+
+def test_bad_timeout_is_a_config_error(tmp_path):
+    setup = layouts.setup(annotations={"proxy-read-timeout": "soon"})
+    with pytest.raises(ConfigError, match="proxy-read-timeout 'soon'"):
+        render(setup, endpoints(), LISTEN, str(tmp_path), 1)
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {},
+        {"upstream-hash-by": "$binary_remote_addr"},
+        {"upstream-hash-by": "$host$request_uri"},
+        {"enable-cors": "true", "cors-allow-origin": "*", "proxy-read-timeout": "300"},
+    ],
+)
+@pytest.mark.parametrize("layout", ["three-ports", "one-port"])
+def test_real_nginx_accepts_every_rendered_config(tmp_path, layout, annotations):
+    setup = layouts.setup(layout, annotations)
+    conf = tmp_path / "nginx.conf"
+    (tmp_path / "tmp").mkdir()
+    conf.write_text(render(setup, endpoints(), LISTEN, str(tmp_path), 3))
+    done = subprocess.run(
+        [find_nginx(), "-t", "-p", str(tmp_path), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_setup_without_pods_renders_a_down_server(tmp_path):
+    text = render(layouts.setup(replicas=0), {}, LISTEN, str(tmp_path), 1)
+    assert "down;" in text

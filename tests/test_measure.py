@@ -1,0 +1,67 @@
+"""Properties from observations."""
+
+from __future__ import annotations
+
+import math
+
+from fixtures import measure
+from fixtures.model import Observation
+
+
+def obs(client="c", route="/8080", pod="p1", cache=None, key="/", ip="127.0.0.10", port=8080):
+    return Observation(
+        protocol="http",
+        client=client,
+        host="h",
+        key=key,
+        pod=pod,
+        pod_ip=ip,
+        port=port,
+        status=200 if pod else 0,
+        cache_status=cache,
+        route=route,
+    )
+
+
+def test_stickiness_counts_keys_on_one_pod():
+    data = [obs("a", pod="p1"), obs("a", pod="p1"), obs("b", pod="p1"), obs("b", pod="p2")]
+    result = measure.stickiness(data)
+    assert (result.keys, result.sticky) == (2, 1)
+    assert result.loose == ((("b", "/8080"), ("p1", "p2")),)
+
+
+def test_cross_port_compares_routes_per_client():
+    data = [
+        obs("a", "/8080", "p1"),
+        obs("a", "/9090", "p1"),
+        obs("b", "/8080", "p1"),
+        obs("b", "/9090", "p2"),
+    ]
+    result = measure.cross_port(data)
+    assert (result.clients, result.same) == (2, 1)
+    assert result.share_different == 0.5
+    assert result.example == ("b", (("/8080", "p1"), ("/9090", "p2")))
+
+
+def test_spread_includes_idle_pods():
+    data = [obs(pod="p1")] * 3 + [obs(pod="p2")]
+    result = measure.spread(data, pods=["p1", "p2", "p3"])
+    assert result.counts == {"p1": 3, "p2": 1, "p3": 0}
+    assert result.max_mean == 3 / (4 / 3)
+    assert result.pods_used == 2
+    assert result.cv > 0
+    assert measure.spread([obs(pod="p1"), obs(pod="p2")]).cv == 0
+
+
+def test_cache_hit_ratio_ignores_answers_without_status():
+    data = [obs(cache="HIT"), obs(cache="MISS"), obs(cache=None), obs(cache="HIT")]
+    assert measure.cache_hit_ratio(data) == 2 / 3
+    assert math.isnan(measure.cache_hit_ratio([obs()]))
+
+
+def test_moved_share_and_agreement():
+    assert measure.moved_share({"a": "p1", "b": "p2"}, {"a": "p1", "b": "p3", "c": "p1"}) == 0.5
+    data = [obs(ip="127.0.0.10"), obs(ip="127.0.0.11"), obs(pod="")]
+    result = measure.agreement(data, lambda o: "127.0.0.10:8080")
+    assert (result.total, result.agree) == (2, 1)
+    assert result.mismatches[0][1] == "127.0.0.10:8080"
