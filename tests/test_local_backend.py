@@ -1,0 +1,164 @@
+"""The local backend with real nginx and real hellogo processes: failures and cleanup."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures import layouts
+from fixtures.backends.local import LocalBackend, find_nginx
+from fixtures.backends.local_addresses import LOCK_DIR
+from fixtures.clients.http import HttpRequest, probe
+from fixtures.errors import ConfigError, SetupError, ToolError
+from fixtures.options import BedOptions
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def quiet_backend(**options) -> LocalBackend:
+    return LocalBackend(BedOptions(backend="local", quiet=True, **options))
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line.strip())
+    return found
+
+
+def test_nginx_missing_is_one_clear_line(monkeypatch):
+    monkeypatch.setenv("INGRESSBED_NGINX", "/nonexistent/nginx")
+    with pytest.raises(ToolError, match="INGRESSBED_NGINX=/nonexistent/nginx is not an executable"):
+        find_nginx()
+    monkeypatch.delenv("INGRESSBED_NGINX")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("fixtures.backends.local._SEARCH_PATH", "/nonexistent")
+    with pytest.raises(ToolError, match="apt-get install nginx-light"):
+        find_nginx()
+
+
+def test_serves_scales_and_leaves_nothing_behind():
+    bed = quiet_backend()
+    bed.start()
+    try:
+        run_dir = bed._run_dir
+        prefix = bed.address().host.rsplit(".", 1)[0] + "."
+        bed.apply(layouts.setup("one-port", replicas=2))
+        assert len(bed.pods()) == 2
+        bed.scale(3)
+        assert [e.address for e in bed.endpoints(8080)] == [p.ip for p in bed.pods()]
+        seen = probe(bed.address(), [HttpRequest("/8080/x", layouts.DEFAULT_HOST)] * 9)
+        assert {o.pod for o in seen} == {p.name for p in bed.pods()}, "round robin uses all 3"
+    finally:
+        bed.close()
+    assert not run_dir.exists()
+    assert processes_mentioning(prefix) == []
+    assert not (LOCK_DIR / f"{prefix[:-1]}.lock").exists()
+
+
+def test_a_port_in_use_names_it_and_the_bed_keeps_working():
+    bed = quiet_backend()
+    bed.start()
+    try:
+        bed.apply(layouts.setup("one-port", replicas=1))
+        next_ip = f"{bed._block.prefix}.{bed._block._next}"
+        with socket.socket() as squatter:
+            squatter.bind((next_ip, 8080))
+            squatter.listen()
+            with pytest.raises(SetupError, match=rf"{re.escape(next_ip)}.*8080.*in use"):
+                bed.scale(2)
+        assert len(bed.pods()) == 1
+        assert processes_mentioning(next_ip + " ") == []
+        bed.scale(2)  # the next address is free now
+        assert len(bed.pods()) == 2
+    finally:
+        bed.close()
+
+
+def test_what_plain_nginx_cannot_do_is_refused_with_the_capability():
+    bed = quiet_backend()
+    bed.start()
+    try:
+        subset = {"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "true"}
+        with pytest.raises(ConfigError, match="cannot serve hash-subset"):
+            bed.apply(layouts.setup(annotations=subset))
+    finally:
+        bed.close()
+
+
+def test_keep_always_keeps_the_folder_but_stops_processes():
+    bed = quiet_backend(keep="always")
+    bed.start()
+    run_dir = bed._run_dir
+    prefix = bed.address().host.rsplit(".", 1)[0] + "."
+    bed.close()
+    try:
+        assert (run_dir / "nginx.conf").exists()
+        assert processes_mentioning(prefix) == []
+    finally:
+        subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+
+
+@pytest.mark.parametrize("after", [0.0, 0.5], ids=["while-pods-start", "during-traffic"])
+def test_ctrl_c_in_the_middle_of_a_real_run_leaves_nothing_behind(after):
+    """Interrupt a real e2e session as its pods start or while traffic runs (``after``
+    seconds later: only picks the moment, asserts nothing about time); all must be gone."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "e2e/test_scale.py",
+            "--backend",
+            "local",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-s",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    prefix = None
+    output = ""
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            match = re.search(r"Starting nginx on (127\.\d+\.\d+)\.1:\d+ \(", line)
+            if match:
+                prefix = match.group(1) + "."
+                break
+        assert prefix, "the run never started nginx"
+        # Wait until pods serve (their processes exist), then interrupt.
+        deadline = time.monotonic() + 30
+        while not any("hellogo" in p for p in processes_mentioning(prefix)):
+            assert time.monotonic() < deadline, "pods never started"
+            time.sleep(0.02)
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0, output[-2000:]
+    assert processes_mentioning(prefix) == [], output[-3000:]
+    leftovers = [p for p in Path("/tmp").glob(f"ingressbed-{prefix[:-1]}-*")]
+    assert leftovers == []
+    assert not (LOCK_DIR / f"{prefix[:-1]}.lock").exists()
+    assert os.path.isdir(REPO)
