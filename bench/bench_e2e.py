@@ -1,0 +1,47 @@
+"""Wall time of the e2e suite on the local backend, pod and nginx startup included.
+
+Runs ``pytest e2e --backend local`` in the current interpreter's environment (the
+virtualenv already built) and prints the wall time beside the target of 60 s, and
+beside the self-tests' time measured in the same run as a baseline.
+
+    python bench/bench_e2e.py
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = 60.0
+
+
+def timed(args: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    if done.returncode != 0:
+        raise SystemExit(f"bench: pytest {' '.join(args)} failed: {summary}")
+    return elapsed, summary
+
+
+def main() -> None:
+    e2e, e2e_summary = timed(["e2e", "--backend", "local"])
+    unit, unit_summary = timed(["tests"])
+    print(f"{'run':<28}{'seconds':>9}  summary")
+    print(f"{'e2e on local (target 60 s)':<28}{e2e:>9.1f}  {e2e_summary}")
+    print(f"{'self-tests (baseline)':<28}{unit:>9.1f}  {unit_summary}")
+    print(f"e2e / target = {e2e / TARGET:.2f}; e2e / self-tests = {e2e / unit:.2f}")
+
+
+if __name__ == "__main__":
+    main()
