@@ -37,3 +37,14 @@ def test_curl_header_dump_keeps_the_last_response():
         "HTTP/1.1 200 OK\r\nX-Cache-Status: HIT\r\nX-Pod-Name: p\r\n\r\n"
     )
     assert _parse_headers(raw) == {"x-cache-status": "HIT", "x-pod-name": "p"}
+
+
+def test_curl_missing_is_one_clear_line(monkeypatch):
+    import pytest
+
+    from fixtures.clients.curl import find_curl
+    from fixtures.errors import ToolError
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolError, match="curl not found on PATH.*apt-get install curl"):
+        find_curl()
