@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fixtures.clients import answer
-from fixtures.clients.curl import _parse_headers
+from fixtures.clients.curl import _parse_headers, find_curl
+from fixtures.errors import ToolError
 
 INCIDENT_BODY = """hello 8080!
 host hellogo.d.xiaomi.net
@@ -40,11 +43,6 @@ def test_curl_header_dump_keeps_the_last_response():
 
 
 def test_curl_missing_is_one_clear_line(monkeypatch):
-    import pytest
-
-    from fixtures.clients.curl import find_curl
-    from fixtures.errors import ToolError
-
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(ToolError, match="curl not found on PATH.*apt-get install curl"):
+    with pytest.raises(ToolError, match=r"curl not found on PATH.*apt-get install curl"):
         find_curl()
