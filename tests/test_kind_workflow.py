@@ -1,0 +1,31 @@
+"""The nightly workflow runs the e2e suite on kind over the lock's controller matrix."""
+
+from __future__ import annotations
+
+import yaml
+
+from fixtures.paths import REPO_ROOT
+from fixtures.tools import Lock
+
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "nightly.yml"
+
+
+def _workflow():
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def test_nightly_matrix_is_the_lock_matrix():
+    job = _workflow()["jobs"]["e2e-kind"]
+    assert job["strategy"]["matrix"]["controller"] == Lock.load().matrix
+    assert job["env"]["INGRESSBED_CONTROLLER_VERSION"] == "${{ matrix.controller }}"
+
+
+def test_nightly_is_scheduled_and_dispatchable_and_uploads_always():
+    wf = _workflow()
+    triggers = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads `on` as true
+    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    steps = wf["jobs"]["e2e-kind"]["steps"]
+    run = next(s["run"] for s in steps if "tox -e e2e" in s.get("run", ""))
+    assert "--backend kind" in run and "--junitxml" in run and "--artifacts" in run
+    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()"
