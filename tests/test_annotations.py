@@ -38,3 +38,15 @@ def test_required_capabilities():
     assert need(layouts.setup("one-port", annotations=off)) == set()
     assert base.EWMA in need(layouts.setup(controller={"load-balance": "ewma"}))
     assert base.COOKIE in need(layouts.setup(annotations={"affinity": "cookie"}))
+
+
+def test_no_name_in_the_tables_is_a_fragment():
+    # Regression: wrapping the word lists once split names at hyphens ("ssl-" / "redirect").
+    names = annotations.KNOWN_ANNOTATIONS | annotations.KNOWN_CONTROLLER_KEYS
+    assert not [n for n in names if n.startswith("-") or n.endswith("-")]
+    single = {n for n in names if "-" not in n}
+    assert single <= {"affinity", "canary", "satisfy", "default-backend"} | {"rewrite-log"}
+    for name in ("ssl-redirect", "server-snippet", "use-regex", "proxy-http-version"):
+        assert name in annotations.KNOWN_ANNOTATIONS
+    for key in ("keep-alive", "proxy-send-timeout", "upstream-keepalive-connections"):
+        assert key in annotations.KNOWN_CONTROLLER_KEYS
