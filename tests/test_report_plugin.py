@@ -1,0 +1,89 @@
+"""The report plugin in a pytest run of its own: results, skips and errors become a report."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = """
+import pytest
+
+pytest_plugins = ["fixtures.plugin", "fixtures.report.plugin"]
+
+
+class FakeBed:
+    name = "fake"
+    data_plane = "nginx"
+    capabilities = frozenset()
+
+    def versions(self):
+        return {"fake": "1.0"}
+
+
+@pytest.fixture(scope="session")
+def bed():
+    yield FakeBed()
+"""
+
+TESTS = """
+import pytest
+
+from fixtures import catalog
+from fixtures.report.results import MEASURED, CandidateResult
+
+CATALOG = catalog.load()
+
+
+@pytest.mark.parametrize("candidate", CATALOG.candidates[:3], ids=lambda c: c.id)
+def test_candidate(candidate, catalog_recorder):
+    catalog_recorder.begin(candidate, CATALOG)
+    if candidate.id == "ewma":
+        pytest.skip("backend fake (nginx) lacks: ewma")
+    if candidate.id == "ip-hash-three-ports":
+        raise RuntimeError("the bed broke")
+    catalog_recorder.record(CandidateResult(candidate.id, candidate.intent, MEASURED))
+
+
+def test_unrelated():
+    pass
+"""
+
+
+def run(pytester, tests):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_catalog_like=textwrap.dedent(tests))
+    artifacts = pytester.path / "artifacts"
+    return pytester.runpytest("--artifacts", str(artifacts), "-p", "no:cacheprovider"), artifacts
+
+
+def test_the_report_covers_every_catalog_entry(pytester):
+    result, artifacts = run(pytester, TESTS)
+    result.assert_outcomes(passed=2, skipped=1, failed=1)
+    (folder,) = artifacts.iterdir()
+    data = json.loads((folder / "report.json").read_text())
+    assert (data["backend"], data["data_plane"], data["versions"]) == (
+        "fake",
+        "nginx",
+        {"fake": "1.0"},
+    )
+    status = {c["id"]: (c["status"], c["reason"]) for c in data["candidates"]}
+    assert status["round-robin"] == ("measured", "")
+    assert status["ewma"] == ("skipped", "backend fake (nginx) lacks: ewma")
+    assert status["ip-hash-three-ports"][0] == "error"
+    assert "the bed broke" in status["ip-hash-three-ports"][1]
+    assert status["service-upstream"] == ("not run", "not selected in this run")
+    assert len(data["candidates"]) == 12
+    ewma = next(c for c in data["candidates"] if c["id"] == "ewma")
+    assert ewma["plane"] == "ingress-nginx" and len(ewma["properties"]) == 9
+    assert (folder / "report.md").is_file()
+    result.stdout.fnmatch_lines(["*ingressbed catalog report*", f"report: {folder}/report.md"])
+    result.stdout.fnmatch_lines(["── candidate round-robin (1/12)*"])
+
+
+def test_no_report_without_catalog_results(pytester):
+    result, artifacts = run(pytester, "def test_other():\n    pass\n")
+    result.assert_outcomes(passed=1)
+    assert not artifacts.exists()
+    assert "ingressbed catalog report" not in result.stdout.str()
