@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import annotations, layouts
+from fixtures import ingress_keys, layouts
 from fixtures.backends import base
 from fixtures.errors import ConfigError
 
@@ -12,23 +12,23 @@ from fixtures.errors import ConfigError
 def test_a_typo_names_the_annotation_and_the_likely_fix():
     setup = layouts.setup(annotations={"upstream-hash-bye": "$host"})
     with pytest.raises(ConfigError, match=r"upstream-hash-bye.*did you mean 'upstream-hash-by'"):
-        annotations.check(setup)
+        ingress_keys.check(setup)
 
 
 def test_unknown_controller_key_and_bad_load_balance():
     with pytest.raises(ConfigError, match="use-forwarded-header'"):
-        annotations.check(layouts.setup(controller={"use-forwarded-header": "true"}))
+        ingress_keys.check(layouts.setup(controller={"use-forwarded-header": "true"}))
     with pytest.raises(ConfigError, match="load-balance 'random'"):
-        annotations.check(layouts.setup(annotations={"load-balance": "random"}))
+        ingress_keys.check(layouts.setup(annotations={"load-balance": "random"}))
 
 
 def test_foreign_annotations_are_not_judged():
     setup = layouts.setup(annotations={"kubernetes.io/ingress.class": "nginx"})
-    annotations.check(setup)
+    ingress_keys.check(setup)
 
 
 def test_required_capabilities():
-    need = annotations.required_capabilities
+    need = ingress_keys.required_capabilities
     assert need(layouts.setup("one-port")) == set()  # /ws goes to 8080 there
     assert need(layouts.setup("three-ports")) == {base.WEBSOCKET}
     assert base.HASH in need(layouts.setup(annotations={"upstream-hash-by": "$host"}))
@@ -42,11 +42,11 @@ def test_required_capabilities():
 
 def test_no_name_in_the_tables_is_a_fragment():
     # Regression: wrapping the word lists once split names at hyphens ("ssl-" / "redirect").
-    names = annotations.KNOWN_ANNOTATIONS | annotations.KNOWN_CONTROLLER_KEYS
+    names = ingress_keys.KNOWN_ANNOTATIONS | ingress_keys.KNOWN_CONTROLLER_KEYS
     assert not [n for n in names if n.startswith("-") or n.endswith("-")]
     single = {n for n in names if "-" not in n}
     assert single <= {"affinity", "canary", "satisfy", "default-backend"} | {"rewrite-log"}
     for name in ("ssl-redirect", "server-snippet", "use-regex", "proxy-http-version"):
-        assert name in annotations.KNOWN_ANNOTATIONS
+        assert name in ingress_keys.KNOWN_ANNOTATIONS
     for key in ("keep-alive", "proxy-send-timeout", "upstream-keepalive-connections"):
-        assert key in annotations.KNOWN_CONTROLLER_KEYS
+        assert key in ingress_keys.KNOWN_CONTROLLER_KEYS
