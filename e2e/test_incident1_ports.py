@@ -53,7 +53,8 @@ def test_ip_hash_on_three_ports_is_sticky_per_port_but_splits_clients_across_por
     )
     assert split.share_different > 0.5, "most clients should land on different pods per port"
 
-    three = measure.cross_port(o for o in observations if o.client in set(WS_CLIENTS))
+    ws_clients = set(WS_CLIENTS)
+    three = measure.cross_port(o for o in observations if o.client in ws_clients)
     assert three.share_different > 0.5, f"HTTP and WebSocket agree too often: {three}"
 
 
