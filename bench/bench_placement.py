@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures.model import Endpoint
-from fixtures.placement import Predictor, Request, Ring
+from ingressbed.placement import Predictor, Request, Ring
+from ingressbed.vocabulary import Endpoint
 
 
 def best_of(repeat: int, action: Callable[[int], object]) -> float:

@@ -15,10 +15,10 @@ import shutil
 import subprocess
 import time
 
-from fixtures import layouts, measure, traffic
-from fixtures.backends.local import LocalBackend
-from fixtures.clients.http import HttpRequest, probe
-from fixtures.options import BedOptions
+from ingressbed import layouts, measure, traffic
+from ingressbed.backends.local import LocalBackend
+from ingressbed.clients.http import HttpRequest, probe
+from ingressbed.options import BedOptions
 
 PATH = "/8080/bench"
 

@@ -2,18 +2,18 @@
 
 The catalog (manifests/catalog.yaml) states, per data plane, what each candidate should
 do to affinity, spread, cache hits and movement on scale. One test per candidate serves
-it, drives its traffic (fixtures.evaluate) and checks every property; candidates needing
+it, drives its traffic (ingressbed.evaluate) and checks every property; candidates needing
 a capability the backend lacks skip with it named. The same results feed the report
-written at the end of the run (fixtures.report.plugin).
+written at the end of the run (ingressbed.pytest_plugin.report).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from fixtures import catalog
-from fixtures.errors import ConfigError
-from fixtures.evaluate import evaluate
+from ingressbed import catalog
+from ingressbed.errors import ConfigError
+from ingressbed.evaluate import evaluate
 
 try:
     CATALOG = catalog.load()

@@ -8,37 +8,35 @@ one port, routed by path, keeps a client on one pod.
 
 from __future__ import annotations
 
-from fixtures import expect, layouts, measure, traffic
-from fixtures.clients.curl import curl
-from fixtures.clients.http import HttpRequest, probe
-from fixtures.clients.ws import WsRequest, ws_probe
-from fixtures.model import HTTP2_PORT, HTTP_PORT, WS_PORT
-
-HOST = layouts.DEFAULT_HOST
-IP_HASH = {"upstream-hash-by": "$binary_remote_addr"}
-CLIENTS = traffic.clients(400, seed=11)
-WS_CLIENTS = CLIENTS[:150]
+from fixtures.incidents import HOST
+from ingressbed import expect, measure
+from ingressbed.clients.curl import curl
+from ingressbed.clients.http import HttpRequest, probe
+from ingressbed.clients.ws import WsRequest, ws_probe
+from ingressbed.vocabulary import HTTP2_PORT, HTTP_PORT, WS_PORT
 
 
-def drive(bed):
-    """Two requests per client on /8080 and /9090, one WebSocket session on /ws."""
+def drive(bed, clients):
+    """Two requests per client on /8080 and /9090, one WebSocket session on the first 150."""
     http = [
         HttpRequest(f"{route}/hello", HOST, client, route=route)
-        for client in CLIENTS
+        for client in clients
         for route in ("/8080", "/9090")
         for _ in range(2)
     ]
     observations = probe(bed.address(), http, concurrency=8)
-    ws = [WsRequest("/ws", HOST, client, route="/ws") for client in WS_CLIENTS]
+    ws = [WsRequest("/ws", HOST, client, route="/ws") for client in clients[:150]]
     observations += ws_probe(bed.address(), ws, concurrency=8)
     expect.all_answered(observations)
     return observations
 
 
-def test_ip_hash_on_three_ports_is_sticky_per_port_but_splits_clients_across_ports(serve):
-    bed = serve(layouts.setup("three-ports", IP_HASH))
+def test_ip_hash_on_three_ports_is_sticky_per_port_but_splits_clients_across_ports(
+    serve, ip_hash, incident1_clients
+):
+    bed = serve(ip_hash("three-ports"))
     model = expect.Model.of(bed, (HTTP_PORT, HTTP2_PORT, WS_PORT), "$binary_remote_addr")
-    observations = drive(bed)
+    observations = drive(bed, incident1_clients)
 
     expect.sticky(observations)
     expect.agrees(model, observations)
@@ -46,33 +44,33 @@ def test_ip_hash_on_three_ports_is_sticky_per_port_but_splits_clients_across_por
 
     http = [o for o in observations if o.route in ("/8080", "/9090")]
     split = measure.cross_port(http)
-    assert split.clients == len(CLIENTS)
+    assert split.clients == len(incident1_clients)
     p_same = model.share_same(HTTP_PORT, HTTP2_PORT)
     expect.within(
         split.clients - split.same, split.clients, 1 - p_same, "clients on different pods per port"
     )
     assert split.share_different > 0.5, "most clients should land on different pods per port"
 
-    ws_clients = set(WS_CLIENTS)
+    ws_clients = set(incident1_clients[:150])
     three = measure.cross_port(o for o in observations if o.client in ws_clients)
     assert three.share_different > 0.5, f"HTTP and WebSocket agree too often: {three}"
 
 
-def test_one_port_with_paths_keeps_every_protocol_on_one_pod(serve):
-    bed = serve(layouts.setup("one-port", IP_HASH))
+def test_one_port_with_paths_keeps_every_protocol_on_one_pod(serve, ip_hash, incident1_clients):
+    bed = serve(ip_hash("one-port"))
     model = expect.Model.of(bed, (HTTP_PORT,), "$binary_remote_addr")
-    observations = drive(bed)
+    observations = drive(bed, incident1_clients)
 
     assert {o.port for o in observations} == {HTTP_PORT}
     expect.sticky(observations)
     expect.agrees(model, observations)
     together = measure.cross_port(observations)
-    assert together.clients == len(CLIENTS)
+    assert together.clients == len(incident1_clients)
     assert together.same == together.clients, f"a client was split: {together.example}"
 
 
-def test_the_incident_curl_commands(serve):
-    bed = serve(layouts.setup("three-ports", IP_HASH))
+def test_the_incident_curl_commands(serve, ip_hash):
+    bed = serve(ip_hash("three-ports"))
     model = expect.Model.of(bed, (HTTP_PORT, HTTP2_PORT), "$binary_remote_addr")
     real_ip = "10.232.41.102"
     answers = {

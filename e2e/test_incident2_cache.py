@@ -13,9 +13,9 @@ import random
 
 import pytest
 
-from fixtures import expect, layouts, measure, traffic
-from fixtures.clients.http import HttpRequest, probe
-from fixtures.model import HTTP_PORT
+from ingressbed import expect, layouts, measure, traffic
+from ingressbed.clients.http import HttpRequest, probe
+from ingressbed.vocabulary import HTTP_PORT
 
 HOSTS = ("www.example.test", "shop.example.test", "m.example.test")
 URLS_PER_HOST = 100

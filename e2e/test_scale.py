@@ -7,11 +7,10 @@ replacement is in, the keys the replacement takes; nobody else moves.
 
 from __future__ import annotations
 
-from fixtures import expect, layouts, measure, traffic
-from fixtures.backends import base
-from fixtures.clients.http import HttpRequest, probe
-from fixtures.model import HTTP_PORT
-from fixtures.plugin import needs
+from ingressbed import expect, layouts, measure, traffic
+from ingressbed.clients.http import HttpRequest, probe
+from ingressbed.pytest_plugin.bed import needs
+from ingressbed.vocabulary import HTTP_PORT, Capability
 
 HOST = layouts.DEFAULT_HOST
 HASH_BY = "$binary_remote_addr"
@@ -28,7 +27,7 @@ def placements(bed):
 
 def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
     bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
-    needs(bed, base.SCALE)
+    needs(bed, Capability.SCALE)
     before_pods = {p.name for p in bed.pods()}
     before = placements(bed)
 
@@ -46,7 +45,7 @@ def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
 
 def test_killing_a_pod_moves_only_its_keys_and_those_its_replacement_takes(serve):
     bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
-    needs(bed, base.KILL)
+    needs(bed, Capability.KILL)
     before_pods = {p.name for p in bed.pods()}
     before = placements(bed)
     victim = max(before_pods, key=lambda name: list(before.values()).count(name))

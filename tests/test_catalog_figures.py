@@ -1,19 +1,18 @@
-"""Properties computed from observations (fixtures.figures) and the cookie-taking visits."""
+"""Properties computed from observations (ingressbed.figures) and the cookie-taking visits."""
 
 from __future__ import annotations
 
 import httpx
 
-from fixtures import catalog
-from fixtures.backends.base import INGRESS_NGINX, NGINX
-from fixtures.clients.http import HttpRequest
-from fixtures.evaluate import cookie_value, first_visits
-from fixtures.expect import Model
-from fixtures.figures import SCALED, WITH_COOKIE, Figures, Traffic
-from fixtures.layouts import PATHS
-from fixtures.model import Endpoint, Observation
-from fixtures.placement import Request as PlacementRequest
-from fixtures.placement import Ring, SubsetRing, hash_key, synthetic_endpoints
+from ingressbed import catalog
+from ingressbed.clients.http import HttpRequest
+from ingressbed.evaluate import cookie_value, first_visits
+from ingressbed.expect import Model
+from ingressbed.figures import SCALED, WITH_COOKIE, Figures, Traffic
+from ingressbed.layouts import PATHS
+from ingressbed.placement import Request as PlacementRequest
+from ingressbed.placement import Ring, SubsetRing, hash_key, synthetic_endpoints
+from ingressbed.vocabulary import Endpoint, Flavor, Observation
 
 CATALOG = catalog.load()
 EPS = synthetic_endpoints(6, 8080)
@@ -58,7 +57,7 @@ def figures(candidate_id, plane, seen):
 
 
 def test_a_hash_candidate_that_follows_the_model_agrees_and_its_spread_is_the_models():
-    model = Model(NGINX, {8080: EPS}, "$request_uri")
+    model = Model(Flavor.NGINX, {8080: EPS}, "$request_uri")
     urls = [f"/8080/t/page-{i}" for i in range(300)]
 
     def placed(client, url, step=""):
@@ -68,7 +67,7 @@ def test_a_hash_candidate_that_follows_the_model_agrees_and_its_spread_is_the_mo
     first = [placed(f"10.0.0.{i % 250 + 1}", url) for i, url in enumerate(urls)]
     second = [placed(f"10.1.0.{i % 250 + 1}", url) for i, url in enumerate(urls)]
     seven = [*EPS, Endpoint("10.244.0.8", 8080)]
-    after = Model(NGINX, {8080: seven}, "$request_uri")
+    after = Model(Flavor.NGINX, {8080: seven}, "$request_uri")
     scaled = [obs(o.client, o.key, Endpoint.parse(after.predict(o)), step=SCALED) for o in first]
     seen = traffic(
         first=first,
@@ -77,7 +76,7 @@ def test_a_hash_candidate_that_follows_the_model_agrees_and_its_spread_is_the_mo
         added=["pod-new"],
         scaled_endpoints=seven,
     )
-    f = figures("request-uri", NGINX, seen)
+    f = figures("request-uri", Flavor.NGINX, seen)
     assert f.figure("url_stickiness").value == 1.0
     agreement = f.figure("model_agreement")
     assert (agreement.value, agreement.count, agreement.n) == (1.0, 900, 900)
@@ -85,7 +84,7 @@ def test_a_hash_candidate_that_follows_the_model_agrees_and_its_spread_is_the_mo
     assert spread.value == spread.model and spread.value >= 1.0
     assert sum(spread.loads.values()) == 300 and set(spread.loads) == set(PODS.values())
     moved = f.figure("moved_on_scale")
-    share = Ring.build(NGINX, seven).shares()[seven[-1]]
+    share = Ring.build(Flavor.NGINX, seven).shares()[seven[-1]]
     assert moved.n == 300 and abs(moved.value - share) < 0.1
     assert f.figure("moved_elsewhere").value == 0.0
 
@@ -109,7 +108,7 @@ def test_stickiness_cross_port_and_cache_figures_count_keys():
         obs("d", "/p2", EPS[1], cache="MISS"),
         obs("d", "/p3", EPS[0], cache="HIT"),
     ]
-    f = figures("round-robin", NGINX, traffic(visits=visits, first=first, second=second))
+    f = figures("round-robin", Flavor.NGINX, traffic(visits=visits, first=first, second=second))
     client = f.figure("client_stickiness")
     assert (client.count, client.trials) == (3, (("/8080", 2), ("/9090", 2)))
     cross = f.figure("cross_port")
@@ -125,14 +124,14 @@ def test_subset_agreement_accepts_any_member_of_the_keys_group():
     group = SubsetRing.build(EPS, 3).lookup(hash_key("$request_uri", PlacementRequest()))
     other = next(e for e in EPS if e not in group)
     seen = traffic(first=[obs("c", "/", group[1]), obs("d", "/", other)])
-    agreement = figures("subset-3", INGRESS_NGINX, seen).figure("model_agreement")
+    agreement = figures("subset-3", Flavor.INGRESS_NGINX, seen).figure("model_agreement")
     assert (agreement.count, agreement.n) == (1, 2)
     assert "model 10.244" in agreement.detail
 
 
 def test_balanced_cookie_agreement_follows_the_cookie_key_on_the_ring():
     cookie = "4f0a1c|0123abcd"
-    chosen = Ring.build(INGRESS_NGINX, EPS).lookup(b"4f0a1c")
+    chosen = Ring.build(Flavor.INGRESS_NGINX, EPS).lookup(b"4f0a1c")
     wrong = next(e for e in EPS if e != chosen)
     visits = [
         obs("a", "/8080/1", EPS[0], step="visit"),  # first visit: no cookie, no prediction
@@ -140,7 +139,7 @@ def test_balanced_cookie_agreement_follows_the_cookie_key_on_the_ring():
         obs("a", "/8080/3", wrong, step=WITH_COOKIE),
     ]
     seen = traffic(visits=visits, cookies={("a", "/8080"): cookie})
-    agreement = figures("cookie-balanced", INGRESS_NGINX, seen).figure("model_agreement")
+    agreement = figures("cookie-balanced", Flavor.INGRESS_NGINX, seen).figure("model_agreement")
     assert (agreement.count, agreement.n) == (1, 2)
 
 

@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from fixtures import catalog, judge
-from fixtures.backends.base import INGRESS_NGINX, NGINX
-from fixtures.catalog import Expectation
-from fixtures.judge import Figure
-from fixtures.layouts import PATHS
-from fixtures.placement import Ring, synthetic_endpoints
-from fixtures.stats import binomial_bounds
+from ingressbed import catalog, judge
+from ingressbed.catalog import Expectation
+from ingressbed.judge import Figure
+from ingressbed.layouts import PATHS
+from ingressbed.placement import Ring, synthetic_endpoints
+from ingressbed.stats import binomial_bounds
+from ingressbed.vocabulary import Flavor
 
 CATALOG = catalog.load()
 HTTP = ("/8080", "/9090")
@@ -23,7 +23,7 @@ def endpoints(pods=6, ports=(8080, 9090, 8081)):
     return {port: synthetic_endpoints(pods, port) for port in ports}
 
 
-def odds_of(candidate_id, plane=INGRESS_NGINX, pods=6, scaled=None):
+def odds_of(candidate_id, plane=Flavor.INGRESS_NGINX, pods=6, scaled=None):
     candidate = CATALOG.get(candidate_id)
     routes = dict(PATHS[candidate.layout])
     return judge.odds(
@@ -38,7 +38,7 @@ def odds_of(candidate_id, plane=INGRESS_NGINX, pods=6, scaled=None):
     )
 
 
-@pytest.mark.parametrize("plane", [NGINX, INGRESS_NGINX])
+@pytest.mark.parametrize("plane", [Flavor.NGINX, Flavor.INGRESS_NGINX])
 def test_same_pod_on_all_rings_is_the_exact_share_of_the_hash_space(plane):
     eps = endpoints()
     rings = [Ring.build(plane, eps[port]) for port in (8080, 9090, 8081)]
@@ -54,7 +54,7 @@ def test_hash_odds_are_ring_shares_by_address():
     odds = odds_of("ip-hash-three-ports")
     for route in ("/8080", "/9090", "/ws"):
         assert math.isclose(sum(odds.fresh[route].values()), 1.0)
-    shares = Ring.build(INGRESS_NGINX, endpoints()[8080]).shares()
+    shares = Ring.build(Flavor.INGRESS_NGINX, endpoints()[8080]).shares()
     assert odds.fresh["/8080"] == {e.address: s for e, s in shares.items()}
     assert odds.repeat("url_stickiness") == {"all": sum(s * s for s in shares.values())}
     assert set(odds.repeat("client_stickiness")) == set(HTTP)
@@ -69,9 +69,9 @@ def test_one_port_hash_agrees_on_every_route():
 
 def test_new_pod_share_is_the_added_endpoints_ring_share():
     scaled = synthetic_endpoints(7, 8080)
-    odds = odds_of("request-uri", NGINX, scaled=scaled)
-    assert odds.new_pod_share == Ring.build(NGINX, scaled).shares()[scaled[-1]]
-    assert odds_of("request-uri", NGINX).new_pod_share is None
+    odds = odds_of("request-uri", Flavor.NGINX, scaled=scaled)
+    assert odds.new_pod_share == Ring.build(Flavor.NGINX, scaled).shares()[scaled[-1]]
+    assert odds_of("request-uri", Flavor.NGINX).new_pod_share is None
 
 
 def test_subset_odds_spread_each_group_over_its_members():
@@ -95,7 +95,7 @@ def test_cookie_odds_draw_once_per_route():
 
 
 def test_round_robin_odds_are_uniform():
-    odds = odds_of("round-robin", NGINX)
+    odds = odds_of("round-robin", Flavor.NGINX)
     assert math.isclose(odds.repeat("client_stickiness")["/8080"], 1 / 36)
     assert odds.same_key_routes is None
 

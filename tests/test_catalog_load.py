@@ -6,10 +6,9 @@ import textwrap
 
 import pytest
 
-from fixtures import catalog
-from fixtures.backends.base import INGRESS_NGINX, NGINX
-from fixtures.errors import ConfigError
-from fixtures.model import ANNOTATION_PREFIX
+from ingressbed import catalog
+from ingressbed.errors import ConfigError
+from ingressbed.vocabulary import ANNOTATION_PREFIX, Flavor
 
 
 def expect_block(kind="equals: 1.0", plane="both"):
@@ -92,10 +91,12 @@ def test_placements_follow_the_annotations():
 
 def test_both_expands_to_every_plane_and_planes_limit_it():
     parsed = catalog.parse(entry(), "cat.yaml").candidates[0]
-    assert parsed.planes == (NGINX, INGRESS_NGINX)
-    assert parsed.expectation("spread_cv", NGINX) == parsed.expectation("spread_cv", INGRESS_NGINX)
+    assert parsed.planes == (Flavor.NGINX, Flavor.INGRESS_NGINX)
+    assert parsed.expectation("spread_cv", Flavor.NGINX) == parsed.expectation(
+        "spread_cv", Flavor.INGRESS_NGINX
+    )
     only = catalog.parse(entry(planes="[ingress-nginx]"), "cat.yaml").candidates[0]
-    assert only.expectation("spread_cv", NGINX) is None
+    assert only.expectation("spread_cv", Flavor.NGINX) is None
 
 
 def test_unknown_candidate_id_names_the_known_ones():

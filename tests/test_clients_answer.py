@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.clients import answer
-from fixtures.clients.curl import _parse_headers, find_curl
-from fixtures.errors import ToolError
+from ingressbed.clients import answer
+from ingressbed.clients.curl import _parse_headers, find_curl
+from ingressbed.errors import ToolError
 
 INCIDENT_BODY = """hello 8080!
 host hellogo.d.xiaomi.net

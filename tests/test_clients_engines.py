@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import layouts, traffic
-from fixtures.backends.local import LocalBackend
-from fixtures.clients.http import HttpRequest, probe
-from fixtures.model import Address
-from fixtures.options import BedOptions
+from ingressbed import layouts, traffic
+from ingressbed.backends.local import LocalBackend
+from ingressbed.clients.http import HttpRequest, probe
+from ingressbed.options import BedOptions
+from ingressbed.vocabulary import Address
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.clients.h1 import ProtocolError, ResponseParser, request_bytes
+from ingressbed.clients.h1 import ProtocolError, ResponseParser, request_bytes
 
 
 def test_request_bytes():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import ingress_keys, layouts
-from fixtures.backends import base
-from fixtures.errors import ConfigError
+from ingressbed import ingress_keys, layouts
+from ingressbed.errors import ConfigError
+from ingressbed.vocabulary import Capability
 
 
 def test_a_typo_names_the_annotation_and_the_likely_fix():
@@ -30,14 +30,14 @@ def test_foreign_annotations_are_not_judged():
 def test_required_capabilities():
     need = ingress_keys.required_capabilities
     assert need(layouts.setup("one-port")) == set()  # /ws goes to 8080 there
-    assert need(layouts.setup("three-ports")) == {base.WEBSOCKET}
-    assert base.HASH in need(layouts.setup(annotations={"upstream-hash-by": "$host"}))
+    assert need(layouts.setup("three-ports")) == {Capability.WEBSOCKET}
+    assert Capability.HASH in need(layouts.setup(annotations={"upstream-hash-by": "$host"}))
     subset = {"upstream-hash-by": "$host", "upstream-hash-by-subset": "true"}
-    assert base.SUBSET in need(layouts.setup(annotations=subset))
+    assert Capability.SUBSET in need(layouts.setup(annotations=subset))
     off = {"upstream-hash-by-subset": "false", "service-upstream": "false"}
     assert need(layouts.setup("one-port", annotations=off)) == set()
-    assert base.EWMA in need(layouts.setup(controller={"load-balance": "ewma"}))
-    assert base.COOKIE in need(layouts.setup(annotations={"affinity": "cookie"}))
+    assert Capability.EWMA in need(layouts.setup(controller={"load-balance": "ewma"}))
+    assert Capability.COOKIE in need(layouts.setup(annotations={"affinity": "cookie"}))
 
 
 def test_no_name_in_the_tables_is_a_fragment():

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fixtures.backends import base
-from fixtures.backends import ingress_nginx as ing
-from fixtures.model import Address, Endpoint, IngressSpec, Route
+from ingressbed.backends import ingress_nginx as ing
+from ingressbed.vocabulary import Address, Capability, Endpoint, IngressSpec, Route
 
 
 def _slice(name, endpoints, ports=(("http", 8080), ("http2", 9090), ("ws", 8081))):
@@ -144,16 +143,16 @@ def test_ingress_conflicts_only_across_namespaces():
 
 
 def test_legacy_hash_only_below_0_33():
-    assert base.LEGACY_HASH not in ing.full_capabilities("v1.15.1")
-    assert base.LEGACY_HASH in ing.full_capabilities("0.25.0")
+    assert Capability.LEGACY_HASH not in ing.full_capabilities("v1.15.1")
+    assert Capability.LEGACY_HASH in ing.full_capabilities("0.25.0")
     assert ing.full_capabilities("v1.11.8") >= {
-        base.HASH,
-        base.SUBSET,
-        base.COOKIE,
-        base.EWMA,
-        base.SERVICE_UPSTREAM,
-        base.WEBSOCKET,
-        base.SCALE,
-        base.KILL,
-        base.CORS,
+        Capability.HASH,
+        Capability.SUBSET,
+        Capability.COOKIE,
+        Capability.EWMA,
+        Capability.SERVICE_UPSTREAM,
+        Capability.WEBSOCKET,
+        Capability.SCALE,
+        Capability.KILL,
+        Capability.CORS,
     }

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from fixtures.backends.kube import Kube, poll, settle
-from fixtures.errors import ConfigError, SetupError
+from ingressbed.backends.kube import Kube, poll, settle
+from ingressbed.errors import ConfigError, SetupError
 
 
 def _kubeconfig(tmp_path, server="http://127.0.0.1:9"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import k8s_manifests as km
-from fixtures.errors import ConfigError
-from fixtures.model import IngressSpec, Route
+from ingressbed import k8s_manifests as km
+from ingressbed.errors import ConfigError
+from ingressbed.vocabulary import IngressSpec, Route
 
 NODE = "kindest/node:v1.36.1@sha256:" + "a" * 64
 

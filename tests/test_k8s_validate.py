@@ -14,10 +14,10 @@ import os
 import kubernetes_validate
 import pytest
 
-from fixtures import k8s_manifests as km
-from fixtures.options import BedOptions
-from fixtures.plan import build_plan
-from fixtures.tools import Lock, cache_dir
+from ingressbed import k8s_manifests as km
+from ingressbed.options import BedOptions
+from ingressbed.plan import build_plan
+from ingressbed.tools import Lock, cache_dir
 
 LOCK = Lock.load()
 VERSIONS = LOCK.controller_versions

@@ -13,14 +13,15 @@ import tempfile
 import pytest
 import yaml
 
-from fixtures.backends import base
-from fixtures.backends.cluster import ClusterBackend
-from fixtures.backends.controller import Controller
-from fixtures.backends.kind import KindBackend, hellogo_tag, source_hash
-from fixtures.backends.kube import Kube
-from fixtures.errors import ConfigError, SetupError
-from fixtures.options import BedOptions
-from fixtures.progress import Steps
+from ingressbed.backends import base
+from ingressbed.backends.cluster import ClusterBackend
+from ingressbed.backends.controller import Controller
+from ingressbed.backends.kind import KindBackend, hellogo_tag, source_hash
+from ingressbed.backends.kube import Kube
+from ingressbed.errors import ConfigError, SetupError
+from ingressbed.options import BedOptions
+from ingressbed.progress import Steps
+from ingressbed.vocabulary import ALL_CAPABILITIES, Capability, Flavor
 
 QUIET = Steps(quiet=True)
 
@@ -35,7 +36,7 @@ def test_cluster_backend_names_its_namespace_from_prefix_and_run_id():
     b = ClusterBackend(BedOptions(backend="cluster", context="c", namespace_prefix="bed"), QUIET)
     assert a.namespace.startswith("bed-") and a.namespace != b.namespace
     assert len(a.namespace) <= 63
-    assert a.data_plane == base.INGRESS_NGINX
+    assert a.data_plane == Flavor.INGRESS_NGINX
     assert isinstance(a, base.Backend)
 
 
@@ -55,7 +56,7 @@ def test_kind_backend_names_and_capabilities(monkeypatch, tmp_path):
     assert bed.context == "kind-t1"
     assert bed.kubeconfig == str(tmp_path / "kind" / "t1.kubeconfig")
     assert bed.config["name"] == "t1"
-    assert bed.capabilities == base.ALL_CAPABILITIES - {base.LEGACY_HASH}
+    assert bed.capabilities == ALL_CAPABILITIES - {Capability.LEGACY_HASH}
     assert bed.hellogo_image()[1] == "Never"
     with pytest.raises(SetupError, match="call start"):
         bed.address()

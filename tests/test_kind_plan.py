@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from fixtures.cli import main
+from ingressbed.cli import main
 
 
 def _up(tmp_path, *extra):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
-from fixtures.paths import REPO_ROOT
-from fixtures.tools import Lock
+from ingressbed.tools import Lock
 
-WORKFLOW = REPO_ROOT / ".github" / "workflows" / "nightly.yml"
+WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "nightly.yml"
 
 
 def _workflow():

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import layouts
-from fixtures.backends.local import LocalBackend, find_nginx
-from fixtures.backends.local_addresses import LOCK_DIR
-from fixtures.clients.http import HttpRequest, probe
-from fixtures.errors import ConfigError, SetupError, ToolError
-from fixtures.options import BedOptions
+from ingressbed import layouts
+from ingressbed.backends.local import LocalBackend, find_nginx
+from ingressbed.backends.local_addresses import LOCK_DIR
+from ingressbed.clients.http import HttpRequest, probe
+from ingressbed.errors import ConfigError, SetupError, ToolError
+from ingressbed.options import BedOptions
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def test_nginx_missing_is_one_clear_line(monkeypatch):
         find_nginx()
     monkeypatch.delenv("INGRESSBED_NGINX")
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr("fixtures.backends.local._SEARCH_PATH", "/nonexistent")
+    monkeypatch.setattr("ingressbed.backends.local._SEARCH_PATH", "/nonexistent")
     with pytest.raises(ToolError, match="apt-get install nginx-light"):
         find_nginx()
 

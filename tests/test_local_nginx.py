@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
-from fixtures import layouts
-from fixtures.backends.local import find_nginx
-from fixtures.backends.local_nginx import Listen, render
-from fixtures.errors import ConfigError
-from fixtures.model import Endpoint
+from ingressbed import layouts
+from ingressbed.backends.local import find_nginx
+from ingressbed.backends.local_nginx import Listen, render
+from ingressbed.errors import ConfigError
+from ingressbed.vocabulary import Endpoint
 
 LISTEN = Listen("127.0.0.1", 18080, 18081)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from fixtures import measure
-from fixtures.model import Observation
+from ingressbed import measure
+from ingressbed.vocabulary import Observation
 
 
 def obs(client="c", route="/8080", pod="p1", cache=None, key="/", ip="127.0.0.10", port=8080):

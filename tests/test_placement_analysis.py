@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.errors import ConfigError
-from fixtures.model import Endpoint
-from fixtures.placement import (
+from ingressbed.errors import ConfigError
+from ingressbed.placement import (
     KeyExpr,
     Ring,
     analyze,
@@ -19,6 +18,7 @@ from fixtures.placement import (
     spread,
     synthetic_endpoints,
 )
+from ingressbed.vocabulary import Endpoint
 
 KEYS = 6000
 

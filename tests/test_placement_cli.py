@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.cli import main
-from fixtures.model import Endpoint
-from fixtures.placement import Predictor, Request, predict, predict_subset
+from ingressbed.cli import main
+from ingressbed.placement import Predictor, Request, predict, predict_subset
+from ingressbed.vocabulary import Endpoint
 
 EPS = "10.244.0.2:8080,10.244.0.3:8080,10.244.0.4:8080,[fd00::5]:8080"
 ENDPOINTS = [Endpoint.parse(e) for e in EPS.split(",")]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.errors import ConfigError
-from fixtures.model import Endpoint
-from fixtures.placement import (
+from ingressbed.errors import ConfigError
+from ingressbed.placement import (
     PINNED_CONTROLLER_VERSION,
     KeyExpr,
     Request,
@@ -16,6 +15,7 @@ from fixtures.placement import (
     parse_version,
     predict,
 )
+from ingressbed.vocabulary import Endpoint
 
 REQ = Request(
     client_ip="10.232.41.102",

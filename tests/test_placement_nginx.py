@@ -23,9 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.backends.base import NGINX
-from fixtures.model import Endpoint
-from fixtures.placement import Predictor, Request, predict
+from ingressbed.placement import Predictor, Request, predict
+from ingressbed.vocabulary import Endpoint, Flavor
 
 NGINX_BIN = shutil.which("nginx") or (
     "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -212,7 +211,7 @@ def test_nginx_picks_match_the_model(real_nginx: tuple[int, list[Upstream]]) -> 
     with httpx.Client(base_url=f"http://127.0.0.1:{front}", timeout=5.0) as client:
         for upstream in upstreams:
             weights = dict(zip(upstream.endpoints, upstream.weights, strict=True))
-            weighted = Predictor(NGINX, upstream.endpoints, upstream.key, weights=weights)
+            weighted = Predictor(Flavor.NGINX, upstream.endpoints, upstream.key, weights=weights)
             for request in _requests(upstream, rng):
                 headers = {
                     "Host": request.host,
@@ -230,7 +229,7 @@ def test_nginx_picks_match_the_model(real_nginx: tuple[int, list[Upstream]]) -> 
                 assert answer.headers["x-seen-uri"] == request.request_uri  # sent unchanged
                 assert answer.headers["x-seen-addr"] == request.client_ip  # realip applied
                 if set(upstream.weights) == {1}:
-                    expected = predict(NGINX, upstream.endpoints, upstream.key, request)
+                    expected = predict(Flavor.NGINX, upstream.endpoints, upstream.key, request)
                 else:  # predict() knows no weights; the Predictor behind it does
                     expected = weighted.pick(request)
                 if expected is None:  # empty key: nginx balances round robin

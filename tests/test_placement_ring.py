@@ -14,9 +14,9 @@ import zlib
 
 import pytest
 
-from fixtures.errors import ConfigError
-from fixtures.model import Endpoint
-from fixtures.placement import POINTS_PER_WEIGHT, Ring, node_id, node_points
+from ingressbed.errors import ConfigError
+from ingressbed.placement import POINTS_PER_WEIGHT, Ring, node_id, node_points
+from ingressbed.vocabulary import Endpoint
 
 SIX = [Endpoint(f"10.244.0.{i}", 8080) for i in range(2, 8)]
 

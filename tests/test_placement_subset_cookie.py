@@ -6,9 +6,8 @@ import hashlib
 
 import pytest
 
-from fixtures.errors import ConfigError
-from fixtures.model import Endpoint
-from fixtures.placement import (
+from ingressbed.errors import ConfigError
+from ingressbed.placement import (
     Predictor,
     Request,
     Ring,
@@ -23,6 +22,7 @@ from fixtures.placement import (
     split_cookie,
     subset_groups,
 )
+from ingressbed.vocabulary import Endpoint
 
 PODS = [Endpoint(f"10.244.0.{i}", 8080) for i in range(2, 9)]  # seven pods
 

@@ -10,8 +10,6 @@ pytest_plugins = ["pytester"]
 CONFTEST = """
 import pytest
 
-pytest_plugins = ["fixtures.plugin", "fixtures.report.plugin"]
-
 
 class FakeBed:
     name = "fake"
@@ -30,8 +28,8 @@ def bed():
 TESTS = """
 import pytest
 
-from fixtures import catalog
-from fixtures.report.results import MEASURED, CandidateResult
+from ingressbed import catalog
+from ingressbed.report.results import MEASURED, CandidateResult
 
 CATALOG = catalog.load()
 

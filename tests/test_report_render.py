@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from fixtures import report
-from fixtures.cli import main
-from fixtures.errors import ConfigError
-from fixtures.report import markdown, plots
-from fixtures.report.results import (
+from ingressbed import report
+from ingressbed.cli import main
+from ingressbed.errors import ConfigError
+from ingressbed.report import markdown, plots
+from ingressbed.report.results import (
     MEASURED,
     NOT_RUN,
     SKIPPED,

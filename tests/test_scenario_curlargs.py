@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.scenario.curlargs import CurlArgsError, parse
-from fixtures.scenario.spec import CurlCommand
+from ingressbed.scenario.curlargs import CurlArgsError, parse
+from ingressbed.scenario.spec import CurlCommand
 
 
 def test_the_incident_command_as_pasted():

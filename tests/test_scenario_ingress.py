@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.errors import ScenarioError
-from fixtures.model import Route
-from fixtures.scenario.ingress import from_block
-from fixtures.scenario.nodes import Source
+from ingressbed.errors import ScenarioError
+from ingressbed.scenario.ingress import from_block
+from ingressbed.scenario.nodes import Source
+from ingressbed.vocabulary import Route
 
 BETA = """\
 apiVersion: {version}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.errors import ScenarioError
-from fixtures.model import HTTP2_PORT, HTTP_PORT, WS_PORT
-from fixtures.scenario import load, loads
-from fixtures.scenario.spec import AGAIN, CURL, HTTP, WEBSOCKET, CacheExpect, PodsExpect
+from ingressbed.errors import ScenarioError
+from ingressbed.scenario import load, loads
+from ingressbed.scenario.spec import AGAIN, CURL, HTTP, WEBSOCKET, CacheExpect, PodsExpect
+from ingressbed.vocabulary import HTTP2_PORT, HTTP_PORT, WS_PORT
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "e2e" / "scenarios"

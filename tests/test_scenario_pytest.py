@@ -10,9 +10,9 @@ import shutil
 
 import pytest
 
-from fixtures.backends.local import find_nginx
-from fixtures.cli import main
-from fixtures.errors import ToolError
+from ingressbed.backends.local import find_nginx
+from ingressbed.cli import main
+from ingressbed.errors import ToolError
 
 pytest_plugins = ["pytester"]
 
@@ -81,7 +81,6 @@ def _needs_nginx_and_curl():
 
 
 def test_pytest_collects_runs_and_explains_scenario_files(pytester):
-    pytester.makeconftest('pytest_plugins = ["fixtures.scenario.collect"]\n')
     pytester.makefile(".yaml", good=GOOD, wrong=WRONG, broken=BROKEN)
     pytester.mkdir("manifests").joinpath("service.yaml").write_text(NOT_A_SCENARIO)
     pytester.makepyfile(test_uses_bed=USES_BED)
@@ -107,7 +106,6 @@ def test_pytest_collects_runs_and_explains_scenario_files(pytester):
 
 
 def test_which_yaml_is_collected_and_a_malformed_file_starts_nothing(pytester):
-    pytester.makeconftest('pytest_plugins = ["fixtures.scenario.collect"]\n')
     pytester.makefile(".yaml", broken=BROKEN)  # not under e2e/scenarios: only when named
     pytester.mkdir("e2e")
     pytester.mkdir("e2e/scenarios").joinpath("report.yaml").write_text(BROKEN)

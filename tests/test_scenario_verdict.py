@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fixtures.clients.http import HttpRequest
-from fixtures.model import Observation
-from fixtures.scenario import judge, loads, table
-from fixtures.scenario.run import Run, expand, plan, replay
+from ingressbed.clients.http import HttpRequest
+from ingressbed.scenario import judge, loads, table
+from ingressbed.scenario.run import Run, expand, plan, replay
+from ingressbed.vocabulary import Observation
 
 SCENARIO = """\
 title: made up

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from fixtures.stats import binomial_bounds, share_bounds, tail_probability
+from ingressbed.stats import binomial_bounds, share_bounds, tail_probability
 
 
 def exact_tail_below(n, p, lo):

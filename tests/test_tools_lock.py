@@ -1,4 +1,4 @@
-"""The version lock and pinned downloads (fixtures/tools.py): no network needed.
+"""The version lock and pinned downloads (ingressbed/tools.py): no network needed.
 
 Downloads are exercised with file:// URLs (urllib's real code path) and with a refused
 local port; the wrong-checksum and missing-checksum cases must be hard errors.
@@ -12,8 +12,8 @@ import stat
 
 import pytest
 
-from fixtures import tools
-from fixtures.errors import ConfigError, ToolError
+from ingressbed import tools
+from ingressbed.errors import ConfigError, ToolError
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 PLATFORMS = ("linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64")

@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 
-from fixtures import traffic
+from ingressbed import traffic
 
-SNIPPET = "from fixtures import traffic; print(traffic.clients(50, seed=4))"
+SNIPPET = "from ingressbed import traffic; print(traffic.clients(50, seed=4))"
 
 
 def test_clients_are_distinct_and_identical_across_processes():

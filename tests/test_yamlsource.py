@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import yamlsource
-from fixtures.errors import ConfigError, ScenarioError
-from fixtures.scenario.nodes import Source as ScenarioSource
-from fixtures.suggest import suggest
-from fixtures.yamlsource import Mapping, Source
+from ingressbed import yamlsource
+from ingressbed.errors import ConfigError, ScenarioError
+from ingressbed.scenario.nodes import Source as ScenarioSource
+from ingressbed.suggest import suggest
+from ingressbed.yamlsource import Mapping, Source
 
 CONFIG = Source("c.yaml", error_class=ConfigError)
 

@@ -1,0 +1,1 @@
+"""ingressbed's fixtures: backends, clients, measurements, placement model, CLI."""

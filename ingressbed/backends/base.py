@@ -1,0 +1,91 @@
+"""The backend interface: where the bed runs.
+
+A backend brings up a data plane and hellogo pods, applies a ``Setup`` (Ingress,
+annotations, controller keys, replicas), and answers questions about what it serves.
+Tests only ever see this interface and ``capabilities``; they never ask which backend
+they are on. Each backend lives in its own module (``local.py``, ``kind.py``,
+``cluster.py``) and implements every method; one that cannot support a feature leaves
+the matching capability out, and tests needing it skip with ``missing(...)``'s reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, Pod, Setup
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend provides. All methods block until the effect is served."""
+
+    #: "local", "kind" or "cluster".
+    name: str
+    #: Which placement-model flavor predicts its picks.
+    data_plane: Flavor
+    #: What this backend can do.
+    capabilities: frozenset[Capability]
+
+    def versions(self) -> dict[str, str]:
+        """Versions of what runs (nginx, controller, node image, ...), for the report."""
+        ...
+
+    def start(self) -> None:
+        """Bring up the data plane (nginx, or cluster + controller). Idempotent."""
+        ...
+
+    def apply(self, setup: Setup) -> None:
+        """Serve ``setup``: pods at ``setup.replicas``, controller keys, the Ingress.
+
+        Returns once a new connection to ``address()`` is served by the new config.
+        Raises ``ConfigError`` for a setup this backend cannot serve.
+        """
+        ...
+
+    def pods(self) -> list[Pod]:
+        """The running hellogo pods."""
+        ...
+
+    def endpoints(self, port: int) -> list[Endpoint]:
+        """The balancer's peers for hellogo ``port``, in the order the balancer holds them."""
+        ...
+
+    def scale(self, replicas: int) -> None:
+        """Change the number of pods and wait until the balancer uses the new set."""
+        ...
+
+    def kill(self, pod: str) -> None:
+        """Kill one pod abruptly; return once the balancer no longer uses it and its
+        replacement (if the backend replaces pods) is in."""
+        ...
+
+    def address(self) -> Address:
+        """Where the ingress listens, from the test runner's point of view."""
+        ...
+
+    def diagnostics(self, dest: Path) -> list[Path]:
+        """Write what helps explain a failure (config, logs, backends) under ``dest``."""
+        ...
+
+    def mark_failed(self) -> None:
+        """Something failed: with ``--keep on-failure``, ``close`` keeps what it started."""
+        ...
+
+    def close(self) -> None:
+        """Stop and remove everything this backend started, unless told to keep it."""
+        ...
+
+
+def missing(backend: Backend, needed: Iterable[str]) -> list[str]:
+    """Capabilities in ``needed`` that ``backend`` lacks, sorted."""
+    return sorted(set(needed) - backend.capabilities)
+
+
+def skip_reason(backend: Backend, needed: Iterable[str]) -> str | None:
+    """A one-line skip reason if ``backend`` lacks any of ``needed``, else None."""
+    lacking = missing(backend, needed)
+    if not lacking:
+        return None
+    return f"backend {backend.name} ({backend.data_plane}) lacks: {', '.join(lacking)}"

@@ -1,0 +1,444 @@
+"""The ``cluster`` backend: the bed in an existing cluster, from a kubeconfig context.
+
+It works only in namespaces it creates (``<namespace_prefix>-<run id>``), with the
+cluster's own ingress-nginx (found through the IngressClass ``nginx``) or, with
+``install_controller``, one it installs from the pinned upstream manifest and removes
+again. The context must be named (``--context``): the current context is never used by
+accident.
+
+What it cannot do on a controller it did not install: change the controller ConfigMap.
+So a setup with controller keys that differ from the live ConfigMap is refused with a
+``ConfigError``, and ``use-forwarded-headers`` must already be "true" there (checked at
+start): the bed simulates clients through X-Forwarded-For, and without it every request
+would count as one client. ``KindBackend`` (kind.py) builds on this class and adds the
+cluster's lifecycle and full control of the controller.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ingressbed import ingress_keys
+from ingressbed import k8s_manifests as km
+from ingressbed.backends.controller import Controller
+from ingressbed.backends.ingress_nginx import (
+    backend_endpoints,
+    backend_mismatches,
+    full_capabilities,
+    ingress_conflicts,
+    load_balancer_address,
+    order_slice_endpoints,
+)
+from ingressbed.backends.kube import Kube, api_errors, poll, settle
+from ingressbed.errors import BedError, ConfigError, SetupError
+from ingressbed.options import BedOptions
+from ingressbed.progress import Steps
+from ingressbed.tools import Lock, find_tool
+from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, Pod, Route, Setup
+
+HELLOGO_SELECTOR = ",".join(f"{k}={v}" for k, v in km.HELLOGO_LABELS.items())
+ROLLOUT_TIMEOUT = 300.0
+SERVE_TIMEOUT = 120.0
+
+
+class ClusterBackend:
+    """The bed on an existing cluster (see the module docstring)."""
+
+    name = "cluster"
+    data_plane = Flavor.INGRESS_NGINX
+
+    def __init__(self, options: BedOptions, steps: Steps | None = None) -> None:
+        self.options = options
+        self.steps = steps or Steps(quiet=options.quiet)
+        self.lock = Lock.load()
+        self.run_id = secrets.token_hex(4)
+        self.namespace = f"{options.namespace_prefix}-{self.run_id}"
+        self.capabilities: frozenset[Capability] = full_capabilities(
+            self.lock.controller(options.controller_version).version
+        )
+        #: Set by the caller (e.g. the pytest plugin) when a test failed: keep=on-failure.
+        self.failed = False
+        self.kube: Kube | None = None
+        self.context = self._context()
+        self.kubeconfig = options.kubeconfig
+        self.controller: Controller | None = None
+        self.setup: Setup | None = None
+        self._address: Address | None = None
+        self._cleanups: list[tuple[str, Callable[[], None]]] = []
+        self._kept_notes: list[str] = []
+        self._started = False
+
+    def _context(self) -> str:
+        if not self.options.context:
+            raise ConfigError(
+                "the cluster backend needs a kubeconfig context: pass --context NAME (or set "
+                "INGRESSBED_CONTEXT); it never uses the current context by itself"
+            )
+        return self.options.context
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def mark_failed(self) -> None:
+        """Something failed: ``keep=on-failure`` keeps what this run created."""
+        self.failed = True
+
+    def on_cleanup(self, title: str, action: Callable[[], None], kept: str = "") -> None:
+        """Remember how to undo something this run created (run in reverse at close)."""
+        self._cleanups.append((title, action))
+        if kept:
+            self._kept_notes.append(kept)
+
+    def start(self) -> None:
+        """Connect, find (or install) ingress-nginx, create the namespace, deploy hellogo."""
+        if self._started:
+            return
+        try:
+            self._start()
+        except Exception:  # Ctrl-C is no test failure: keep=on-failure does not keep for it
+            self.failed = True
+            raise
+        self._started = True
+
+    def _start(self) -> None:
+        self.hellogo_image()  # a missing image reference fails before anything is created
+        with self.steps.step(f"Connecting to context {self.context}"):
+            self.kube = Kube.connect(self.kubeconfig, self.context)
+            self.controller = Controller(self.kube, self.steps)
+        self._ensure_controller()
+        self._create_namespace()
+        self._deploy_hellogo()
+        with self.steps.step("Finding the ingress address"):
+            self._address = self._find_address()
+
+    @property
+    def k(self) -> Kube:
+        if self.kube is None:
+            raise SetupError(f"the {self.name} backend is not started; call start() first")
+        return self.kube
+
+    @property
+    def ctl(self) -> Controller:
+        if self.controller is None:
+            raise SetupError(f"the {self.name} backend is not started; call start() first")
+        return self.controller
+
+    def _ensure_controller(self) -> None:
+        """The cluster's ingress-nginx, or (``install_controller``) the pinned one."""
+        with self.steps.step("Finding ingress-nginx (IngressClass nginx)"):
+            found = self.ctl.find(self.context)
+        if found:
+            if self.ctl.version != "unknown":
+                self.capabilities = full_capabilities(self.ctl.version)
+            with self.steps.step("Checking the controller ConfigMap"):
+                self.ctl.check_forwarded_headers()
+            return
+        if not self.options.install_controller:
+            raise SetupError(
+                f"context {self.context} has no IngressClass nginx; install ingress-nginx or "
+                "pass --install-controller to let the bed install (and later remove) one"
+            )
+        self._install_controller("cloud", on_kind=False)
+
+    def _install_controller(self, flavor: str, *, on_kind: bool) -> None:
+        release = self.lock.controller(self.options.controller_version)
+        register = None if on_kind else self._register_cleanup
+        self.ctl.install(release, flavor, on_kind=on_kind, on_cleanup=register)
+        self.capabilities = full_capabilities(release.version)
+
+    def _register_cleanup(self, title: str, action: Callable[[], None], kept: str) -> None:
+        self.on_cleanup(title, action, kept=kept)
+
+    def _create_namespace(self) -> None:
+        with self.steps.step(f"Creating namespace {self.namespace}"):
+            self.on_cleanup(
+                f"Deleting namespace {self.namespace}",
+                lambda: self.k.delete_namespace(self.namespace, wait=120),
+                kept=f"namespace {self.namespace}",
+            )
+            self.k.apply(km.namespace(self.namespace, self.run_id))
+        if self.ctl.controls_config:
+            self.ctl.wait_webhook(self.namespace)
+
+    def hellogo_image(self) -> tuple[str, str]:
+        """The hellogo image and its pull policy: from ``INGRESSBED_HELLOGO_IMAGE``."""
+        image = os.environ.get("INGRESSBED_HELLOGO_IMAGE", "")
+        if "@sha256:" not in image:
+            raise ConfigError(
+                "the cluster backend pulls hellogo from a registry: build hellogo/, push it, and "
+                "set INGRESSBED_HELLOGO_IMAGE=registry/hellogo@sha256:... (pinned by digest)"
+            )
+        return image, "IfNotPresent"
+
+    def _deploy_hellogo(self, replicas: int = 6) -> None:
+        image, policy = self.hellogo_image()
+        with self.steps.step(f"Deploying hellogo ({replicas} replicas)"):
+            self.k.apply(km.hellogo_service(self.namespace))
+            self.k.apply(km.hellogo_deployment(self.namespace, image, replicas, policy))
+            self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
+
+    def _find_address(self) -> Address:
+        """The controller Service's load balancer, else a kubectl port-forward to it."""
+        with api_errors("reading the controller Service"):
+            svc = self.k.core.read_namespaced_service(km.CONTROLLER_DEPLOYMENT, self.ctl.namespace)
+        return load_balancer_address(self.k.to_dict(svc)) or self._port_forward()
+
+    def _port_forward(self) -> Address:
+        kubectl = find_tool("kubectl", self.lock)
+        argv = [
+            str(kubectl),
+            "--context",
+            self.context,
+            "-n",
+            self.ctl.namespace,
+            "port-forward",
+            "--address",
+            "127.0.0.1",
+            f"svc/{km.CONTROLLER_DEPLOYMENT}",
+            ":80",
+        ]
+        if self.kubeconfig:
+            argv[1:1] = ["--kubeconfig", self.kubeconfig]
+        # Output goes to a file: kubectl prints a line per connection, and an unread pipe
+        # would block it after a few thousand requests.
+        log_dir = Path(tempfile.mkdtemp(prefix="ingressbed-port-forward-"))
+        log = log_dir / "port-forward.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
+        self.on_cleanup("Stopping kubectl port-forward", functools.partial(_stop, proc, log_dir))
+
+        def forwarding() -> int | None:
+            found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", log.read_text())
+            if found:
+                return int(found.group(1))
+            if proc.poll() is not None:
+                raise SetupError(
+                    f"kubectl port-forward to the controller failed: "
+                    f"{log.read_text().strip()[-300:]}"
+                )
+            return None
+
+        port = poll(forwarding, timeout=30, what="kubectl port-forward to listen")
+        return Address("127.0.0.1", port)
+
+    def close(self) -> None:
+        """Remove what this run created, in reverse order, unless ``keep`` says otherwise."""
+        keep = self.options.keep == "always" or (self.options.keep == "on-failure" and self.failed)
+        if keep and self._kept_notes:
+            self.steps.note(f"kept for inspection: {'; '.join(self._kept_notes)}")
+        self._kept_notes = []
+        errors: list[str] = []
+        while self._cleanups:
+            title, action = self._cleanups.pop()
+            if keep and not title.startswith("Stopping"):
+                continue
+            try:
+                with self.steps.step(title):
+                    action()
+            except BedError as exc:
+                errors.append(str(exc))
+        if self.kube is not None:
+            self.kube.close()
+            self.kube = None
+            self.controller = None
+        self._started = False
+        if errors:
+            raise SetupError("cleanup incomplete: " + "; ".join(errors))
+
+    # --- what the bed serves ---------------------------------------------------------------
+
+    def versions(self) -> dict[str, str]:
+        out = {
+            "backend": self.name,
+            "context": self.context,
+            "ingress-nginx": self.controller.version if self.controller else "not started",
+        }
+        if self.kube is not None:
+            out["kubernetes"] = self.kube.server_version()
+        return out
+
+    def apply(self, setup: Setup) -> None:
+        ingress_keys.check(setup)
+        self.ctl.apply_keys(setup.controller, self.name)
+        if self.setup is None or setup.replicas != self._replicas():
+            with self.steps.step(f"Scaling hellogo to {setup.replicas}"):
+                self.k.scale(self.namespace, "hellogo", setup.replicas)
+                self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
+        obj = km.ingress(setup.ingress, self.namespace)
+        clashes = ingress_conflicts(obj, self.k.ingresses())
+        if clashes:
+            raise ConfigError(
+                f"another namespace's Ingress already serves {', '.join(clashes)}; ingress-nginx "
+                "would route those to the older one: use another host in the setup"
+            )
+        with self.steps.step(f"Applying Ingress {setup.ingress.name}"):
+            if self.setup is not None and self.setup.ingress.name != setup.ingress.name:
+                self.k.delete(km.ingress(self.setup.ingress, self.namespace))
+            self.k.apply(obj)
+            self.setup = setup
+            self._wait_served(setup)
+
+    def _replicas(self) -> int:
+        return int(self.k.deployment(self.namespace, "hellogo").spec.replicas or 0)
+
+    def dbg_backend(self, port: int) -> dict[str, Any] | None:
+        """``/dbg backends get <ns>-hellogo-<port>`` in the controller pod (None: no backend)."""
+        return self.ctl.backend(km.upstream_name(self.namespace, port))
+
+    def _wait_served(self, setup: Setup) -> None:
+        """Until every routed port's backend matches ``setup`` and each route answers."""
+        default_lb = self.ctl.live_config().get("load-balance", "round_robin")
+        for port in setup.ingress.ports:
+
+            def backend_problems(port: int = port) -> list[str]:
+                ips = {p.ip for p in self.pods()}
+                backend = self.dbg_backend(port)
+                return backend_mismatches(backend, setup.ingress, port, ips, default_lb)
+
+            settle(
+                backend_problems,
+                timeout=SERVE_TIMEOUT,
+                interval=0.5,
+                what=f"the controller to serve port {port} as the setup says",
+            )
+        for route in setup.ingress.routes:
+
+            def route_problems(route: Route = route) -> list[str]:
+                code = self._probe(route.host or "ingressbed.invalid", route.path)
+                return [] if code and code != 404 and code < 500 else [f"HTTP {code}"]
+
+            settle(
+                route_problems,
+                timeout=SERVE_TIMEOUT,
+                interval=0.5,
+                what=f"{route.path} to answer through the ingress",
+            )
+
+    def _probe(self, host: str, path: str) -> int:
+        addr = self.address()
+        conn = http.client.HTTPConnection(addr.host, addr.port, timeout=5)
+        try:
+            conn.request("GET", path, headers={"Host": host, "Cache-Control": "no-cache"})
+            return conn.getresponse().status
+        except OSError:
+            return 0
+        finally:
+            conn.close()
+
+    def pods(self) -> list[Pod]:
+        return [
+            Pod(p.metadata.name, p.status.pod_ip, p.spec.node_name or "")
+            for p in self.k.ready_pods(self.namespace, HELLOGO_SELECTOR)
+        ]
+
+    def endpoints(self, port: int) -> list[Endpoint]:
+        try:
+            backend = self.dbg_backend(port)
+        except SetupError:
+            backend = None  # no exec rights on the controller: fall back to EndpointSlices
+        if backend is not None:
+            return backend_endpoints(backend)
+        slices = self.k.endpoint_slices(self.namespace, "hellogo")
+        return order_slice_endpoints(slices, km.PORT_NAMES[port], port)
+
+    def _wait_balancer(self, what: str) -> None:
+        """Until the balancer's peers of every routed port are exactly the ready pods."""
+        if self.setup is None:
+            return
+        if (self.setup.ingress.annotation("service-upstream") or "").lower() == "true":
+            return  # the peer is the ClusterIP; kube-proxy follows the pods itself
+        for port in self.setup.ingress.ports:
+
+            def peer_problems(port: int = port) -> list[str]:
+                ips = {p.ip for p in self.pods()}
+                got = {e.address for e in self.endpoints(port)}
+                return [] if got == ips else [f"peers {sorted(got)} vs pods {sorted(ips)}"]
+
+            settle(
+                peer_problems,
+                timeout=SERVE_TIMEOUT,
+                what=f"the balancer to use {what} (port {port})",
+            )
+
+    def scale(self, replicas: int) -> None:
+        with self.steps.step(f"Scaling hellogo to {replicas}"):
+            self.k.scale(self.namespace, "hellogo", replicas)
+            self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
+            self._wait_balancer(f"{replicas} pods")
+
+    def kill(self, pod: str) -> None:
+        with self.steps.step(f"Killing pod {pod}"):
+            self.k.delete_pod(self.namespace, pod, grace=0)
+            poll(
+                lambda: True if pod not in {p.name for p in self.pods()} else None,
+                timeout=60,
+                what=f"pod {pod} to go away",
+                interval=0.25,
+            )
+            self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
+            self._wait_balancer(f"the replacement of {pod}")
+
+    def address(self) -> Address:
+        if self._address is None:
+            raise SetupError(f"the {self.name} backend has no address yet; call start() first")
+        return self._address
+
+    def diagnostics(self, dest: Path) -> list[Path]:
+        """Controller logs, ``nginx -T``, ``/dbg backends all``, events and pods, one file each."""
+        dest.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+
+        def write(name: str, produce: Callable[[], str]) -> None:
+            path = dest / name
+            try:
+                text = produce()
+            except (BedError, OSError) as exc:
+                text = f"could not collect {name}: {exc}\n"
+            path.write_text(text)
+            written.append(path)
+
+        if self.kube is None or self.controller is None:
+            return written
+        ctl = self.controller
+        write("controller.log", ctl.logs)
+        write("nginx-T.txt", functools.partial(ctl.run, ["nginx", "-T"]))
+        write("dbg-backends.json", functools.partial(ctl.run, ["/dbg", "backends", "all"]))
+        for space in (self.namespace, ctl.namespace):
+            write(f"events-{space}.txt", functools.partial(self._events_text, space))
+        write("pods-wide.txt", self._pods_wide)
+        return written
+
+    def _events_text(self, ns: str) -> str:
+        return "\n".join(self.k.events(ns)) + "\n"
+
+    def _pods_wide(self) -> str:
+        rows = ["NAMESPACE\tNAME\tPHASE\tREADY\tIP\tNODE"]
+        for space, sel in ((self.namespace, HELLOGO_SELECTOR), (self.ctl.namespace, "")):
+            for p in self.k.pods(space, sel):
+                ready = {c.type: c.status for c in p.status.conditions or []}.get("Ready", "")
+                rows.append(
+                    f"{space}\t{p.metadata.name}\t{p.status.phase}\t{ready}\t"
+                    f"{p.status.pod_ip}\t{p.spec.node_name}"
+                )
+        return "\n".join(rows) + "\n"
+
+
+def _stop(proc: subprocess.Popen[str], folder: Path) -> None:
+    """End a helper process this backend started, and remove its folder."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    shutil.rmtree(folder, ignore_errors=True)

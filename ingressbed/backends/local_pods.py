@@ -1,0 +1,133 @@
+"""hellogo pods as local processes, one loopback address each (a tiny Deployment).
+
+Pods are named like a ReplicaSet's (``hellogo-<hash>-<5 chars>``), get a fresh address
+from the run's block, and are started in parallel; ``ensure(n)`` returns once every pod
+printed hellogo's ready line. Scaling down removes the newest pods first.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import string
+import sys
+import time
+from pathlib import Path
+
+from ingressbed.backends.local_addresses import AddressBlock
+from ingressbed.backends.processes import Child, signals_deferred
+from ingressbed.errors import SetupError
+from ingressbed.vocabulary import HELLOGO_PORTS, HTTP2_PORT, HTTP_PORT, WS_PORT, Pod
+
+READY_PREFIX = "hellogo ready"
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class PodSet:
+    """The running hellogo processes of one run."""
+
+    def __init__(
+        self,
+        block: AddressBlock,
+        log_dir: Path,
+        *,
+        cache_ttl: float = 100.0,
+        start_timeout: float = 15.0,
+        seed: int | None = None,
+    ) -> None:
+        self._block = block
+        self._log_dir = log_dir
+        self._cache_ttl = cache_ttl
+        self._start_timeout = start_timeout
+        self._rng = random.Random(seed)
+        self._template = "".join(self._rng.choices("0123456789abcdef", k=9))
+        self._pods: list[tuple[Pod, Child]] = []
+
+    @property
+    def pods(self) -> list[Pod]:
+        return [pod for pod, _ in self._pods]
+
+    def _new_name(self) -> str:
+        taken = {pod.name for pod in self.pods}
+        while True:
+            name = f"hellogo-{self._template}-{''.join(self._rng.choices(_ALPHABET, k=5))}"
+            if name not in taken:
+                return name
+
+    def _spawn(self) -> tuple[Pod, Child]:
+        pod = Pod(name=self._new_name(), ip=self._block.next_pod_address(), node="local")
+        env = {
+            **os.environ,
+            "POD_NAME": pod.name,
+            "POD_IP": pod.ip,
+            "NODE_NAME": pod.node,
+            "PYTHONUNBUFFERED": "1",
+        }
+        argv = [
+            sys.executable,
+            "-m",
+            "hellogo",
+            "--address",
+            pod.ip,
+            "--http-ports",
+            f"{HTTP_PORT},{HTTP2_PORT}",
+            "--ws-port",
+            str(WS_PORT),
+            "--cache-ttl",
+            str(self._cache_ttl),
+        ]
+        child = Child(
+            pod.name, argv, self._log_dir / f"{pod.name}.log", env=env, capture_stdout=True
+        )
+        return pod, child
+
+    def ensure(self, replicas: int) -> None:
+        """Start or stop pods until exactly ``replicas`` run and are ready."""
+        if replicas < 0:
+            raise SetupError(f"replicas must be 0 or more, not {replicas}")
+        if len(self._pods) > replicas:
+            _stop_all([child for _, child in self._pods[replicas:]])
+            del self._pods[replicas:]
+        started: list[tuple[Pod, Child]] = []
+        try:
+            for _ in range(replicas - len(self._pods)):
+                with signals_deferred():
+                    started.append(self._spawn())
+            deadline = time.monotonic() + self._start_timeout
+            for pod, child in started:
+                try:
+                    child.wait_line(READY_PREFIX, deadline)
+                except SetupError as exc:
+                    raise SetupError(
+                        f"pod {pod.name} on {pod.ip} ({', '.join(map(str, HELLOGO_PORTS))}) "
+                        f"did not come up: {exc}"
+                    ) from exc
+        except BaseException:  # also Ctrl-C: no half-started pod survives
+            _stop_all([child for _, child in started])
+            raise
+        self._pods.extend(started)
+
+    def kill(self, name: str) -> Pod:
+        """SIGKILL the pod named ``name``; return it. Its replacement is started by ``ensure``."""
+        for index, (pod, child) in enumerate(self._pods):
+            if pod.name == name:
+                child.stop(force=True)
+                del self._pods[index]
+                return pod
+        raise SetupError(f"no pod named {name!r}; pods are: {', '.join(p.name for p in self.pods)}")
+
+    def logs(self) -> list[Path]:
+        return sorted(self._log_dir.glob("*.log"))
+
+    def close(self) -> None:
+        _stop_all([child for _, child in self._pods])
+        self._pods.clear()
+
+
+def _stop_all(children: list[Child]) -> None:
+    """SIGTERM every child at once, then wait for each (graceful, but in parallel)."""
+    for child in children:
+        child.signal(signal.SIGTERM)
+    for child in children:
+        child.stop()

@@ -1,0 +1,90 @@
+"""`ingressbed repro`: run one scenario file (a bug report) outside pytest.
+
+    ingressbed repro report.yaml                       # --backend auto: kind, else local
+    ingressbed repro report.yaml --backend local
+    ingressbed repro report.yaml --backend cluster --context C --keep on-failure
+    ingressbed repro report.yaml --diagnostics out/    # on failure, write what explains it
+
+The file is validated first (nothing starts for a malformed file); then the backend is
+created and started, the scenario's setup applied, its steps sent and its expectations
+judged. The verdict (each expectation, what was seen, the observation table) goes to
+stdout; progress lines go to stderr. The backend is closed at the end, also on a
+failure or Ctrl-C (``--keep`` decides what stays). Exit status: 0 when every
+expectation holds, 1 when one does not or when the bed fails (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ingressbed.backends import create
+from ingressbed.errors import ConfigError
+from ingressbed.options import BACKENDS, KEEP, BedOptions
+from ingressbed.progress import Steps
+from ingressbed.scenario import load, play, skip_reason
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "repro",
+        help="run one scenario file (a bug report) and print the verdict",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", type=Path, help="the scenario file (YAML)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="where to run (default: $INGRESSBED_BACKEND or auto: kind if Docker answers)",
+    )
+    parser.add_argument(
+        "--keep", choices=KEEP, default=None, help="what to leave running at the end"
+    )
+    parser.add_argument("--context", help="kubeconfig context (cluster backend)")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (cluster backend)")
+    parser.add_argument("--cluster-name", help="kind cluster name (default: ingressbed)")
+    parser.add_argument("--controller-version", help="ingress-nginx release to test")
+    parser.add_argument(
+        "--diagnostics",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="on failure, write the backend's diagnostics (config, logs) under DIR",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    scenario = load(args.file)  # validated before anything starts
+    options = BedOptions.from_env(
+        backend=args.backend,
+        keep=args.keep,
+        context=args.context,
+        kubeconfig=args.kubeconfig,
+        cluster_name=args.cluster_name,
+        controller_version=args.controller_version,
+        quiet=args.quiet or None,
+    )
+    steps = Steps(quiet=options.quiet)
+    bed = create(options, steps)
+    passed = False
+    try:
+        bed.start()
+        reason = skip_reason(scenario, bed)
+        if reason:
+            raise ConfigError(f"{scenario.path} cannot run here: {reason}")
+        with steps.step(f"Playing {scenario.path}"):
+            verdict = play(scenario, bed, progress=steps.note)
+        print(verdict.render(), flush=True)
+        passed = verdict.passed
+        if not passed and args.diagnostics is not None:
+            paths = bed.diagnostics(args.diagnostics)
+            steps.note(f"diagnostics: {len(paths)} files written under {args.diagnostics}")
+    finally:
+        if not passed:
+            bed.mark_failed()
+        bed.close()
+    return 0 if passed else 1

@@ -1,0 +1,216 @@
+"""The catalog's properties computed from a candidate's observations (pure, no I/O).
+
+``Figures(candidate, plane, routes, traffic).figure(name)`` gives a ``judge.Figure``: the
+value, the counts behind it (for binomial bounds), and where the placement model has an
+exact figure for the same traffic, that figure too. Everything is computed with
+fixtures.measure; the model's predictions come from ingressbed.expect.Model and
+fixtures.placement.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+
+from ingressbed import measure
+from ingressbed.catalog import Candidate
+from ingressbed.expect import Model
+from ingressbed.judge import Figure
+from ingressbed.placement import BALANCED, KeyExpr, Request, SubsetRing, predict_cookie
+from ingressbed.vocabulary import Endpoint, Observation
+
+HTTP_ROUTES = ("/8080", "/9090")
+WS_ROUTE = "/ws"
+PAGE_ROUTE = "/8080"
+#: ``Observation.step`` of requests that carried an affinity cookie / ran after scaling.
+WITH_COOKIE = "with-cookie"
+SCALED = "scaled"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Everything one candidate's run observed, and the bed as it was."""
+
+    endpoints: dict[int, list[Endpoint]]  # per Service port, before scaling
+    pod_ips: dict[str, str]  # pod name -> address, before scaling
+    visits: list[Observation]  # client visits (HTTP and WebSocket)
+    first: list[Observation]  # page pass 1
+    second: list[Observation]  # page pass 2, other visitors
+    scaled: list[Observation]  # the replay after one pod more (empty: not measured)
+    added: list[str]  # pods added by scaling
+    scaled_endpoints: list[Endpoint] | None  # the page route's endpoints after scaling
+    cookies: dict[tuple[str, str], str]  # (client, route) -> affinity cookie value
+
+
+def _share(count: int, n: int, detail: str, groups: Mapping[str, int] | None = None) -> Figure:
+    trials = tuple(sorted(groups.items())) if groups else (("all", n),)
+    return Figure(count / n if n else None, count, trials, detail=detail if n else "no data")
+
+
+class Figures:
+    """Computes each property of one candidate's run."""
+
+    def __init__(
+        self, candidate: Candidate, plane: str, routes: Mapping[str, int], seen: Traffic
+    ) -> None:
+        self.candidate = candidate
+        self.plane = plane
+        self.routes = dict(routes)
+        self.seen = seen
+        self.placement = candidate.placement
+        hash_by = candidate.hash_by
+        self.model = Model(plane, seen.endpoints, hash_by) if hash_by else None
+        self.model_after = None
+        if hash_by and seen.scaled_endpoints is not None:
+            port = self.routes[PAGE_ROUTE]
+            self.model_after = Model(plane, {port: seen.scaled_endpoints}, hash_by)
+
+    def figure(self, name: str) -> Figure:
+        """The figure of property ``name``."""
+        compute: Callable[[], Figure] = getattr(self, name)
+        return compute()
+
+    # ------------------------------------------------------------- affinity
+    def client_stickiness(self) -> Figure:
+        http = [o for o in self.seen.visits if o.route in HTTP_ROUTES]
+        table = measure.placement(http, measure.by_client_and_route)
+        sticky = sum(1 for pods in table.values() if len(pods) == 1)
+        pairs = {(o.client, o.route) for o in measure.answered(http)}
+        per_route = Counter(route for _, route in pairs)
+        detail = f"{sticky} of {len(table)} (client, route) pairs stayed on one pod"
+        return _share(sticky, len(table), detail, per_route)
+
+    def cross_port(self) -> Figure:
+        result = measure.stickiness(self.seen.visits, lambda o: o.client)
+        detail = f"{result.sticky} of {result.keys} clients on one pod on every route"
+        return _share(result.sticky, result.keys, detail)
+
+    def url_stickiness(self) -> Figure:
+        result = measure.stickiness([*self.seen.first, *self.seen.second], measure.by_url)
+        return _share(result.sticky, result.keys, f"{result.sticky} of {result.keys} URLs")
+
+    def cache_hit_ratio(self) -> Figure:
+        # Only pages whose first visit missed count: a warm cache would fake a hit.
+        cold = {(o.host, o.key) for o in self.seen.first if o.cache_status == "MISS"}
+        statuses = [
+            o.cache_status for o in self.seen.second if o.cache_status and (o.host, o.key) in cold
+        ]
+        hits = statuses.count("HIT")
+        detail = f"{hits} HIT of {len(statuses)} second visits"
+        warm = len({(o.host, o.key) for o in self.seen.first}) - len(cold)
+        detail += f"; {warm} page(s) left out: first visit not a MISS" if warm else ""
+        return _share(hits, len(statuses), detail)
+
+    # --------------------------------------------------------------- spread
+    def _spread(self) -> tuple[measure.Spread, measure.Spread | None]:
+        pods = list(self.seen.pod_ips)
+        observed = measure.spread(self.seen.first, pods)
+        if self.model is None or self.placement != "hash":
+            return observed, None
+        name_of = {ip: name for name, ip in self.seen.pod_ips.items()}
+        predicted: Counter[str] = Counter(dict.fromkeys(pods, 0))
+        for o in measure.answered(self.seen.first):
+            pick = self.model.predict(o)
+            if pick is not None:
+                predicted[name_of.get(Endpoint.parse(pick).address, pick)] += 1
+        return observed, measure.Spread(dict(predicted))
+
+    def _loads(self, spread: measure.Spread) -> dict[str, int]:
+        return {self.seen.pod_ips.get(name, name): count for name, count in spread.counts.items()}
+
+    def spread_max_mean(self) -> Figure:
+        observed, predicted = self._spread()
+        busiest, pods = max(observed.counts.values()), len(observed.counts)
+        detail = f"busiest pod {busiest} requests, mean {observed.total / pods:.1f} on {pods} pods"
+        model = predicted.max_mean if predicted else None
+        return Figure(observed.max_mean, model=model, loads=self._loads(observed), detail=detail)
+
+    def spread_cv(self) -> Figure:
+        observed, predicted = self._spread()
+        detail = f"{observed.total} page requests on {observed.pods_used} pods"
+        model = predicted.cv if predicted else None
+        return Figure(observed.cv, model=model, loads=self._loads(observed), detail=detail)
+
+    # ---------------------------------------------------------------- scale
+    def _scale_key(self) -> Callable[[Observation], Hashable]:
+        if self.placement == "hash" and self.model is not None:
+            model = self.model
+            return lambda o: model.key(Request(client_ip=o.client, host=o.host, request_uri=o.key))
+        if self.placement.startswith("cookie"):
+            return measure.by_client_and_route
+        return measure.by_url
+
+    def _moved(self) -> tuple[int, int, int] | None:
+        if not self.seen.scaled:
+            return None
+        key = self._scale_key()
+        before_obs = self.seen.visits if self.placement.startswith("cookie") else self.seen.first
+        before = measure.assignment(before_obs, key)
+        after = measure.assignment(self.seen.scaled, key)
+        common = before.keys() & after.keys()
+        moved = [k for k in common if before[k] != after[k]]
+        elsewhere = [k for k in moved if after[k] not in self.seen.added]
+        return len(common), len(moved), len(elsewhere)
+
+    def moved_on_scale(self) -> Figure:
+        counts = self._moved()
+        if counts is None:
+            return Figure(None, detail="not measured: the backend cannot scale")
+        keys, moved, _ = counts
+        return _share(moved, keys, f"{moved} of {keys} keys moved")
+
+    def moved_elsewhere(self) -> Figure:
+        counts = self._moved()
+        if counts is None:
+            return Figure(None, detail="not measured: the backend cannot scale")
+        keys, moved, elsewhere = counts
+        detail = f"{elsewhere} of {keys} keys moved to an old pod ({moved} moved in all)"
+        return _share(elsewhere, keys, detail)
+
+    # ---------------------------------------------------------------- model
+    def _predictor(self) -> Callable[[Observation], str | None] | None:
+        if self.placement == "hash" and self.model is not None:
+            before, after = self.model, self.model_after or self.model
+            return lambda o: (after if o.step == SCALED else before).predict(o)
+        if self.placement == "subset":
+            return self._subset_predictor()
+        if self.placement == "cookie-balanced":
+            return self._cookie_predictor()
+        return None
+
+    def _subset_predictor(self) -> Callable[[Observation], str | None]:
+        size = self.candidate.subset_size or 3
+        rings = {p: SubsetRing.build(eps, size) for p, eps in self.seen.endpoints.items()}
+        key = KeyExpr(self.candidate.hash_by or "", flavor=self.plane)
+
+        def inside(o: Observation) -> str | None:
+            group = rings[o.port].lookup(key.evaluate(Request(o.client, o.host, o.key)))
+            seen = f"{o.pod_ip}:{o.port}"
+            return seen if seen in {str(e) for e in group} else " ".join(map(str, group))
+
+        return inside
+
+    def _cookie_predictor(self) -> Callable[[Observation], str | None]:
+        def pick(o: Observation) -> str | None:
+            cookie = self.seen.cookies.get((o.client, o.route))
+            if o.step not in (WITH_COOKIE, SCALED) or cookie is None:
+                return None
+            eps = self.seen.scaled_endpoints if o.step == SCALED else self.seen.endpoints[o.port]
+            chosen = predict_cookie(BALANCED, eps or [], cookie)
+            return None if chosen is None else str(chosen)
+
+        return pick
+
+    def model_agreement(self) -> Figure:
+        predict = self._predictor()
+        if predict is None:
+            return Figure(None, detail="the model predicts nothing here")
+        seen = self.seen
+        result = measure.agreement([*seen.visits, *seen.first, *seen.second, *seen.scaled], predict)
+        example = ""
+        if result.mismatches:
+            o, predicted = result.mismatches[0]
+            example = f"; e.g. {o.client} {o.host}{o.key} on {o.pod_ip}:{o.port}, model {predicted}"
+        detail = f"{result.agree} of {result.total} picks as predicted{example}"
+        return _share(result.agree, result.total, detail)

@@ -1,0 +1,186 @@
+"""Properties computed from observations (pure; DESIGN.md, Vocabulary: property).
+
+Each function takes observations (or a mapping of them) and returns a small frozen
+value with the figures and the evidence behind them, so an assertion failure and the
+report can show what was seen, not just that it was wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from ingressbed.vocabulary import Observation
+
+Key = Callable[[Observation], Hashable]
+
+
+def by_client_and_route(o: Observation) -> Hashable:
+    return (o.client, o.route)
+
+
+def by_url(o: Observation) -> Hashable:
+    return (o.host, o.key)
+
+
+def answered(observations: Iterable[Observation]) -> list[Observation]:
+    """Observations a pod answered."""
+    return [o for o in observations if o.pod]
+
+
+def placement(observations: Iterable[Observation], key: Key) -> dict[Hashable, Counter[str]]:
+    """Per key, how often each pod answered."""
+    table: dict[Hashable, Counter[str]] = defaultdict(Counter)
+    for o in answered(observations):
+        table[key(o)][o.pod] += 1
+    return dict(table)
+
+
+def assignment(observations: Iterable[Observation], key: Key) -> dict[Hashable, str]:
+    """Per key, the pod that answered it most often."""
+    return {k: c.most_common(1)[0][0] for k, c in placement(observations, key).items()}
+
+
+@dataclass(frozen=True)
+class Stickiness:
+    """How many keys always landed on one pod."""
+
+    keys: int
+    sticky: int
+    loose: tuple[tuple[Hashable, tuple[str, ...]], ...]  # first few non-sticky keys
+
+    @property
+    def share(self) -> float:
+        return self.sticky / self.keys if self.keys else 0.0
+
+
+def stickiness(observations: Iterable[Observation], key: Key = by_client_and_route) -> Stickiness:
+    table = placement(observations, key)
+    loose = [(k, tuple(sorted(c))) for k, c in table.items() if len(c) > 1]
+    return Stickiness(len(table), len(table) - len(loose), tuple(loose[:5]))
+
+
+@dataclass(frozen=True)
+class CrossPort:
+    """Per client, whether every route (port or path) landed on the same pod."""
+
+    clients: int
+    same: int
+    example: tuple[Hashable, tuple[tuple[str, str], ...]] | None  # a client on several pods
+
+    @property
+    def share_same(self) -> float:
+        return self.same / self.clients if self.clients else 0.0
+
+    @property
+    def share_different(self) -> float:
+        return 1.0 - self.share_same if self.clients else 0.0
+
+
+def cross_port(
+    observations: Iterable[Observation],
+    client: Key = lambda o: o.client,
+    route: Key = lambda o: o.route,
+) -> CrossPort:
+    """Compare each client's pod across routes (majority pod per client and route)."""
+    pods: dict[Hashable, dict[Hashable, str]] = defaultdict(dict)
+    for pair, pod in assignment(observations, lambda o: (client(o), route(o))).items():
+        c, r = cast(tuple[Hashable, Hashable], pair)
+        pods[c][r] = pod
+    multi = {c: routes for c, routes in pods.items() if len(routes) > 1}
+    same = sum(1 for routes in multi.values() if len(set(routes.values())) == 1)
+    example = next(
+        (
+            (c, tuple(sorted((str(r), p) for r, p in routes.items())))
+            for c, routes in multi.items()
+            if len(set(routes.values())) > 1
+        ),
+        None,
+    )
+    return CrossPort(len(multi), same, example)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Load per pod."""
+
+    counts: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def max_mean(self) -> float:
+        """Busiest pod's load over the mean load (1.0 = perfectly even)."""
+        if not self.counts or not self.total:
+            return 0.0
+        return max(self.counts.values()) / (self.total / len(self.counts))
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation of the per-pod load."""
+        values = list(self.counts.values())
+        if len(values) < 2 or not self.total:
+            return 0.0
+        return statistics.pstdev(values) / statistics.fmean(values)
+
+    @property
+    def pods_used(self) -> int:
+        return sum(1 for v in self.counts.values() if v)
+
+
+def spread(observations: Iterable[Observation], pods: Sequence[str] = ()) -> Spread:
+    """Per-pod load; ``pods`` lists pods that should count even with no request."""
+    counts: Counter[str] = Counter({p: 0 for p in pods})
+    counts.update(o.pod for o in answered(observations))
+    return Spread(dict(counts))
+
+
+def cache_hit_ratio(observations: Iterable[Observation]) -> float:
+    """Share of answers with ``X-Cache-Status: HIT`` among those with a cache status."""
+    statuses = [o.cache_status for o in observations if o.cache_status]
+    return statuses.count("HIT") / len(statuses) if statuses else math.nan
+
+
+def moved_share(before: Mapping[Hashable, str], after: Mapping[Hashable, str]) -> float:
+    """Share of keys present in both whose pod changed."""
+    common = before.keys() & after.keys()
+    if not common:
+        return math.nan
+    return sum(1 for k in common if before[k] != after[k]) / len(common)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How many observed picks equal the placement model's prediction."""
+
+    total: int
+    agree: int
+    mismatches: tuple[tuple[Observation, str], ...]  # first few (observation, predicted)
+
+    @property
+    def share(self) -> float:
+        return self.agree / self.total if self.total else math.nan
+
+
+def agreement(
+    observations: Iterable[Observation], predict: Callable[[Observation], str | None]
+) -> Agreement:
+    """Compare ``pod_ip:port`` with ``predict(o)``, an endpoint string (None: no prediction)."""
+    total = agree = 0
+    mismatches: list[tuple[Observation, str]] = []
+    for o in answered(observations):
+        predicted = predict(o)
+        if predicted is None:
+            continue
+        total += 1
+        if f"{o.pod_ip}:{o.port}" == predicted:
+            agree += 1
+        elif len(mismatches) < 5:
+            mismatches.append((o, predicted))
+    return Agreement(total, agree, tuple(mismatches))

@@ -1,0 +1,312 @@
+"""Analysing a configuration without a cluster: spread, remapping, cross-port affinity.
+
+Keys come from synthetic requests, each with a random IPv4 client address and a random
+URL (``/item/<n>``) on one host; the hash-by expression decides which of the two counts.
+Everything is deterministic for a given seed.
+
+Figures:
+
+* spread: keys per endpoint, share, max/mean and coefficient of variation (population
+  standard deviation over mean), both for the sampled keys and for the exact share of
+  the hash space each endpoint owns on the ring;
+* moved: the share of keys whose endpoint changes when one endpoint is added (a fresh
+  address after the last one) or removed (the last in the list);
+* cross-port: the share of requests that reach the same pod address on two ports
+  (rings of the same addresses with different ports), per pair and on all ports.
+
+Keys that nginx would balance round robin (empty key, nginx flavor) are counted apart and
+left out of the other figures.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from typing import Any
+
+from ingressbed.errors import ConfigError
+from ingressbed.placement.keys import KeyExpr
+from ingressbed.placement.ring import Ring
+from ingressbed.placement.variables import Request
+from ingressbed.vocabulary import Endpoint, Flavor
+
+#: Host of the synthetic requests.
+SAMPLE_HOST = "hellogo.example.test"
+
+
+def synthetic_endpoints(pods: int, port: int = 8080) -> list[Endpoint]:
+    """Endpoints on pod-network-like addresses 10.244.0.2, 10.244.0.3, ...
+
+    Args:
+        pods: how many.
+        port: their port.
+
+    Returns:
+        The endpoints.
+
+    Raises:
+        ConfigError: fewer than one pod.
+    """
+    if pods < 1:
+        raise ConfigError(f"--pods must be at least 1, not {pods}")
+    first = int(ipaddress.IPv4Address("10.244.0.2"))
+    return [Endpoint(str(ipaddress.IPv4Address(first + i)), port) for i in range(pods)]
+
+
+def sample_requests(count: int, seed: int) -> list[Request]:
+    """Synthetic requests with random IPv4 clients and random URLs.
+
+    Args:
+        count: how many.
+        seed: random seed; the same seed gives the same requests.
+
+    Returns:
+        Requests on host ``SAMPLE_HOST`` with ``/item/<n>`` targets.
+
+    Raises:
+        ConfigError: a count below 1.
+    """
+    if count < 1:
+        raise ConfigError(f"the number of keys must be at least 1, not {count}")
+    rng = random.Random(seed)
+    return [
+        Request(
+            client_ip=str(ipaddress.IPv4Address(rng.getrandbits(32))),
+            host=SAMPLE_HOST,
+            request_uri=f"/item/{rng.getrandbits(40)}",
+        )
+        for _ in range(count)
+    ]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How keys spread over endpoints."""
+
+    counts: dict[str, int]
+    shares: dict[str, float]
+    ring_shares: dict[str, float]
+    max_over_mean: float
+    cv: float
+    ring_max_over_mean: float
+    ring_cv: float
+    round_robin: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything ``analyze`` computes; ``to_dict`` gives the JSON form."""
+
+    flavor: str
+    hash_by: str
+    keys: int
+    seed: int
+    endpoints: list[str]
+    spread: Spread
+    added: str
+    moved_on_add: float
+    removed: str | None
+    moved_on_remove: float | None
+    ports: list[int]
+    same_pod_pairs: dict[str, float]
+    same_pod_all_ports: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The analysis as plain data.
+
+        Returns:
+            Nested dicts, lists and numbers, ready for ``json.dumps``.
+        """
+        return asdict(self)
+
+
+def _ratio_stats(values: Sequence[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    if mean == 0:
+        return 0.0, 0.0
+    return max(values) / mean, statistics.pstdev(values) / mean
+
+
+def picks(ring: Ring[Endpoint], flavor: str, keys: Sequence[bytes]) -> list[Endpoint | None]:
+    """Ring picks for evaluated keys.
+
+    Args:
+        ring: the ring.
+        flavor: its flavor (the nginx flavor balances empty keys round robin).
+        keys: evaluated hash keys.
+
+    Returns:
+        One endpoint per key, ``None`` where nginx would balance round robin.
+    """
+    if flavor == Flavor.NGINX:
+        return [ring.lookup(key) if key else None for key in keys]
+    return [ring.lookup(key) for key in keys]
+
+
+def spread(flavor: str, endpoints: Sequence[Endpoint], keys: Sequence[bytes]) -> Spread:
+    """Spread of ``keys`` over the ring of ``endpoints``.
+
+    Args:
+        flavor: ``"ingress-nginx"`` or ``"nginx"``.
+        endpoints: the endpoints.
+        keys: evaluated hash keys.
+
+    Returns:
+        Counts and shares per endpoint (by ``ADDRESS:PORT``) and the summary ratios.
+
+    Raises:
+        ConfigError: bad flavor or no endpoints.
+    """
+    ring = Ring.build(flavor, endpoints)
+    chosen = picks(ring, flavor, keys)
+    counts = dict.fromkeys(ring.nodes, 0)
+    for endpoint in chosen:
+        if endpoint is not None:
+            counts[endpoint] += 1
+    placed = sum(counts.values())
+    exact = ring.shares()
+    max_mean, cv = _ratio_stats(list(counts.values()))
+    ring_max_mean, ring_cv = _ratio_stats(list(exact.values()))
+    return Spread(
+        counts={str(e): n for e, n in counts.items()},
+        shares={str(e): (n / placed if placed else 0.0) for e, n in counts.items()},
+        ring_shares={str(e): share for e, share in exact.items()},
+        max_over_mean=max_mean,
+        cv=cv,
+        ring_max_over_mean=ring_max_mean,
+        ring_cv=ring_cv,
+        round_robin=len(keys) - placed,
+    )
+
+
+def moved_share(
+    flavor: str, before: Sequence[Endpoint], after: Sequence[Endpoint], keys: Sequence[bytes]
+) -> float:
+    """Share of keys whose endpoint differs between two endpoint lists.
+
+    Keys that either list balances round robin are left out.
+
+    Args:
+        flavor: ``"ingress-nginx"`` or ``"nginx"``.
+        before: endpoints before the change.
+        after: endpoints after it.
+        keys: evaluated hash keys.
+
+    Returns:
+        The moved share, 0.0 when no key is placed.
+
+    Raises:
+        ConfigError: bad flavor or an empty list.
+    """
+    old = picks(Ring.build(flavor, before), flavor, keys)
+    new = picks(Ring.build(flavor, after), flavor, keys)
+    pairs = [(a, b) for a, b in zip(old, new, strict=True) if a is not None and b is not None]
+    return sum(a != b for a, b in pairs) / len(pairs) if pairs else 0.0
+
+
+def same_pod_across_ports(
+    flavor: str, addresses: Sequence[str], ports: Sequence[int], keys: Sequence[bytes]
+) -> tuple[dict[str, float], float | None]:
+    """How often one key reaches the same pod address on different ports.
+
+    Args:
+        flavor: ``"ingress-nginx"`` or ``"nginx"``.
+        addresses: pod addresses (one ring per port over these).
+        ports: the Service ports.
+        keys: evaluated hash keys (the same request sent to each port).
+
+    Returns:
+        Share per port pair (``"8080,9090"``) and the share landing on one pod on every
+        port (``None`` with fewer than two ports).
+
+    Raises:
+        ConfigError: bad flavor or no addresses.
+    """
+    by_port = {
+        port: picks(Ring.build(flavor, [Endpoint(a, port) for a in addresses]), flavor, keys)
+        for port in ports
+    }
+    rows = [
+        [pick.address if pick else None for pick in column]
+        for column in zip(*by_port.values(), strict=True)
+    ]
+    rows = [row for row in rows if None not in row]
+    if len(ports) < 2 or not rows:
+        return {}, None
+    pairs = {
+        f"{ports[i]},{ports[j]}": sum(row[i] == row[j] for row in rows) / len(rows)
+        for i, j in combinations(range(len(ports)), 2)
+    }
+    return pairs, sum(len(set(row)) == 1 for row in rows) / len(rows)
+
+
+def _fresh_endpoint(endpoints: Sequence[Endpoint]) -> Endpoint:
+    # The address after the last endpoint's (of the same IP version), skipping taken ones.
+    taken = {e.address for e in endpoints}
+    try:
+        candidate = ipaddress.ip_address(endpoints[-1].address) + 1
+    except ValueError:  # a host name: start from a private address
+        candidate = ipaddress.ip_address("10.255.0.1")
+    while str(candidate) in taken:
+        candidate += 1
+    return Endpoint(str(candidate), endpoints[-1].port)
+
+
+def analyze(
+    flavor: str,
+    endpoints: Sequence[Endpoint],
+    hash_by: str,
+    *,
+    keys: int = 10_000,
+    seed: int = 1,
+    ports: Sequence[int] = (),
+    controller_version: str | None = None,
+) -> Analysis:
+    """Spread, remapping on scale and cross-port affinity of one configuration.
+
+    Args:
+        flavor: ``"ingress-nginx"`` or ``"nginx"``.
+        endpoints: the endpoints (one Service port).
+        hash_by: the key expression.
+        keys: how many synthetic requests.
+        seed: random seed for the requests.
+        ports: Service ports for the cross-port figure (addresses taken from
+            ``endpoints``); fewer than two skips it.
+        controller_version: ingress-nginx release (``None``: the pinned one).
+
+    Returns:
+        The analysis.
+
+    Raises:
+        ConfigError: bad flavor, endpoints, expression or counts.
+    """
+    expr = KeyExpr(hash_by, flavor=flavor, controller_version=controller_version)
+    unique = list(dict.fromkeys(endpoints))
+    if not unique:
+        raise ConfigError("no endpoints: give --pods N or --endpoints A:P,...")
+    evaluated = [expr.evaluate(request) for request in sample_requests(keys, seed)]
+    fresh = _fresh_endpoint(unique)
+    removed = unique[-1] if len(unique) > 1 else None
+    addresses = list(dict.fromkeys(e.address for e in unique))
+    pairs, all_ports = same_pod_across_ports(flavor, addresses, ports, evaluated)
+    return Analysis(
+        flavor=flavor,
+        hash_by=hash_by,
+        keys=keys,
+        seed=seed,
+        endpoints=[str(e) for e in unique],
+        spread=spread(flavor, unique, evaluated),
+        added=str(fresh),
+        moved_on_add=moved_share(flavor, unique, [*unique, fresh], evaluated),
+        removed=None if removed is None else str(removed),
+        moved_on_remove=None
+        if removed is None
+        else moved_share(flavor, unique, unique[:-1], evaluated),
+        ports=list(ports),
+        same_pod_pairs=pairs,
+        same_pod_all_ports=all_ports,
+    )

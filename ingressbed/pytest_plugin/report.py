@@ -1,0 +1,195 @@
+"""Pytest plugin of the catalog report.
+
+- ``catalog_recorder`` (session fixture): the ``Recorder`` the catalog test hands its
+  results to; it also prints progress lines through the terminal reporter (visible
+  under capture).
+- Candidates whose test was skipped (a capability missing) or errored are recorded from
+  the test reports, with the reason.
+- At session end, if any catalog candidate was recorded, report.json, report.md and the
+  PNGs go to this run's folder (``ingressbed.pytest_plugin.bed.run_dir``); the terminal summary
+  prints where.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import pytest
+
+from ingressbed import report as catalog_report
+from ingressbed.backends.base import Backend
+from ingressbed.catalog import PROPERTIES, Candidate, Catalog
+from ingressbed.catalog import load as load_catalog
+from ingressbed.progress import Steps
+from ingressbed.pytest_plugin.bed import TerminalStream, run_dir
+from ingressbed.report.results import (
+    ERROR,
+    MEASURED,
+    NOT_RUN,
+    SKIPPED,
+    CandidateResult,
+    PropertyResult,
+    Report,
+)
+
+RECORDER_KEY = pytest.StashKey["Recorder"]()
+WRITTEN_KEY = pytest.StashKey[list[Path]]()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class Recorder:
+    """Collects one session's catalog results; ``report()`` completes them into a ``Report``."""
+
+    def __init__(self, steps: Steps) -> None:
+        self.steps = steps
+        self.results: dict[str, CandidateResult] = {}
+        self.catalog: Catalog | None = None
+        self.backend = "unknown"
+        self.data_plane = "unknown"
+        self.versions: dict[str, str] = {}
+        self.started = _now()
+        self._begun = 0
+
+    def attach(self, bed: Backend) -> None:
+        """Remember what the bed is (name, data plane, versions) while it runs."""
+        if self.backend == "unknown":
+            self.backend, self.data_plane = bed.name, bed.data_plane
+            try:
+                self.versions = dict(bed.versions())
+            except Exception as exc:  # versions are for the record; never fail a test
+                self.versions = {"error": f"{type(exc).__name__}: {exc}"}
+
+    def begin(self, candidate: Candidate, catalog: Catalog) -> None:
+        """Announce a candidate on the terminal."""
+        self.catalog = catalog
+        self._begun += 1
+        total = len(catalog.candidates)
+        self.steps.note(f"── candidate {candidate.id} ({self._begun}/{total}): {candidate.intent}")
+
+    def record(self, result: CandidateResult) -> None:
+        """Keep a candidate's result (the last one wins)."""
+        self.results[result.id] = result
+
+    def not_measured(self, candidate: Candidate, status: str, reason: str) -> None:
+        """Keep a candidate that was skipped or errored before a result existed."""
+        if candidate.id in self.results and self.results[candidate.id].status == MEASURED:
+            return
+        self.results[candidate.id] = _bare(candidate, status, reason, self.data_plane)
+
+    def report(self) -> Report:
+        """All results, every catalog entry included (``not run`` where nothing was seen)."""
+        catalog = self.catalog or load_catalog()
+        rows = [
+            self.results.get(c.id) or _bare(c, NOT_RUN, "not selected in this run", self.data_plane)
+            for c in catalog.candidates
+        ]
+        return Report(
+            backend=self.backend,
+            data_plane=self.data_plane,
+            versions=self.versions,
+            catalog=_shown(catalog.path),
+            started=self.started,
+            finished=_now(),
+            properties=tuple((p.name, p.title, p.what) for p in PROPERTIES),
+            candidates=tuple(rows),
+        )
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _bare(candidate: Candidate, status: str, reason: str, plane: str) -> CandidateResult:
+    """A result without figures: the catalog's expectations, for the record.
+
+    They are those of ``plane`` when the candidate states it, else of its first plane.
+    """
+    plane = plane if plane in candidate.planes else candidate.planes[0]
+    properties = []
+    for prop in PROPERTIES:
+        expectation = candidate.expectation(prop.name, plane)
+        if expectation is not None:
+            properties.append(
+                PropertyResult(prop.name, expectation.kind, expectation.describe(), expectation.why)
+            )
+    return CandidateResult.of(
+        candidate,
+        plane,
+        status,
+        reason=reason,
+        properties=tuple(properties),
+    )
+
+
+def _recorder(config: pytest.Config) -> Recorder:
+    if RECORDER_KEY not in config.stash:
+        steps = Steps(TerminalStream(config))
+        config.stash[RECORDER_KEY] = Recorder(steps)
+    return config.stash[RECORDER_KEY]
+
+
+@pytest.fixture(scope="session")
+def catalog_recorder(pytestconfig: pytest.Config, bed: Backend) -> Iterator[Recorder]:
+    """The session's recorder of catalog results, attached to the bed."""
+    recorder = _recorder(pytestconfig)
+    recorder.attach(bed)
+    yield recorder
+
+
+def _candidate_of(item: pytest.Item) -> Candidate | None:
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("candidate") if callspec is not None else None
+    return value if isinstance(value, Candidate) else None
+
+
+def _reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    text = str(getattr(report, "longreprtext", "") or longrepr or "")
+    lines = [line for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    return (errors or lines or ["unknown error"])[-1].removeprefix("E ").strip()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    candidate = _candidate_of(item)
+    if candidate is None or report.passed:
+        return report
+    recorder = _recorder(item.config)
+    if report.skipped:
+        recorder.not_measured(candidate, SKIPPED, _reason(report))
+    elif report.failed:
+        recorder.not_measured(candidate, ERROR, _reason(report))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    recorder = session.config.stash.get(RECORDER_KEY, None)
+    if recorder is None or not recorder.results:
+        return
+    folder = run_dir(session.config)
+    session.config.stash[WRITTEN_KEY] = catalog_report.write(recorder.report(), folder)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    written = terminalreporter.config.stash.get(WRITTEN_KEY, None)
+    if not written:
+        return
+    markdown = next((p for p in written if p.name == catalog_report.MARKDOWN_NAME), written[-1])
+    terminalreporter.write_sep("-", "ingressbed catalog report")
+    terminalreporter.write_line(f"report: {markdown}")
+    terminalreporter.write_line(f"data:   {markdown.parent / catalog_report.JSON_NAME}")

@@ -1,0 +1,164 @@
+"""Vocabulary types shared by every layer (see DESIGN.md, Vocabulary).
+
+Data flows one way: a ``Setup`` (from the catalog or a scenario) goes to a backend,
+clients turn requests into ``Observation`` values, and measurements turn observations
+into properties. These types carry no behaviour beyond small conveniences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+#: hellogo's three listeners, as in incident 1.
+HTTP_PORT = 8080
+HTTP2_PORT = 9090
+WS_PORT = 8081
+HELLOGO_PORTS: tuple[int, ...] = (HTTP_PORT, HTTP2_PORT, WS_PORT)
+
+#: Name of the hellogo Service / Deployment on every backend.
+SERVICE_NAME = "hellogo"
+
+#: Annotation prefix of ingress-nginx.
+ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io/"
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class Flavor(StrEnum):
+    """A data plane, and the placement-model flavor that predicts its picks."""
+
+    NGINX = "nginx"  # plain nginx, as F5 NGINX Ingress renders it (local backend)
+    INGRESS_NGINX = "ingress-nginx"  # the controller's Lua balancer (kind, cluster)
+
+
+class Capability(StrEnum):
+    """What a backend can do. A setup or test names the ones it needs."""
+
+    HASH = "hash"  # upstream-hash-by: consistent hashing on a key
+    SUBSET = "hash-subset"  # upstream-hash-by-subset
+    COOKIE = "cookie-affinity"  # affinity: cookie (balanced / persistent)
+    SERVICE_UPSTREAM = "service-upstream"  # proxy to the ClusterIP, kube-proxy balances
+    EWMA = "ewma"  # load-balance: ewma
+    LEGACY_HASH = "legacy-hash-by"  # a controller below 0.33 (one-variable annotation)
+    WEBSOCKET = "websocket"
+    SCALE = "scale"
+    KILL = "kill"
+    CORS = "cors"
+
+
+ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    """One balancer peer: a pod address and a Service target port."""
+
+    address: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str) -> Endpoint:
+        """Parse ``A.B.C.D:P`` or ``[v6]:P``."""
+        host, sep, port = text.strip().rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise ValueError(f"endpoint {text!r} is not ADDRESS:PORT")
+        return cls(host.strip("[]"), int(port))
+
+
+@dataclass(frozen=True)
+class Pod:
+    """One hellogo replica."""
+
+    name: str
+    ip: str
+    node: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One Ingress path: requests to ``host`` + ``path`` go to hellogo's ``service_port``."""
+
+    path: str
+    service_port: int
+    host: str | None = None
+    path_type: str = "Prefix"
+
+
+@dataclass(frozen=True)
+class IngressSpec:
+    """The Ingress of a setup, already converted to what every backend understands."""
+
+    name: str
+    routes: tuple[Route, ...]
+    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def annotation(self, short: str, default: str | None = None) -> str | None:
+        """Value of ``nginx.ingress.kubernetes.io/<short>``, or ``default``."""
+        return self.annotations.get(ANNOTATION_PREFIX + short, default)
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """Distinct service ports the routes use, in route order."""
+        return tuple(dict.fromkeys(r.service_port for r in self.routes))
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a backend needs to serve one candidate or scenario."""
+
+    ingress: IngressSpec
+    controller: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # ConfigMap keys
+    replicas: int = 6
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where the ingress listens, as seen from the test runner."""
+
+    host: str
+    port: int
+    scheme: str = "http"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def ws_base_url(self) -> str:
+        return f"{'wss' if self.scheme == 'https' else 'ws'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One request's answer.
+
+    ``client`` is the simulated client address (sent as X-Forwarded-For), ``key`` the
+    request target (path and query), ``route`` the Ingress path prefix it went through.
+    ``pod`` is empty and ``status`` is the HTTP status (0 for a transport error) when
+    no pod answered.
+    """
+
+    protocol: str  # "http", "ws" or "curl"
+    client: str
+    host: str
+    key: str
+    pod: str
+    pod_ip: str
+    port: int
+    status: int
+    cache_status: str | None = None
+    elapsed: float = 0.0
+    route: str = ""
+    step: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.pod) and 100 <= self.status < 400
