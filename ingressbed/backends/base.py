@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from ingressbed.backends.bringup import BringUpStep
 from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, Pod, Setup
 
 
@@ -32,8 +33,12 @@ class Backend(Protocol):
         """Versions of what runs (nginx, controller, node image, ...), for the report."""
         ...
 
+    def bring_up(self) -> list[BringUpStep]:
+        """The ordered steps ``start()`` runs; ``--dry-run`` prints them described."""
+        ...
+
     def start(self) -> None:
-        """Bring up the data plane (nginx, or cluster + controller). Idempotent."""
+        """Bring up the data plane: ``run_all(self.bring_up(), ...)``. Idempotent."""
         ...
 
     def apply(self, setup: Setup) -> None:
