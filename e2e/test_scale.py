@@ -7,9 +7,10 @@ replacement is in, the keys the replacement takes; nobody else moves.
 
 from __future__ import annotations
 
+import pytest
+
 from ingressbed import expect, layouts, measure, traffic
 from ingressbed.clients.http import HttpRequest, probe
-from ingressbed.pytest_plugin.bed import needs
 from ingressbed.vocabulary import HTTP_PORT, Capability
 
 HOST = layouts.DEFAULT_HOST
@@ -25,9 +26,9 @@ def placements(bed):
     return measure.assignment(observations, lambda o: o.client)
 
 
+@pytest.mark.needs(Capability.SCALE)
 def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
     bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
-    needs(bed, Capability.SCALE)
     before_pods = {p.name for p in bed.pods()}
     before = placements(bed)
 
@@ -43,9 +44,9 @@ def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
     assert 0.05 < moved / len(CLIENTS) < 0.3, f"{moved} of {len(CLIENTS)} moved, not about 1/7"
 
 
+@pytest.mark.needs(Capability.KILL)
 def test_killing_a_pod_moves_only_its_keys_and_those_its_replacement_takes(serve):
     bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
-    needs(bed, Capability.KILL)
     before_pods = {p.name for p in bed.pods()}
     before = placements(bed)
     victim = max(before_pods, key=lambda name: list(before.values()).count(name))

@@ -1,37 +1,170 @@
-"""Options every backend is built from: the same from pytest flags, the CLI and env."""
+"""Every option of the bed, defined once: pytest flag, CLI flag, ``INGRESSBED_*`` variable.
+
+``OPTIONS`` is the one table. The pytest plugin and each ``ingressbed`` subcommand add
+their flags from it (``add_pytest_options``, ``add_cli_arguments``), and ``resolve``
+turns what was given into a frozen ``BedOptions``: a flag wins over its variable, the
+variable over the default. Every value is checked at start-up; a bad one is a
+``ConfigError`` of one line that names where it came from::
+
+    INGRESSBED_BACKEND='kinde': not one of auto, local, kind, cluster (did you mean kind?)
+    --keep 'sometimes': not one of never, on-failure, always
+
+Code that builds options by hand (tests, ``bench/``) calls ``BedOptions(...)``; the same
+checks run there, naming the field.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, Literal
 
 from ingressbed.errors import ConfigError
+from ingressbed.suggest import suggest
 
-BACKENDS = ("auto", "local", "kind", "cluster")
-KEEP = ("never", "on-failure", "always")
+BackendName = Literal["auto", "local", "kind", "cluster"]
+KeepPolicy = Literal["never", "on-failure", "always"]
+BACKENDS: tuple[BackendName, ...] = ("auto", "local", "kind", "cluster")
+KEEP: tuple[KeepPolicy, ...] = ("never", "on-failure", "always")
+#: Where each option is offered. ``pytest`` is the plugin; the rest are subcommands.
+Face = Literal["pytest", "up", "down", "repro", "analyze"]
+_ALL: frozenset[Face] = frozenset({"pytest", "up", "down", "repro", "analyze"})
+_BEDS: frozenset[Face] = frozenset({"pytest", "up", "repro", "analyze"})
+_CLUSTER: frozenset[Face] = frozenset({"pytest", "up", "down", "repro"})
 
 
-@dataclass
-class BedOptions:
-    """How to bring the bed up.
+class _Invalid(ValueError):
+    """A value that does not parse; the message says what would be right."""
 
-    backend     auto | local | kind | cluster
-    keep        never | on-failure | always: what to leave running at the end
-    artifacts   where diagnostics and reports go
-    cluster_name  kind cluster name (reused when its config matches)
-    context     kubeconfig context for the cluster backend (required there)
-    kubeconfig  kubeconfig path for the cluster backend (None: the default)
-    controller_version  ingress-nginx release (None: the pinned one in manifests/lock.yaml)
-    node_image  kind node image override (None: the pinned one)
-    install_controller  cluster backend: install ingress-nginx if none answers
-    namespace_prefix  every namespace the bed creates starts with this
-    dry_run     write plans instead of acting (kind/cluster `up`)
-    quiet       no progress lines
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise _Invalid(f"not one of {', '.join(allowed)}{suggest(text, allowed)}")
+        return text
+
+    return parse
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise _Invalid("is empty")
+    return text
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise _Invalid("not a yes/no value (use 1/0, true/false, yes/no)")
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise _Invalid("not a whole number") from None
+    if number < 1:
+        raise _Invalid("must be 1 or more")
+    return number
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its field in ``BedOptions``, flag, variable, parser and help.
+
+    ``switch`` options are flags without a value on the command line (``--dry-run``);
+    their variable takes yes/no. ``faces`` says where the flag is offered.
     """
 
-    backend: str = "auto"
-    keep: str = "never"
+    name: str
+    help: str
+    parse: Callable[[str], Any] = _text
+    choices: tuple[str, ...] | None = None
+    switch: bool = False
+    faces: frozenset[Face] = _ALL
+    metavar: str | None = None
+    short: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "INGRESSBED_" + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "backend",
+        "where the bed runs: auto (kind when a Docker daemon answers, else local), "
+        "local, kind or cluster",
+        _choice(BACKENDS),
+        BACKENDS,
+        faces=_BEDS | {"down"},
+    ),
+    Option(
+        "keep",
+        "what to leave when the run ends: never, on-failure or always",
+        _choice(KEEP),
+        KEEP,
+        faces=_BEDS,
+    ),
+    Option(
+        "artifacts",
+        "base folder of run artifacts; each run writes <DIR>/<timestamp>/",
+        Path,
+        faces=frozenset({"pytest", "repro"}),
+        metavar="DIR",
+    ),
+    Option("cluster_name", "kind cluster name (reused when its config matches)", faces=_CLUSTER),
+    Option("context", "kubeconfig context (cluster backend; required there)", faces=_CLUSTER),
+    Option("kubeconfig", "kubeconfig file (cluster backend; default: kubectl's)", faces=_CLUSTER),
+    Option(
+        "controller_version",
+        "ingress-nginx release to test (default: the pinned one)",
+        faces=frozenset({"pytest", "up", "repro"}),
+    ),
+    Option(
+        "node_image",
+        "kind node image, pinned by @sha256: digest (default: the lock's)",
+        faces=frozenset({"pytest", "up", "repro"}),
+    ),
+    Option(
+        "install_controller",
+        "cluster backend: install ingress-nginx when the cluster has none",
+        _flag,
+        switch=True,
+        faces=frozenset({"pytest", "up", "repro"}),
+    ),
+    Option("namespace_prefix", "prefix of every namespace the bed creates", faces=_CLUSTER),
+    Option(
+        "keep_runs",
+        "how many run folders to keep under the artifacts folder (older ones are removed)",
+        _positive,
+        faces=frozenset({"pytest", "repro"}),
+        metavar="N",
+    ),
+    Option("quiet", "no progress lines", _flag, switch=True, faces=_ALL - {"pytest"}, short="-q"),
+)
+BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True)
+class BedOptions:
+    """How to bring the bed up; frozen once checked. Field help is in ``OPTIONS``.
+
+    ``dry_run`` (``ingressbed up --dry-run``) is set by the subcommand, not the table.
+    """
+
+    backend: BackendName = "auto"
+    keep: KeepPolicy = "never"
     artifacts: Path = field(default_factory=lambda: Path("reports"))
     cluster_name: str = "ingressbed"
     context: str | None = None
@@ -40,27 +173,116 @@ class BedOptions:
     node_image: str | None = None
     install_controller: bool = False
     namespace_prefix: str = "ingressbed"
+    keep_runs: int = 10
     dry_run: bool = False
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
-        if self.keep not in KEEP:
-            raise ConfigError(f"--keep {self.keep!r} is not one of {', '.join(KEEP)}")
-        self.artifacts = Path(self.artifacts)
+        for name, allowed in (("backend", BACKENDS), ("keep", KEEP)):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(
+                    f"{name} {value!r}: not one of {', '.join(allowed)}"
+                    f"{suggest(str(value), allowed)}"
+                )
+        object.__setattr__(self, "artifacts", Path(self.artifacts))
+        if self.keep_runs < 1:
+            raise ConfigError(f"keep_runs {self.keep_runs}: must be 1 or more")
 
-    @classmethod
-    def from_env(cls, **overrides: object) -> BedOptions:
-        """Defaults from INGRESSBED_* environment variables, then ``overrides`` (None ignored)."""
-        env = {
-            "backend": os.environ.get("INGRESSBED_BACKEND"),
-            "keep": os.environ.get("INGRESSBED_KEEP"),
-            "controller_version": os.environ.get("INGRESSBED_CONTROLLER_VERSION"),
-            "node_image": os.environ.get("INGRESSBED_NODE_IMAGE"),
-            "context": os.environ.get("INGRESSBED_CONTEXT"),
-            "cluster_name": os.environ.get("INGRESSBED_CLUSTER_NAME"),
-        }
-        values: dict[str, object] = {k: v for k, v in env.items() if v}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+    def but(self, **changes: Any) -> BedOptions:
+        """A copy with ``changes`` (checked again), e.g. ``options.but(keep="always")``."""
+        return replace(self, **changes)
+
+
+_FIELDS = {f.name for f in fields(BedOptions)}
+assert set(BY_NAME) <= _FIELDS, "every option in the table is a BedOptions field"
+
+
+def resolve(
+    given: Mapping[str, object | None],
+    environ: Mapping[str, str] | None = None,
+    **fixed: Any,
+) -> BedOptions:
+    """Options from flags (``given``: option name -> value or None), then variables.
+
+    Args:
+        given: values from the command line; None (or False for a switch) = not given.
+            Strings are parsed; other values are taken as they are.
+        environ: the environment (default ``os.environ``).
+        fixed: values set by the caller, not the user (``dry_run=True``).
+
+    Returns:
+        The checked, frozen options.
+
+    Raises:
+        ConfigError: one line naming the flag or variable and what would be right.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = given.get(option.name)
+        if raw is not None and not (option.switch and raw is False):
+            source = option.flag
+        elif env.get(option.env, "") != "" or (option.env in env and option.switch):
+            raw, source = env[option.env], option.env
+        else:
+            continue
+        if not isinstance(raw, str):
+            values[option.name] = raw
+            continue
+        try:
+            values[option.name] = option.parse(raw)
+        except (_Invalid, ValueError) as exc:
+            shown = f"{source}={raw!r}" if source == option.env else f"{source} {raw!r}"
+            raise ConfigError(f"{shown}: {exc}") from None
+    values.update(fixed)
+    return BedOptions(**values)
+
+
+def add_pytest_options(parser: Any) -> None:
+    """Add the pytest face's options (a ``pytest.Parser``) under the group "ingressbed"."""
+    group = parser.getgroup("ingressbed", "ingressbed test bed")
+    for option in _offered("pytest"):
+        _add(group.addoption, option, default_shown=True)
+
+
+def add_cli_arguments(
+    parser: argparse.ArgumentParser, face: Face, *, choices: Iterable[str] | None = None
+) -> None:
+    """Add ``face``'s options to a subcommand; ``choices`` narrows ``--backend``."""
+    for option in _offered(face):
+        narrowed = tuple(choices) if choices and option.name == "backend" else None
+        _add(parser.add_argument, option, default_shown=True, choices=narrowed)
+
+
+def from_args(args: argparse.Namespace, face: Face, **fixed: Any) -> BedOptions:
+    """``resolve`` over a parsed subcommand's namespace."""
+    given = {o.name: getattr(args, o.name, None) for o in _offered(face)}
+    return resolve(given, **fixed)
+
+
+def _offered(face: Face) -> list[Option]:
+    return [o for o in OPTIONS if face in o.faces]
+
+
+def _add(
+    add: Callable[..., Any],
+    option: Option,
+    *,
+    default_shown: bool,
+    choices: tuple[str, ...] | None = None,
+) -> None:
+    default = getattr(BedOptions(), option.name)
+    text = f"{option.help} (variable {option.env}"
+    text += f"; default {default})" if default_shown and default not in (None, False) else ")"
+    names = [option.flag] if option.short is None else [option.short, option.flag]
+    if option.switch:
+        add(*names, action="store_true", default=None, help=text)
+        return
+    add(
+        *names,
+        default=None,
+        metavar=option.metavar or option.name.upper(),
+        help=text
+        + (f"; one of {', '.join(choices or option.choices or ())}" if option.choices else ""),
+    )

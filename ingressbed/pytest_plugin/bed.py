@@ -1,17 +1,23 @@
-"""The bed's pytest plugin: options, the ``bed`` and ``serve`` fixtures, failure handling.
+"""The bed's pytest plugin: options, the ``bed`` and ``serve`` fixtures, ``needs``, failures.
 
-- ``bed`` (session): the backend ``--backend`` names, started once, closed at the end
+- Options come from the one table in ``ingressbed.options`` (flags and ``INGRESSBED_*``
+  variables); they are checked when pytest starts, and a bad value stops the run with
+  one line naming the flag or variable.
+- ``@pytest.mark.needs(Capability.SCALE, ...)``: the test is skipped, with the missing
+  capabilities named, before any of its fixtures is set up (``pytest_runtest_setup``).
+  The backend is created (not started) to answer, so a session whose tests all skip
+  starts nothing.
+- ``bed`` (session): the backend the options name, started once, closed at the end
   (also on failure and Ctrl-C; ``--keep`` decides what stays).
 - ``serve`` (function): ``serve(setup)`` applies a setup and returns the backend; a
-  test whose setup needs a capability the backend lacks is skipped with that reason.
+  setup needing a capability the backend lacks is skipped with that reason.
 - A ``BedError`` becomes a one-line failure, not a traceback.
 - A failing test that used the bed gets the backend's diagnostics written under
-  ``<artifacts>/diagnostics/<test>/`` and listed in its report.
+  ``<artifacts>/<run>/diagnostics/<test>/`` and listed in its report.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import threading
@@ -26,10 +32,12 @@ from ingressbed import ingress_keys
 from ingressbed.backends import base, create
 from ingressbed.backends.base import Backend
 from ingressbed.errors import BedError
-from ingressbed.options import BACKENDS, KEEP, BedOptions
+from ingressbed.options import OPTIONS, BedOptions, add_pytest_options, resolve
 from ingressbed.progress import Steps
-from ingressbed.vocabulary import Setup
+from ingressbed.suggest import suggest
+from ingressbed.vocabulary import Capability, Setup
 
+OPTIONS_KEY = pytest.StashKey[BedOptions]()
 BED_KEY = pytest.StashKey[Backend]()
 USED_KEY = pytest.StashKey[bool]()
 RUN_DIR_KEY = pytest.StashKey[Path]()
@@ -41,7 +49,7 @@ def run_dir(config: pytest.Config) -> Path:
     Diagnostics go to ``diagnostics/`` inside it, the report next to them.
     """
     if RUN_DIR_KEY not in config.stash:
-        base_dir = Path(config.getoption("artifacts"))
+        base_dir = options_from(config).artifacts
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = base_dir / stamp
         suffix = 1
@@ -54,34 +62,7 @@ def run_dir(config: pytest.Config) -> Path:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("ingressbed", "ingressbed test bed")
-    group.addoption(
-        "--backend",
-        choices=BACKENDS,
-        default=os.environ.get("INGRESSBED_BACKEND", "auto"),
-        help="where to run: auto (kind if Docker answers, else local), local, kind, cluster",
-    )
-    group.addoption(
-        "--keep",
-        choices=KEEP,
-        default=os.environ.get("INGRESSBED_KEEP", "never"),
-        help="keep what the bed started: never, on-failure, always",
-    )
-    group.addoption(
-        "--artifacts",
-        default=os.environ.get("INGRESSBED_ARTIFACTS", "reports"),
-        help="base folder of run artifacts: <DIR>/<timestamp>/ gets diagnostics and the report",
-    )
-    group.addoption("--context", default=None, help="kubeconfig context (cluster backend)")
-    group.addoption("--kubeconfig", default=None, help="kubeconfig path (cluster backend)")
-    group.addoption("--cluster-name", default=None, help="kind cluster name (default ingressbed)")
-    group.addoption("--controller-version", default=None, help="ingress-nginx release to test")
-    group.addoption("--node-image", default=None, help="kind node image (pinned by digest)")
-    group.addoption(
-        "--install-controller",
-        action="store_true",
-        help="cluster backend: install ingress-nginx if none is there",
-    )
+    add_pytest_options(parser)
 
 
 class TerminalStream:
@@ -111,21 +92,14 @@ class TerminalStream:
 
 
 def options_from(config: pytest.Config) -> BedOptions:
-    """BedOptions from the command line; a bad value is a UsageError naming it."""
-    try:
-        return BedOptions.from_env(
-            backend=config.getoption("backend"),
-            keep=config.getoption("keep"),
-            artifacts=Path(config.getoption("artifacts")),
-            context=config.getoption("context"),
-            kubeconfig=config.getoption("kubeconfig"),
-            cluster_name=config.getoption("cluster_name"),
-            controller_version=config.getoption("controller_version"),
-            node_image=config.getoption("node_image"),
-            install_controller=config.getoption("install_controller") or None,
-        )
-    except BedError as exc:
-        raise pytest.UsageError(str(exc)) from exc
+    """The checked options of this run (flags, then ``INGRESSBED_*``), made once."""
+    if OPTIONS_KEY not in config.stash:
+        given = {o.name: config.getoption(o.name) for o in OPTIONS if "pytest" in o.faces}
+        try:
+            config.stash[OPTIONS_KEY] = resolve(given)
+        except BedError as exc:
+            raise pytest.UsageError(f"ingressbed: {exc}") from None
+    return config.stash[OPTIONS_KEY]
 
 
 def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -133,6 +107,12 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs(*capabilities): capabilities the backend must have; the test is skipped, "
+        "with the missing ones named, before its fixtures are set up",
+    )
+    options_from(config)  # a bad flag or variable stops the run here, in one line
     # A CI runner stops jobs with SIGTERM: treat it like Ctrl-C so teardown runs.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
@@ -146,13 +126,7 @@ def bed_options(pytestconfig: pytest.Config) -> BedOptions:
 @pytest.fixture(scope="session")
 def bed(bed_options: BedOptions, request: pytest.FixtureRequest) -> Iterator[Backend]:
     """The started backend for the whole session."""
-    pytestconfig = request.config
-    steps = Steps(TerminalStream(pytestconfig), quiet=bed_options.quiet)
-    try:
-        backend = create(bed_options, steps)
-    except BedError as exc:
-        pytest.fail(f"ingressbed: {exc}", pytrace=False)
-    pytestconfig.stash[BED_KEY] = backend
+    backend = _created(request.config)
     try:
         try:
             backend.start()
@@ -184,11 +158,43 @@ def serve(bed: Backend, request: pytest.FixtureRequest) -> Callable[[Setup], Bac
     return apply
 
 
-def needs(bed: Backend, *capabilities: str) -> None:
-    """Skip the calling test unless ``bed`` has every capability named."""
-    reason = base.skip_reason(bed, capabilities)
-    if reason:
-        pytest.skip(reason)
+def _created(config: pytest.Config) -> Backend:
+    """The session's backend, created (not started) on first use."""
+    if BED_KEY not in config.stash:
+        options = options_from(config)
+        steps = Steps(TerminalStream(config), quiet=options.quiet)
+        try:
+            config.stash[BED_KEY] = create(options, steps)
+        except BedError as exc:
+            pytest.fail(f"ingressbed: {exc}", pytrace=False)
+    return config.stash[BED_KEY]
+
+
+def needed(item: pytest.Item) -> list[Capability]:
+    """Every capability the ``needs`` markers of ``item`` name; an unknown name fails it."""
+    out: list[Capability] = []
+    known = [c.value for c in Capability]
+    for mark in item.iter_markers("needs"):
+        for name in mark.args:
+            if name not in known:
+                pytest.fail(
+                    f"needs({name!r}): no such capability{suggest(str(name), known)}; "
+                    f"known: {', '.join(known)}",
+                    pytrace=False,
+                )
+            out.append(Capability(name))
+    return out
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test whose ``needs`` marker names a capability the backend lacks."""
+    capabilities = needed(item)
+    if capabilities:
+        reason = base.skip_reason(_created(item.config), capabilities)
+        if reason:
+            # reported at the test, as pytest's own skip marks are
+            raise pytest.skip.Exception(reason, _use_item_location=True)
 
 
 def _safe(nodeid: str) -> str:

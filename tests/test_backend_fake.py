@@ -1,0 +1,74 @@
+"""The fake backend: the layers above a backend run on it unchanged, in-process.
+
+It is tested as what it is (a stand-in for the layers above); the real data planes have
+their own tests (test_local_*.py and the e2e suite).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ingressbed import expect, layouts, measure, traffic
+from ingressbed.backends.base import Backend
+from ingressbed.backends.bringup import describe_all
+from ingressbed.backends.fake import FakeBackend
+from ingressbed.clients.http import HttpRequest, probe
+from ingressbed.errors import ConfigError
+from ingressbed.vocabulary import HTTP_PORT, Flavor
+
+HOST = layouts.DEFAULT_HOST
+IP_HASH = {"upstream-hash-by": "$binary_remote_addr"}
+
+
+def test_it_is_a_backend_and_its_plan_is_its_steps():
+    bed = FakeBackend()
+    assert isinstance(bed, Backend)
+    assert describe_all(bed.bring_up()).startswith("1. Starting the fake data plane\n    ")
+
+
+@pytest.mark.parametrize("flavor", [Flavor.INGRESS_NGINX, Flavor.NGINX])
+def test_hash_picks_agree_with_the_model_and_are_sticky(flavor):
+    clients = traffic.clients(200, seed=3)
+    with FakeBackend(flavor) as bed:
+        bed.apply(layouts.setup("one-port", IP_HASH))
+        requests = [HttpRequest("/8080/x", HOST, c, route="/8080") for c in clients * 2]
+        observations = probe(bed.address(), requests, concurrency=4)
+        expect.all_answered(observations)
+        expect.sticky(observations)
+        expect.agrees(expect.Model.of(bed, (HTTP_PORT,), "$binary_remote_addr"), observations)
+
+
+def test_a_check_fails_on_a_balancer_that_misbehaves():
+    """A random pick per request: stickiness must fail, with the evidence."""
+    turn = iter(range(10**6))
+
+    def scatter(request, port, endpoints):
+        return endpoints[next(turn) % len(endpoints)]
+
+    with FakeBackend(pick=scatter) as bed:
+        bed.apply(layouts.setup("one-port", IP_HASH))
+        requests = [HttpRequest("/8080/x", HOST, c, route="/8080") for c in ["10.0.0.1"] * 6]
+        observations = probe(bed.address(), requests, concurrency=1)
+        with pytest.raises(AssertionError, match="1 of 1 keys moved between pods"):
+            expect.sticky(observations)
+
+
+def test_page_cache_scale_and_kill_behave_as_a_deployment():
+    with FakeBackend() as bed:
+        bed.apply(layouts.setup("one-port", {"upstream-hash-by": "$request_uri"}, replicas=3))
+        urls = [HttpRequest(u, HOST, route="/8080") for u in traffic.urls(30, "/8080")]
+        first = probe(bed.address(), urls)
+        second = probe(bed.address(), urls)
+        assert {o.cache_status for o in first} == {"MISS"}
+        assert measure.cache_hit_ratio(second) == 1.0
+        bed.scale(4)
+        assert len(bed.pods()) == 4
+        victim = bed.pods()[0]
+        bed.kill(victim.name)
+        names = {p.name for p in bed.pods()}
+        assert victim.name not in names and len(names) == 4
+
+
+def test_setups_it_cannot_serve_are_refused_by_name():
+    with FakeBackend() as bed, pytest.raises(ConfigError, match="lacks cookie-affinity"):
+        bed.apply(layouts.setup("one-port", {"affinity": "cookie"}))
