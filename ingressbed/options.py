@@ -118,7 +118,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "artifacts",
-        "base folder of run artifacts; each run writes <DIR>/<timestamp>/",
+        "base folder of run artifacts; each run writes DIR/TIMESTAMP/",
         Path,
         faces=frozenset({"pytest", "repro"}),
         metavar="DIR",
@@ -286,3 +286,20 @@ def _add(
         help=text
         + (f"; one of {', '.join(choices or option.choices or ())}" if option.choices else ""),
     )
+
+
+def markdown_table() -> str:
+    """The option table as Markdown (docs/options.md holds it; a self-test keeps them equal)."""
+    faces = ("pytest", "up", "down", "repro", "analyze")
+    rows = [
+        "| flag | variable | default | offered by | what |",
+        "|---|---|---|---|---|",
+    ]
+    defaults = BedOptions()
+    for option in OPTIONS:
+        default = getattr(defaults, option.name)
+        shown = "—" if default in (None, False) else f"`{default}`"
+        where = ", ".join(f for f in faces if f in option.faces)
+        flag = f"`{option.flag}`" + (f" (`{option.short}`)" if option.short else "")
+        rows.append(f"| {flag} | `{option.env}` | {shown} | {where} | {option.help} |")
+    return "\n".join(rows) + "\n"
