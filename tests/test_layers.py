@@ -1,0 +1,144 @@
+"""Imports only go down the layers: setup -> backend -> clients -> observations ->
+properties -> verdicts -> report -> faces, and never back up.
+
+Every module of ``ingressbed`` belongs to one layer (``LAYERS``, bottom first). A module
+may import its own layer and any layer below it; an import of a higher layer (at the top
+of a file or inside a function) fails this test with the file and line. ``hellogo``
+knows nothing of the bed. A new module that fits no layer fails the test until it is
+placed, so the map stays whole.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "ingressbed"
+
+#: Bottom first. Entries are module names or package prefixes (ending in ".").
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "vocabulary",
+        (
+            "ingressbed",
+            "ingressbed.vocabulary",
+            "ingressbed.errors",
+            "ingressbed.suggest",
+            "ingressbed.stats",
+            "ingressbed.yamlsource",
+            "ingressbed.progress",
+            "ingressbed.paths",
+            "ingressbed.options",
+            "ingressbed.traffic",
+            "ingressbed.layouts",
+            "ingressbed.ingress_keys",
+        ),
+    ),
+    ("placement model (pure)", ("ingressbed.placement.",)),
+    (
+        "backends and clients",
+        (
+            "ingressbed.backends.",
+            "ingressbed.clients.",
+            "ingressbed.tools",
+            "ingressbed.k8s_manifests",
+            "ingressbed.plan",
+            "ingressbed.preflight",
+            "ingressbed.artifacts",
+            "ingressbed.docker_env",
+            "ingressbed.host_checks",
+        ),
+    ),
+    ("measurements", ("ingressbed.measure",)),
+    (
+        "judge",
+        (
+            "ingressbed.expect",
+            "ingressbed.judge",
+            "ingressbed.figures",
+            "ingressbed.catalog",
+            "ingressbed.evaluate",
+            "ingressbed.scenario.",
+            "ingressbed.accesslog.",
+        ),
+    ),
+    ("report", ("ingressbed.report.",)),
+    ("faces", ("ingressbed.cli.", "ingressbed.pytest_plugin.")),
+)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> int | None:
+    best: tuple[int, int] | None = None  # (length of the match, layer)
+    for rank, (_, entries) in enumerate(LAYERS):
+        for entry in entries:
+            hit = (
+                module == entry.rstrip(".") or module.startswith(entry)
+                if entry.endswith(".")
+                else module == entry or (module.startswith(entry + ".") and entry != "ingressbed")
+            )
+            if hit and (best is None or len(entry) > best[0]):
+                best = (len(entry), rank)
+    return None if best is None else best[1]
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every ``ingressbed`` import in ``path``, absolute and relative."""
+    tree = ast.parse(path.read_text(), str(path))
+    here = module_name(path).split(".")
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = here if path.name == "__init__.py" else here[:-1]
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            found.append((node.lineno, base))
+            found += [(node.lineno, f"{base}.{a.name}") for a in node.names if base == "ingressbed"]
+    return [(line, m) for line, m in found if m == "ingressbed" or m.startswith("ingressbed.")]
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_module_has_a_layer():
+    unplaced = [module_name(p) for p in modules() if layer_of(module_name(p)) is None]
+    assert not unplaced, f"place these modules in LAYERS: {unplaced}"
+
+
+def test_imports_only_go_down():
+    upward = []
+    for path in modules():
+        mine = layer_of(module_name(path))
+        for line, target in imports(path):
+            theirs = layer_of(target)
+            if mine is not None and theirs is not None and theirs > mine:
+                upward.append(
+                    f"{path.relative_to(REPO)}:{line}: {LAYERS[mine][0]} imports "
+                    f"{target} ({LAYERS[theirs][0]})"
+                )
+    assert not upward, "\n".join(upward)
+
+
+def test_hellogo_knows_nothing_of_the_bed():
+    for path in sorted((REPO / "hellogo").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not [n for n in names if n.startswith("ingressbed")], path
