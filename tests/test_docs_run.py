@@ -1,0 +1,196 @@
+"""Every shell block in README.md and docs/*.md runs as a user would copy it.
+
+Blocks are found with pytest-codeblocks' Markdown reader (``extract_from_file``): it is
+small, maintained, knows fenced blocks and ``<!--pytest.mark...-->`` comments before
+them, and we need only its reader, not its runner (which runs in the current folder and
+cannot compare the output of single commands). Each ``bash``/``sh``/``console`` block runs
+in a fresh temporary folder holding a copy of the repository's tracked files, with
+``.venv`` (and ``.tox``) linked from this checkout, as after README's set-up commands,
+on the local backend (``INGRESSBED_BACKEND=local``) and with a plain system ``PATH``
+(no virtualenv of the test run leaks in: a bare ``pytest`` is what a user would get).
+
+- ``bash``/``sh``: the whole block runs with ``bash -e -o pipefail``; exit status 0.
+- ``console``: ``$ `` lines are commands (a line ending in ``\\`` or ``|`` continues),
+  the lines after a command are its expected output; each command must exit 0 and,
+  where output is shown, print it (a ``...`` line stands for any number of lines).
+
+A block that needs what this machine cannot give is marked just before it with
+``<!--pytest.mark.docs_need("kind")-->`` (or ``"cluster"``, ``"docker"``), and
+``"itself"`` for README's CI command, which is what runs this test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pytest_codeblocks import extract_from_file
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+SHELLS = ("bash", "sh", "console")
+NEEDS = re.compile(r'pytest\.mark\.docs_need\("([a-z-]+)"\)')
+ALLOWED_NEEDS = {
+    "kind": "needs kind (no container registry here)",
+    "cluster": "needs a Kubernetes cluster",
+    "docker": "needs a Docker daemon",
+    "itself": "this is the CI command that runs this test",
+}
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class Block:
+    doc: Path
+    line: int
+    syntax: str
+    code: str
+    expected: str | None
+    needs: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.doc.relative_to(REPO)}:{self.line}"
+
+
+def blocks() -> list[Block]:
+    out = []
+    for doc in DOCS:
+        for found in extract_from_file(doc):
+            if found.syntax not in SHELLS:
+                continue
+            needs = tuple(n for mark in found.marks for n in NEEDS.findall(mark))
+            out.append(
+                Block(doc, found.lineno, found.syntax, found.code, found.expected_output, needs)
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Command:
+    text: str
+    expected: list[str]
+
+
+def console_commands(code: str) -> list[Command]:
+    """``$ `` commands of a console block and the output lines shown after each."""
+    commands: list[Command] = []
+    lines = code.splitlines()
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("$ "):
+            raise AssertionError(f"console block: output before any command: {lines[i]!r}")
+        text = [lines[i][2:]]
+        while text[-1].rstrip().endswith(("\\", "|")) and i + 1 < len(lines):
+            i += 1
+            text.append(lines[i])
+        i += 1
+        expected = []
+        while i < len(lines) and not lines[i].startswith("$ "):
+            expected.append(lines[i].rstrip())
+            i += 1
+        commands.append(Command("\n".join(text), expected))
+    return commands
+
+
+def matches(expected: list[str], actual: list[str]) -> bool:
+    """``expected`` lines in order; a ``...`` line matches any number of lines."""
+    if not expected:
+        return not actual
+    head, rest = expected[0], expected[1:]
+    if head.strip() == "...":
+        return any(matches(rest, actual[k:]) for k in range(len(actual) + 1))
+    return bool(actual) and actual[0].rstrip() == head and matches(rest, actual[1:])
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    venv = REPO / ".venv"
+    if not (venv / "bin" / "ingressbed").exists():
+        pytest.fail("no .venv/bin/ingressbed in the checkout: run `bash scripts/bootstrap` first")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode()
+    root = tmp_path / "clone"
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    (root / ".venv").symlink_to(venv)
+    (REPO / ".tox").mkdir(exist_ok=True)
+    (root / ".tox").symlink_to(REPO / ".tox")
+    return root
+
+
+def environment() -> dict[str, str]:
+    keep = {"HOME", "LANG", "LC_ALL", "TERM", "USER", "LOGNAME", "TMPDIR", "CI"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(PATH=SYSTEM_PATH, INGRESSBED_BACKEND="local")
+    return env
+
+
+def run(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=cwd,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def check_console(block: Block, cwd: Path) -> None:
+    commands = console_commands(block.code)
+    script = "set +e\n"
+    for n, command in enumerate(commands):
+        script += f"printf '@@cmd {n}@@\\n'\n{command.text}\nprintf '\\n@@rc {n} %d@@\\n' $?\n"
+    done = run(script, cwd)
+    outputs = re.split(r"@@cmd \d+@@\n", done.stdout)[1:]
+    assert len(outputs) == len(commands), f"{block.id}: the block stopped early:\n{done.stderr}"
+    for command, output in zip(commands, outputs, strict=True):
+        body, _, status = output.rpartition("@@rc ")
+        code = int(status.split()[1].rstrip("@"))
+        assert code == 0, f"{block.id}: `{command.text}` exited {code}:\n{body}\n{done.stderr}"
+        if command.expected:
+            actual = [line.rstrip() for line in body.rstrip("\n").splitlines()]
+            assert matches(command.expected, actual), (
+                f"{block.id}: `{command.text}` printed:\n"
+                + "\n".join(actual)
+                + "\nbut the doc shows:\n"
+                + "\n".join(command.expected)
+            )
+
+
+ALL = blocks()
+
+
+def test_every_shell_block_is_found_and_every_need_is_known():
+    assert len(ALL) >= 5
+    unknown = [(b.id, n) for b in ALL for n in b.needs if n not in ALLOWED_NEEDS]
+    assert not unknown, f"docs_need names one of {sorted(ALLOWED_NEEDS)}: {unknown}"
+
+
+@pytest.mark.parametrize("block", [b for b in ALL if not b.needs], ids=lambda b: b.id)
+def test_the_block_works_when_copied(block: Block, workdir: Path):
+    if block.syntax == "console":
+        check_console(block, workdir)
+        return
+    done = run(block.code, workdir)
+    assert done.returncode == 0, (
+        f"{block.id} exited {done.returncode}:\n{block.code}\n--- stdout\n{done.stdout[-3000:]}"
+        f"\n--- stderr\n{done.stderr[-3000:]}"
+    )
+    if block.expected is not None:
+        assert matches(block.expected.splitlines(), done.stdout.rstrip("\n").splitlines()), (
+            f"{block.id} printed:\n{done.stdout}\nbut the doc shows:\n{block.expected}"
+        )
