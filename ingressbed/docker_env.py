@@ -161,6 +161,14 @@ class DockerCLI:
     def from_environment(cls) -> DockerCLI:
         return cls(resolve(os.environ, Path.home()))
 
+    def require_binary(self) -> None:
+        if not self.binary:
+            raise ToolError(
+                "the docker CLI is not installed (kind drives Docker through it); install it "
+                "(Debian/Ubuntu: apt-get install docker-ce-cli or docker.io) or use "
+                "--backend local"
+            )
+
     def run(self, args: Sequence[str], *, timeout: float = 60.0, what: str = "") -> str:
         """``docker ARGS`` on this endpoint; its stdout."""
         if not self.binary:
@@ -194,6 +202,7 @@ class DockerCLI:
 
     def info(self, timeout: float = 20.0) -> dict[str, Any]:
         """``docker info`` as JSON; ``ToolError`` naming the endpoint when no daemon answers."""
+        self.require_binary()
         try:
             text = self.run(["info", "--format", "{{json .}}"], timeout=timeout)
         except ToolError as exc:
