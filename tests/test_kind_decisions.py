@@ -323,3 +323,62 @@ def test_converge_is_wired_to_every_cluster_operation():
     source = inspect.getsource(cluster.ClusterBackend)
     assert source.count("self._converge(") == 3  # apply, scale, kill
     assert "converge.converge(" in source and converge.DEFAULT_KEYS >= 8
+
+
+class _FakeKube:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def scale(self, ns: str, name: str, replicas: int) -> None:
+        self.log.append(f"scale {replicas}")
+
+    def wait_deployment(self, ns: str, name: str, timeout: float) -> None:
+        pass
+
+    def ingresses(self) -> list[dict[str, object]]:
+        return []
+
+    def apply(self, obj: dict[str, object]) -> None:
+        self.log.append(f"apply {obj['kind']}")
+
+    def delete(self, obj: dict[str, object]) -> None:
+        self.log.append(f"delete {obj['kind']}")
+
+
+class _FakeController:
+    version = "v1.15.1"
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def apply_keys(self, keys: object, backend_name: str) -> None:
+        pass
+
+    def wait_backends_gone(self, names: set[str]) -> None:
+        self.log.append(f"gone {sorted(names)}")
+
+
+def test_the_bed_remakes_balancers_after_a_key_change_even_after_a_plain_apply(monkeypatch):
+    from ingressbed import layouts
+
+    bed = ClusterBackend(BedOptions(backend="cluster", context="c"), QUIET)
+    log: list[str] = []
+    bed.kube = _FakeKube(log)  # type: ignore[assignment]
+    bed.controller = _FakeController(log)  # type: ignore[assignment]
+    monkeypatch.setattr(bed, "_wait_served", lambda setup: None)
+    monkeypatch.setattr(bed, "_replicas", lambda: 6)
+    ns = bed.namespace
+    first = layouts.setup("one-port", {"upstream-hash-by": "$binary_remote_addr"})
+    second = layouts.setup("one-port", {"upstream-hash-by": "$request_uri"})
+
+    bed._apply(first, fresh_balancers=True)
+    assert log == ["scale 6", "apply Ingress"]
+    log.clear()
+    bed.apply_keeping_balancers(second)  # kubectl-like: the old balancer stays
+    assert log == ["apply Ingress"]
+    log.clear()
+    bed._apply(second, fresh_balancers=True)  # same setup again, but the balancer is stale
+    assert log == ["delete Ingress", f"gone ['{ns}-hellogo-8080']", "apply Ingress"]
+    log.clear()
+    bed._apply(second, fresh_balancers=True)  # now fresh: nothing to remake
+    assert log == ["apply Ingress"]

@@ -47,7 +47,7 @@ from ingressbed.errors import BedError, ConfigError, SetupError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
 from ingressbed.tools import Lock, controller_manifest, find_tool
-from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, Pod, Setup
+from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, IngressSpec, Pod, Setup
 
 #: The upstream controller manifest, as the dry run writes it.
 MANIFEST_FILE = "manifests/10-ingress-nginx.yaml"
@@ -85,6 +85,8 @@ class ClusterBackend:
         self._kept_notes: list[str] = []
         self._started = False
         self._controller_missing = False
+        #: The Ingress the controller's hash balancers were last made from.
+        self._balancers: IngressSpec | None = None
 
     def _context(self) -> str:
         if not self.options.context:
@@ -487,7 +489,11 @@ class ClusterBackend:
                 "would route those to the older one: use another host in the setup"
             )
         old = self.setup
-        stale = stale_balancer_ports(old.ingress if old else None, setup.ingress)
+        # Compared with what the live balancers were made from, which differs from the
+        # last setup after apply_keeping_balancers.
+        stale = stale_balancer_ports(self._balancers, setup.ingress)
+        if fresh_balancers or not stale:
+            self._balancers = setup.ingress  # else they keep what they were made from
         if old is not None and stale and fresh_balancers:
             names = {km.upstream_name(self.namespace, port) for port in stale}
             with self.steps.step(f"Dropping the hash balancers of ports {stale} (new key)"):
