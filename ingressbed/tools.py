@@ -1,4 +1,4 @@
-"""External tools and pinned downloads: the version lock, kind/kubectl, Docker, manifests.
+"""External tools and pinned downloads: the version lock, kind/kubectl, upstream manifests.
 
 Everything the kind and cluster backends fetch from outside is named in
 ``manifests/lock.yaml`` with its SHA-256 (files) or digest (images). A tool is taken from
