@@ -382,3 +382,32 @@ def test_the_bed_remakes_balancers_after_a_key_change_even_after_a_plain_apply(m
     log.clear()
     bed._apply(second, fresh_balancers=True)  # now fresh: nothing to remake
     assert log == ["apply Ingress"]
+
+
+def test_a_hellogo_build_failure_is_one_line_from_buildkit_output(tmp_path, monkeypatch):
+    from ingressbed.docker_env import DockerCLI, DockerEndpoint
+
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path))
+    fake = tmp_path / "docker"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = image ]; then echo "Error: No such image: $3" >&2; exit 1; fi\n'
+        'if [ "$1" = build ] && [ "$DOCKER_BUILDKIT" = 1 ]; then\n'
+        "  echo '#5 [2/6] RUN pip install --no-cache-dir websockets' >&2\n"
+        "  echo '#5 ERROR: process \"/bin/sh -c pip install\" did not complete successfully' >&2\n"
+        "  echo 'ERROR: failed to solve: process did not complete successfully: exit code: 1' >&2\n"
+        "  exit 1\n"
+        "fi\n"
+        "exit 3\n"
+    )
+    fake.chmod(0o755)
+    bed = KindBackend(BedOptions(backend="kind"), QUIET)
+    bed.docker = DockerCLI(DockerEndpoint("unix:///d.sock", "DOCKER_HOST"), str(fake))
+    with pytest.raises(ToolError) as err:
+        bed._build_hellogo()
+    message = str(err.value)
+    assert "\n" not in message
+    assert message == (
+        "docker build of hellogo failed at unix:///d.sock (from DOCKER_HOST): ERROR: failed to "
+        "solve: process did not complete successfully: exit code: 1"
+    )
