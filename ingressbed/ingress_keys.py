@@ -80,15 +80,60 @@ KNOWN_ANNOTATIONS: frozenset[str] = frozenset(_BALANCING) | _OTHER
 KNOWN_CONTROLLER_KEYS: frozenset[str] = frozenset(
     """
     use-forwarded-headers worker-processes load-balance compute-full-forwarded-for
-    forwarded-for-header proxy-real-ip-cidr enable-real-ip real-ip-header
+    forwarded-for-header proxy-real-ip-cidr enable-real-ip
     upstream-keepalive-connections upstream-keepalive-requests
     upstream-keepalive-timeout keep-alive keep-alive-requests proxy-connect-timeout
     proxy-read-timeout proxy-send-timeout proxy-body-size use-http2
     allow-snippet-annotations annotations-risk-level enable-underscores-in-headers
     ssl-redirect worker-shutdown-timeout max-worker-connections log-format-upstream
-    disable-access-log-for-health-checks enable-access-log-for-default-backend
+    enable-access-log-for-default-backend
     """.split()
 )
+
+# Controller defaults (controller-v1.11.8 and v1.15.1 agree) of the keys whose default the
+# bed relies on: a key set to its default, like an unknown key, leaves nginx.conf (and its
+# checksum) unchanged, so the bed must not wait for a reload then. A key missing here has
+# a default the bed does not know (e.g. worker-processes: the node's CPU count).
+CONTROLLER_DEFAULTS: dict[str, str] = {
+    "use-forwarded-headers": "false",
+    "load-balance": "round_robin",
+    "compute-full-forwarded-for": "false",
+    "forwarded-for-header": "X-Forwarded-For",
+    "enable-real-ip": "false",
+    "proxy-connect-timeout": "5",
+    "proxy-read-timeout": "60",
+    "proxy-send-timeout": "60",
+    "proxy-body-size": "1m",
+    "upstream-keepalive-connections": "320",
+    "upstream-keepalive-timeout": "60",
+    "upstream-keepalive-requests": "10000",
+    "use-http2": "true",
+    "ssl-redirect": "true",
+}
+
+
+def config_changes(live: dict[str, str], wanted: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Keys whose change rewrites nginx.conf, and keys the bed cannot tell about.
+
+    A key's effective value is its ConfigMap value, else the controller default. Returns
+    (keys whose effective value changes, keys that change in the ConfigMap but whose
+    default is unknown, so nginx.conf may or may not change). Unknown keys are refused
+    earlier by ``check``.
+    """
+    changed: list[str] = []
+    unknown: list[str] = []
+    for key in sorted(set(live) | set(wanted)):
+        before, after = live.get(key), wanted.get(key)
+        if before == after:
+            continue
+        default = CONTROLLER_DEFAULTS.get(key)
+        if default is None and (before is None or after is None):
+            unknown.append(key)
+        elif (before if before is not None else default) != (
+            after if after is not None else default
+        ):
+            changed.append(key)
+    return changed, unknown
 
 
 def check(setup: Setup) -> None:

@@ -1,4 +1,4 @@
-"""External tools and pinned downloads: the version lock, kind/kubectl, Docker, manifests.
+"""External tools and pinned downloads: the version lock, kind/kubectl, upstream manifests.
 
 Everything the kind and cluster backends fetch from outside is named in
 ``manifests/lock.yaml`` with its SHA-256 (files) or digest (images). A tool is taken from
@@ -15,10 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
+import subprocess
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +95,36 @@ class Lock:
     @property
     def schema_version(self) -> str:
         return str(self.data["kubernetes_schema_version"])
+
+    def _release_entry(self, version: str) -> dict[str, Any]:
+        entry = self.data["controller"]["releases"].get(normalize_version(version)) or {}
+        return dict(entry)
+
+    def node_image_for(self, controller_version: str) -> str:
+        """The node image pinned for a controller release (else the default ``node_image``)."""
+        entry = self._release_entry(controller_version)
+        return str(entry.get("node_image") or self.node_image)
+
+    def schema_version_for(self, controller_version: str) -> str:
+        """The Kubernetes schema version matching ``node_image_for(controller_version)``."""
+        entry = self._release_entry(controller_version)
+        return str(entry.get("kubernetes_schema_version") or self.schema_version)
+
+    def node_image_note(self, controller_version: str, node_image: str) -> str:
+        """A one-line warning when ``node_image`` runs a Kubernetes newer than the release
+        supports (the lock's ``kubernetes_max``), else ""."""
+        entry = self._release_entry(controller_version)
+        top = str(entry.get("kubernetes_max") or "")
+        match = re.search(r":v(\d+)\.(\d+)", node_image.split("@")[0])
+        if not top or not match:
+            return ""
+        if (int(match[1]), int(match[2])) <= version_tuple(top):
+            return ""
+        return (
+            f"warning: ingress-nginx {normalize_version(controller_version)} supports "
+            f"Kubernetes up to {top}; node image {node_image.split('@')[0]} is newer "
+            "(untested upstream)"
+        )
 
     @property
     def controller_versions(self) -> list[str]:
@@ -220,36 +253,101 @@ def find_tool(name: str, lock: Lock | None = None, *, fetch: bool = True) -> Pat
     return download(pinned, dest, executable=True)
 
 
+#: A local copy of ingress-nginx's release trees (``controller-<tag>/deploy/...``), for
+#: machines without network access; files there are verified like downloads.
+UPSTREAM_MIRROR_ENV = "INGRESSBED_UPSTREAM_MIRROR"
+
+
+def mirror_path(release: ControllerRelease, flavor: str, mirror: Path) -> Path:
+    """Where ``release``'s ``flavor`` manifest sits in a mirror of ingress-nginx trees."""
+    return (
+        mirror
+        / f"controller-{release.version}"
+        / "deploy"
+        / "static"
+        / "provider"
+        / flavor
+        / "deploy.yaml"
+    )
+
+
 def controller_manifest(
-    release: ControllerRelease, flavor: str = "kind", *, fetch: bool = True
+    release: ControllerRelease,
+    flavor: str = "kind",
+    *,
+    fetch: bool = True,
+    mirror: Path | None = None,
 ) -> Path:
-    """The verified upstream ingress-nginx manifest of ``release`` (``kind`` or ``cloud``)."""
+    """The verified upstream ingress-nginx manifest of ``release`` (``kind`` or ``cloud``).
+
+    Looked up in the user cache, then in ``mirror`` (default ``$INGRESSBED_UPSTREAM_MIRROR``),
+    then downloaded when ``fetch``. Every file is checked against the lock's sha256.
+    """
     pinned = release.manifests[flavor]
     dest = cache_dir() / "manifests" / pinned.name
-    if not fetch and not dest.exists():
+    if dest.exists():
+        verify(dest, pinned)
+        return dest
+    if mirror is None and os.environ.get(UPSTREAM_MIRROR_ENV):
+        mirror = Path(os.environ[UPSTREAM_MIRROR_ENV])
+    if mirror is not None:
+        local = mirror_path(release, flavor, mirror)
+        if local.is_file():
+            verify(local, pinned)
+            return local
+    if not fetch:
+        where = f"{dest.parent}" + (f" nor in {mirror}" if mirror else "")
         raise ToolError(
-            f"{pinned.name} is not in {dest.parent}; run once with network access or put "
-            f"{pinned.url} there (sha256 {pinned.sha256 or 'missing from the lock'})"
+            f"{pinned.name} is not in {where}; run once with network access, put {pinned.url} "
+            f"in {dest.parent}, or set {UPSTREAM_MIRROR_ENV} to a folder holding "
+            f"controller-{release.version}/deploy/static/provider/{flavor}/deploy.yaml "
+            f"(sha256 {pinned.sha256 or 'missing from the lock'})"
         )
     return download(pinned, dest)
 
 
-def docker_client() -> Any:
-    """A pinged Docker SDK client; ``ToolError`` naming the fix when no daemon answers."""
-    try:
-        import docker
-        from docker.errors import DockerException
-    except ImportError as exc:  # pragma: no cover - dependency of the project
-        raise ToolError("the docker Python package is missing; pip install docker") from exc
-    where = os.environ.get("DOCKER_HOST", "the default Docker socket")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except DockerException as exc:
-        raise ToolError(
-            f"no Docker daemon answers at {where} ({exc}); start Docker (e.g. `sudo systemctl "
-            "start docker`) or use --backend local or --backend cluster"
-        ) from exc
-    except OSError as exc:
-        raise ToolError(f"no Docker daemon answers at {where} ({exc}); start Docker") from exc
-    return client
+def parse_kind_version(text: str) -> tuple[int, int, int] | None:
+    """The version ``kind version`` printed (``kind v0.32.0 go1.24 linux/amd64`` or
+    ``kind version v0.32.0 (...)``); None when it shows none."""
+    match = re.search(r"\bv(\d+)\.(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def kind_on_path_usable(version_text: str, pinned_version: str) -> tuple[bool, str]:
+    """Whether the kind on PATH (its ``kind version`` output) is at least the pinned one.
+
+    An older kind breaks with the pinned node image (kubeadm config version, ``kind load``).
+    Returns (usable, a one-line reason for the progress output).
+    """
+    got = parse_kind_version(version_text)
+    want = version_tuple(pinned_version)
+    if got is None:
+        return False, f"`kind version` printed no version ({version_text.strip()[:80]!r})"
+    shown = "v" + ".".join(map(str, got))
+    if got < want:
+        return False, f"kind {shown} on PATH is older than the pinned {pinned_version}"
+    return True, f"kind {shown} on PATH"
+
+
+def find_kind(lock: Lock | None = None, note: Callable[[str], None] | None = None) -> Path:
+    """kind from PATH when it is at least the pinned version, else the pinned download.
+
+    ``note`` is told when PATH's kind is passed over, and why.
+    """
+    lock = lock or Lock.load()
+    pinned_only = os.environ.get("INGRESSBED_PINNED_TOOLS", "") not in ("", "0")
+    on_path = None if pinned_only else shutil.which("kind")
+    if on_path:
+        try:
+            out = subprocess.run(
+                [on_path, "version"], capture_output=True, text=True, timeout=30, check=False
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            out = str(exc)
+        usable, why = kind_on_path_usable(out, lock.tool_version("kind"))
+        if usable:
+            return Path(on_path)
+        if note is not None:
+            note(f"  {why}; using the pinned, checksummed kind {lock.tool_version('kind')}")
+    pinned = lock.tool("kind")
+    return download(pinned, cache_dir() / "bin" / pinned.name, executable=True)

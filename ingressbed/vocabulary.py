@@ -47,6 +47,7 @@ class Capability(StrEnum):
     SCALE = "scale"
     KILL = "kill"
     CORS = "cors"
+    RAW_APPLY = "raw-apply"  # apply an Ingress change as kubectl does, without the bed's refresh
 
 
 ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)

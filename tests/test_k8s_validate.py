@@ -1,15 +1,16 @@
 """Every manifest the bed applies, checked against the Kubernetes schemas of the node image.
 
-kubernetes-validate's schemas for Kubernetes 1.36.0 (the lock's
-``kubernetes_schema_version``; the pinned node image runs v1.36.1), strict mode (unknown
-fields are errors). The upstream ingress-nginx manifest is included when it is in the user
-cache (it is downloaded and sha256-verified on first use); otherwise that part is skipped
-and says so.
+kubernetes-validate's schemas for the Kubernetes version of each release's node image (the
+lock's ``kubernetes_schema_version`` per release), strict mode (unknown fields are errors).
+The upstream ingress-nginx manifests come from the pinned copies under
+``../shared/upstream/ingress-nginx`` next to the repository (``INGRESSBED_UPSTREAM_MIRROR``),
+verified against the lock's sha256 like a download; the tests fail, never skip, without them.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -17,10 +18,18 @@ import pytest
 from ingressbed import k8s_manifests as km
 from ingressbed.options import BedOptions
 from ingressbed.plan import build_plan
-from ingressbed.tools import Lock, cache_dir
+from ingressbed.tools import UPSTREAM_MIRROR_ENV, Lock
 
 LOCK = Lock.load()
 VERSIONS = LOCK.controller_versions
+#: The pinned upstream trees beside the repository (relative to the repository root).
+MIRROR = Path(__file__).resolve().parents[1] / ".." / "shared" / "upstream" / "ingress-nginx"
+
+
+@pytest.fixture(autouse=True)
+def _upstream_mirror(monkeypatch, tmp_path):
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(UPSTREAM_MIRROR_ENV, str(MIRROR))
 
 
 def _plan(backend: str, version: str):
@@ -30,14 +39,25 @@ def _plan(backend: str, version: str):
     return build_plan(opts)
 
 
-def _validate(obj):
-    kubernetes_validate.validate(obj, LOCK.schema_version, strict=True)
+def _validate(obj, version: str = ""):
+    schema = LOCK.schema_version_for(version) if version else LOCK.schema_version
+    kubernetes_validate.validate(obj, schema, strict=True)
 
 
-def test_schema_version_is_supported_and_matches_the_node_image():
-    assert LOCK.schema_version in kubernetes_validate.utils.all_versions()
-    node_minor = LOCK.node_image.split(":v", 1)[1].rsplit(".", 1)[0].split("@")[0]
-    assert LOCK.schema_version.startswith(node_minor.rsplit(".", 1)[0] + ".")
+def test_the_upstream_mirror_is_there():
+    for version in VERSIONS:
+        for flavor in ("kind", "cloud"):
+            path = MIRROR / f"controller-{version}/deploy/static/provider/{flavor}/deploy.yaml"
+            assert path.is_file(), f"{path} is missing: the schema tests need it"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_schema_version_is_supported_and_matches_the_node_image(version):
+    schema = LOCK.schema_version_for(version)
+    assert schema in kubernetes_validate.utils.all_versions()
+    image = LOCK.node_image_for(version)
+    node_minor = image.split(":v", 1)[1].split("@")[0].rsplit(".", 1)[0]
+    assert schema.startswith(node_minor + "."), (image, schema)
 
 
 @pytest.mark.parametrize("backend", ["kind", "cluster"])
@@ -53,21 +73,17 @@ def test_every_bed_object_is_valid(backend, version):
         "ConfigMap",
     }
     for obj in objs:
-        _validate(obj)
+        _validate(obj, version)
 
 
 @pytest.mark.parametrize("backend", ["kind", "cluster"])
 @pytest.mark.parametrize("version", VERSIONS)
 def test_upstream_controller_manifest_is_valid_and_pinned(backend, version):
     plan = _plan(backend, version)
-    docs = plan.manifests.get("manifests/10-ingress-nginx.yaml")
-    if docs is None:
-        pytest.skip(
-            f"ingress-nginx {version} manifest not in {cache_dir() / 'manifests'} "
-            f"({'; '.join(plan.notes)})"
-        )
+    docs = plan.manifests["manifests/10-ingress-nginx.yaml"]
+    assert not [n for n in plan.notes if "not written" in n]
     for obj in docs:
-        _validate(obj)
+        _validate(obj, version)
     release = LOCK.controller(version)
     assert set(km.images(docs)) == set(release.images.values())
     cm = next(
@@ -96,15 +112,16 @@ def test_every_image_is_pinned_by_digest():
 
 
 def test_the_dry_run_plan_needs_no_network_or_docker(monkeypatch, tmp_path):
-    import docker
+    import subprocess
+    import urllib.request
 
     def refuse(*args, **kwargs):
-        raise AssertionError("the plan must not talk to Docker")
+        raise AssertionError("the plan must not run tools or use the network")
 
-    monkeypatch.setattr(docker, "from_env", refuse)
-    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(subprocess, "run", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.delenv(UPSTREAM_MIRROR_ENV)
     plan = _plan("kind", VERSIONS[0])
-    assert any("not rendered" in n for n in plan.notes)
-    assert not (tmp_path / "empty-cache").exists()
-    assert "manifests/11-controller-configmap.yaml" in plan.manifests
-    assert os.environ["INGRESSBED_CACHE"].endswith("empty-cache")
+    assert any("not written" in n and UPSTREAM_MIRROR_ENV in n for n in plan.notes)
+    assert "manifests/10-ingress-nginx.yaml" not in plan.manifests
+    assert not (Path(os.environ["INGRESSBED_CACHE"]) / "manifests").exists()

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+import shlex
+import subprocess
+from pathlib import Path
+
 import yaml
 
+from ingressbed.backends.kind import KindBackend
 from ingressbed.cli import main
+from ingressbed.options import BedOptions
+from ingressbed.progress import Steps
+from ingressbed.tools import UPSTREAM_MIRROR_ENV
+
+MIRROR = Path(__file__).resolve().parents[1] / ".." / "shared" / "upstream" / "ingress-nginx"
 
 
 def _up(tmp_path, *extra):
@@ -13,43 +24,70 @@ def _up(tmp_path, *extra):
     return code, out
 
 
-def test_kind_dry_run_writes_config_manifests_and_ordered_commands(tmp_path, capsys):
+def _referenced_files(script: str) -> set[str]:
+    """Files commands.sh passes to -f / --config (relative ones: the dry run must write them)."""
+    out = set()
+    for line in script.splitlines():
+        if line.startswith("#"):
+            continue
+        words = shlex.split(line.replace(";", " "))
+        for flag, value in itertools.pairwise(words):
+            if flag in ("-f", "--config") and not value.startswith("/"):
+                out.add(value)
+    return out
+
+
+def test_kind_dry_run_is_the_backends_bring_up_described(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(UPSTREAM_MIRROR_ENV, str(MIRROR))
     code, out = _up(tmp_path)
     assert code == 0
     assert "nothing was run" in capsys.readouterr().out
     cfg = yaml.safe_load((out / "kind-config.yaml").read_text())
     assert cfg["nodes"][0]["labels"]["ingress-ready"] == "true"
-    for name in (
-        "11-controller-configmap",
-        "20-namespace",
-        "21-hellogo-service",
-        "22-hellogo-deployment",
-        "30-ingress",
-        "90-webhook-probe",
-    ):
-        assert (out / "manifests" / f"{name}.yaml").is_file(), name
     script = (out / "commands.sh").read_text()
     assert script.startswith("#!/bin/sh\n") and "NOTHING HERE WAS RUN" in script
-    order = [
+    # The plan is the backend's own list, not a copy: same titles, same order.
+    bed = KindBackend(BedOptions(backend="kind"), Steps(quiet=True))
+    bed.namespace = "ingressbed-dryrun"
+    titles = [step.title for step in bed.bring_up()]
+    assert titles[:4] == [
         "Checking Docker",
         "Ensuring kind",
-        'Creating cluster "ingressbed"',
-        "Building hellogo image",
-        "Loading hellogo image",
-        "Installing ingress-nginx v1.15.1",
-        "Creating namespace",
-        "Waiting for the admission webhook",
-        "Deploying hellogo",
-        "Applying Ingress hellogo",
-        "Finding the ingress address",
-        "Deleting cluster",
+        f"Pulling node image {bed.node_image.split('@')[0]}",
+        'Ensuring cluster "ingressbed"',
     ]
-    positions = [script.index(title) for title in order]
+    listed = [line for line in (out / "plan.txt").read_text().splitlines() if line[:1].isdigit()]
+    assert [line.split(". ", 1)[1] for line in listed] == [*titles, "Applying Ingress hellogo"]
+    positions = [script.index(f"# {i}. {t}") for i, t in enumerate(titles, 1)]
     assert positions == sorted(positions)
     assert "kind create cluster --name ingressbed --config kind-config.yaml" in script
     assert "kind load docker-image ingressbed/hellogo:" in script
+    assert "docker pull kindest/node:v1.35.1@sha256:" in script
     assert "/dbg backends get ingressbed-dryrun-hellogo-8080" in script
-    assert "sha256sum -c -" in script
+    assert "sha256sum -c -" in script and "MISSING" not in script
+    referenced = _referenced_files(script)
+    assert "manifests/10-ingress-nginx.yaml" in referenced
+    for name in referenced:
+        assert (out / name).is_file(), f"commands.sh uses {name}, which the dry run did not write"
+
+
+def test_without_the_upstream_manifest_commands_sh_stops_and_says_what_is_missing(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(UPSTREAM_MIRROR_ENV, raising=False)
+    code, out = _up(tmp_path)
+    assert code == 0
+    script = (out / "commands.sh").read_text()
+    assert not (out / "manifests" / "10-ingress-nginx.yaml").exists()
+    lines = script.splitlines()
+    at = next(i for i, line in enumerate(lines) if "-f manifests/10-ingress-nginx.yaml" in line)
+    assert lines[at - 1] == "exit 1"
+    assert lines[at - 2].startswith("echo 'MISSING: manifests/10-ingress-nginx.yaml was not")
+    assert UPSTREAM_MIRROR_ENV in lines[at - 2]
+    done = subprocess.run(["sh", "-n", str(out / "commands.sh")], check=False)
+    assert done.returncode == 0
 
 
 def test_dry_run_follows_controller_version_and_cluster_name(tmp_path):

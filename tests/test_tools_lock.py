@@ -146,7 +146,70 @@ def test_find_tool_without_fetch_names_the_fix(tmp_path, monkeypatch):
         tools.find_tool("kind", fetch=False)
 
 
-def test_no_docker_daemon_is_a_tool_error(monkeypatch, tmp_path):
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
-    with pytest.raises(ToolError, match=r"no Docker daemon answers at unix://.*start Docker"):
-        tools.docker_client()
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("kind v0.32.0 go1.24.4 linux/amd64\n", (0, 32, 0)),
+        ("kind version v0.31.0 (default image kindest/node:v1.35.0@sha256:4)", (0, 31, 0)),
+        ("kind v0.33.0-alpha+abc go1.25 darwin/arm64", (0, 33, 0)),
+        ("command not found", None),
+    ],
+)
+def test_kind_version_parsing(text, want):
+    assert tools.parse_kind_version(text) == want
+
+
+def test_an_older_kind_on_path_is_passed_over_for_the_pinned_one():
+    assert tools.kind_on_path_usable("kind v0.32.0 go1.24 linux/amd64", "v0.32.0")[0]
+    assert tools.kind_on_path_usable("kind v0.33.1 go1.25 linux/amd64", "v0.32.0")[0]
+    usable, why = tools.kind_on_path_usable("kind v0.29.0 go1.24 linux/amd64", "v0.32.0")
+    assert not usable and why == "kind v0.29.0 on PATH is older than the pinned v0.32.0"
+    usable, why = tools.kind_on_path_usable("", "v0.32.0")
+    assert not usable and "printed no version" in why
+
+
+def test_find_kind_falls_back_to_the_pinned_download_and_says_so(tmp_path, monkeypatch):
+    old = tmp_path / "bin" / "kind"
+    old.parent.mkdir()
+    old.write_text("#!/bin/sh\necho 'kind v0.27.0 go1.23 linux/amd64'\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", str(old.parent))
+    monkeypatch.delenv("INGRESSBED_PINNED_TOOLS", raising=False)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("INGRESSBED_CACHE", str(cache))
+    payload = b"pretend kind binary"
+    lock = tools.Lock.load()
+    entry = lock.data["tools"]["kind"]
+    entry["url"] = "file://" + str(tmp_path) + "/kind-{os}-{arch}"
+    (tmp_path / f"kind-{tools.platform_key().replace('/', '-')}").write_bytes(payload)
+    entry["sha256"] = {tools.platform_key(): hashlib.sha256(payload).hexdigest()}
+    notes: list[str] = []
+    got = tools.find_kind(lock, notes.append)
+    assert got == cache / "bin" / "kind-v0.32.0" and got.read_bytes() == payload
+    assert notes == [
+        "  kind v0.27.0 on PATH is older than the pinned v0.32.0; using the pinned, "
+        "checksummed kind v0.32.0"
+    ]
+
+
+def test_node_image_per_controller_release_and_support_warning():
+    lock = tools.Lock.load()
+    assert lock.node_image_for("v1.15.1").startswith("kindest/node:v1.35.")
+    assert "@sha256:" in lock.node_image_for("v1.15.1")
+    assert lock.node_image_for("v1.11.8") == lock.node_image
+    assert lock.node_image_note("v1.15.1", lock.node_image_for("v1.15.1")) == ""
+    assert "up to 1.35" in lock.node_image_note("v1.15.1", lock.node_image)
+    assert "up to 1.30" in lock.node_image_note("v1.11.8", lock.node_image_for("v1.11.8"))
+
+
+def test_controller_manifest_from_a_local_mirror_is_verified(tmp_path, monkeypatch):
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
+    release = tools.Lock.load().controller("v1.15.1")
+    mirror = tmp_path / "mirror"
+    path = tools.mirror_path(release, "kind", mirror)
+    path.parent.mkdir(parents=True)
+    path.write_text("not the pinned file\n")
+    with pytest.raises(ToolError, match="sha256"):
+        tools.controller_manifest(release, "kind", fetch=False, mirror=mirror)
+    with pytest.raises(ToolError, match=tools.UPSTREAM_MIRROR_ENV):
+        tools.controller_manifest(release, "cloud", fetch=False, mirror=mirror)

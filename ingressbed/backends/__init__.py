@@ -5,25 +5,36 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from ingressbed.backends.base import Backend
+from ingressbed.errors import BedError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
 
 
-def docker_answers(timeout: float = 3.0) -> tuple[bool, str]:
-    """Whether a Docker daemon answers a ping, and a short reason."""
-    try:
-        import docker  # the SDK; imported here so local runs never need a daemon
+def docker_answers(timeout: float = 5.0) -> tuple[bool, str]:
+    """Whether a Docker daemon answers ``docker info``, and one short line saying why.
 
-        client = docker.from_env(timeout=int(timeout))
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except Exception as exc:  # any failure means "no usable daemon"
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return False, first[:160]
-    return True, "the Docker daemon answered"
+    The endpoint is resolved as the docker CLI does (DOCKER_HOST, contexts), the same way
+    the kind backend and kind itself reach Docker; no raw tool output is passed on.
+    """
+    from ingressbed.docker_env import DockerCLI, resolve
+
+    try:
+        endpoint = resolve(os.environ, Path.home())
+        DockerCLI(endpoint).info(timeout=timeout)
+    except BedError as exc:
+        return False, short_reason(str(exc))
+    return True, f"a Docker daemon answers at {endpoint.describe()}"
+
+
+def short_reason(message: str, limit: int = 120) -> str:
+    """The first clause of an error message, cut to ``limit`` characters."""
+    first = message.splitlines()[0] if message else "unknown error"
+    first = first.split("; ")[0]
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 def resolve(options: BedOptions, steps: Steps) -> str:
@@ -34,7 +45,7 @@ def resolve(options: BedOptions, steps: Steps) -> str:
     chosen = "kind" if ok else "local"
     steps.note(
         f"*** backend auto -> {chosen}: "
-        + (why if ok else f"no Docker daemon answers ({why}); using plain nginx + processes")
+        + (why if ok else f"{why}; using plain nginx + processes")
         + " ***"
     )
     return chosen

@@ -17,10 +17,10 @@ cluster's lifecycle and full control of the controller.
 from __future__ import annotations
 
 import functools
-import http.client
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -30,7 +30,9 @@ from typing import Any
 
 from ingressbed import ingress_keys
 from ingressbed import k8s_manifests as km
-from ingressbed.backends.controller import Controller
+from ingressbed.backends import converge
+from ingressbed.backends.bringup import BringUpStep, run_all
+from ingressbed.backends.controller import Controller, install_objects
 from ingressbed.backends.ingress_nginx import (
     backend_endpoints,
     backend_mismatches,
@@ -38,14 +40,19 @@ from ingressbed.backends.ingress_nginx import (
     ingress_conflicts,
     load_balancer_address,
     order_slice_endpoints,
+    stale_balancer_ports,
 )
-from ingressbed.backends.kube import Kube, api_errors, poll, settle
+from ingressbed.backends.kube import FIELD_MANAGER, Kube, api_errors, poll, settle
 from ingressbed.errors import BedError, ConfigError, SetupError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
-from ingressbed.tools import Lock, find_tool
-from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, Pod, Route, Setup
+from ingressbed.tools import Lock, controller_manifest, find_tool
+from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, IngressSpec, Pod, Setup
 
+#: The upstream controller manifest, as the dry run writes it.
+MANIFEST_FILE = "manifests/10-ingress-nginx.yaml"
+#: Agreeing traffic rounds in a row: each controller worker syncs on its own timer.
+CONVERGE_ROUNDS = 2
 HELLOGO_SELECTOR = ",".join(f"{k}={v}" for k, v in km.HELLOGO_LABELS.items())
 ROLLOUT_TIMEOUT = 300.0
 SERVE_TIMEOUT = 120.0
@@ -77,6 +84,9 @@ class ClusterBackend:
         self._cleanups: list[tuple[str, Callable[[], None]]] = []
         self._kept_notes: list[str] = []
         self._started = False
+        self._controller_missing = False
+        #: The Ingress the controller's hash balancers were last made from.
+        self._balancers: IngressSpec | None = None
 
     def _context(self) -> str:
         if not self.options.context:
@@ -99,26 +109,228 @@ class ClusterBackend:
             self._kept_notes.append(kept)
 
     def start(self) -> None:
-        """Connect, find (or install) ingress-nginx, create the namespace, deploy hellogo."""
+        """Run ``bring_up()`` in order. On failure the diagnostics are written whatever
+        ``keep`` says (``keep`` is about the cluster, not the evidence)."""
         if self._started:
             return
         try:
-            self._start()
+            run_all(self.bring_up(), self.steps)
         except Exception:  # Ctrl-C is no test failure: keep=on-failure does not keep for it
             self.failed = True
+            self._save_bring_up_diagnostics()
             raise
         self._started = True
 
-    def _start(self) -> None:
+    def _save_bring_up_diagnostics(self) -> None:
+        dest = Path(self.options.artifacts) / f"bring-up-{self.run_id}"
+        try:
+            written = self.diagnostics(dest)
+        except (BedError, OSError) as exc:
+            self.steps.note(f"bring-up failed; could not write diagnostics to {dest}: {exc}")
+            return
+        if written:
+            self.steps.note(f"bring-up failed; diagnostics in {dest}")
+
+    # --- bring-up as data ----------------------------------------------------------------
+
+    def kubectl_line(self, *args: str) -> str:
+        """The shell equivalent of a Kubernetes call of this backend, for ``--dry-run``."""
+        argv = ["kubectl", "--context", self.context]
+        if self.kubeconfig:
+            argv += ["--kubeconfig", self.kubeconfig]
+        return "$ " + shlex.join([*argv, *args])
+
+    def _apply_line(self, *files: str) -> str:
+        flags = [x for f in files for x in ("-f", f)]
+        return self.kubectl_line(
+            "apply", "--server-side", f"--field-manager={FIELD_MANAGER}", *flags
+        )
+
+    def bring_up(self) -> list[BringUpStep]:
+        """Connect, find (or install) ingress-nginx, namespace, webhook, hellogo, address."""
+        steps = [
+            BringUpStep(
+                f"Connecting to context {self.context}",
+                self._connect,
+                self.kubectl_line("version"),
+            ),
+            BringUpStep(
+                "Finding ingress-nginx (IngressClass nginx)",
+                self._find_controller,
+                "\n".join(
+                    [
+                        self.kubectl_line("get", "ingressclass", km.INGRESS_CLASS, "-o", "yaml"),
+                        'its ConfigMap must have use-forwarded-headers: "true" (the bed does '
+                        "not change a controller it did not install)",
+                    ]
+                ),
+            ),
+        ]
+        if self.options.install_controller:
+            steps += self._install_steps("cloud", only_if_missing=True)
+        steps += self._workload_steps()
+        return steps
+
+    def _install_steps(self, flavor: str, *, only_if_missing: bool) -> list[BringUpStep]:
+        release = self.lock.controller(self.options.controller_version)
+        when = " (only when none was found)" if only_if_missing else ""
+        return [
+            BringUpStep(
+                f"Installing ingress-nginx {release.version}{when}",
+                lambda: self._install_controller(flavor, on_kind=flavor == "kind"),
+                "\n".join(self._install_detail(flavor)),
+            ),
+            BringUpStep(
+                "Waiting for the ingress-nginx controller",
+                self._wait_controller,
+                self.kubectl_line(
+                    "-n",
+                    km.CONTROLLER_NAMESPACE,
+                    "rollout",
+                    "status",
+                    f"deployment/{km.CONTROLLER_DEPLOYMENT}",
+                    "--timeout=300s",
+                ),
+            ),
+        ]
+
+    def _install_detail(self, flavor: str) -> list[str]:
+        release = self.lock.controller(self.options.controller_version)
+        pinned = release.manifests[flavor]
+        lines = [
+            f"upstream {pinned.url} (sha256 {pinned.sha256}), images replaced by the lock's "
+            "digests, bed keys merged into its ConfigMap"
+        ]
+        if self.controller_manifest_problem(flavor):
+            lines.append(
+                f"! {MANIFEST_FILE} was not written: {self.controller_manifest_problem(flavor)}"
+            )
+        lines.append(self._apply_line(MANIFEST_FILE))
+        return lines
+
+    def controller_manifest_problem(self, flavor: str) -> str:
+        """Why the upstream manifest is not available offline ("" when it is)."""
+        release = self.lock.controller(self.options.controller_version)
+        try:
+            controller_manifest(release, flavor, fetch=False)
+        except BedError as exc:
+            return str(exc)
+        return ""
+
+    def _workload_steps(self) -> list[BringUpStep]:
+        image, _ = self._hellogo_image_for_plan()
+        return [
+            BringUpStep(
+                f"Creating namespace {self.namespace}",
+                self._create_namespace,
+                self._apply_line("manifests/20-namespace.yaml"),
+            ),
+            BringUpStep(
+                "Waiting for the admission webhook",
+                self._wait_webhook,
+                "\n".join(
+                    [
+                        "only when the bed installed the controller: a server-side dry-run "
+                        "create, retried until the webhook accepts it",
+                        "$ until "
+                        + self.kubectl_line(
+                            "create", "--dry-run=server", "-f", "manifests/90-webhook-probe.yaml"
+                        )[2:]
+                        + "; do sleep 1; done",
+                    ]
+                ),
+            ),
+            BringUpStep(
+                "Deploying hellogo (6 replicas)",
+                self._deploy_hellogo,
+                "\n".join(
+                    [
+                        f"image {image}",
+                        self._apply_line(
+                            "manifests/21-hellogo-service.yaml",
+                            "manifests/22-hellogo-deployment.yaml",
+                        ),
+                        self.kubectl_line(
+                            "-n",
+                            self.namespace,
+                            "rollout",
+                            "status",
+                            "deployment/hellogo",
+                            "--timeout=300s",
+                        ),
+                    ]
+                ),
+            ),
+            BringUpStep(
+                "Finding the ingress address",
+                self._set_address,
+                "the controller Service's load balancer, else a kubectl port-forward to it",
+            ),
+        ]
+
+    def plan_manifests(self, setup: Setup) -> dict[str, list[dict[str, Any]]]:
+        """Every file the dry run writes (the objects the steps apply), by relative name."""
+        image, policy = self._hellogo_image_for_plan()
+        files: dict[str, list[dict[str, Any]]] = {}
+        flavor = self.manifest_flavor()
+        if flavor and not self.controller_manifest_problem(flavor):
+            release = self.lock.controller(self.options.controller_version)
+            objs, _ = install_objects(release, flavor, on_kind=flavor == "kind", fetch=False)
+            files[MANIFEST_FILE] = objs
+        files["manifests/20-namespace.yaml"] = [km.namespace(self.namespace, self.run_id)]
+        files["manifests/21-hellogo-service.yaml"] = [km.hellogo_service(self.namespace)]
+        files["manifests/22-hellogo-deployment.yaml"] = [
+            km.hellogo_deployment(self.namespace, image, setup.replicas, policy)
+        ]
+        files["manifests/30-ingress.yaml"] = [km.ingress(setup.ingress, self.namespace)]
+        files["manifests/90-webhook-probe.yaml"] = [km.webhook_probe(self.namespace)]
+        return files
+
+    def manifest_flavor(self) -> str | None:
+        """Which upstream manifest this backend installs (None: it installs none)."""
+        return "cloud" if self.options.install_controller else None
+
+    def ctl_namespace(self) -> str:
+        """The controller's namespace (the pinned manifests' until the controller is found)."""
+        return self.controller.namespace if self.controller else km.CONTROLLER_NAMESPACE
+
+    def _hellogo_image_for_plan(self) -> tuple[str, str]:
+        try:
+            return self.hellogo_image()
+        except ConfigError:
+            return "$INGRESSBED_HELLOGO_IMAGE", "IfNotPresent"
+
+    # --- the steps' actions ----------------------------------------------------------------
+
+    def _connect(self) -> None:
         self.hellogo_image()  # a missing image reference fails before anything is created
-        with self.steps.step(f"Connecting to context {self.context}"):
-            self.kube = Kube.connect(self.kubeconfig, self.context)
-            self.controller = Controller(self.kube, self.steps)
-        self._ensure_controller()
-        self._create_namespace()
-        self._deploy_hellogo()
-        with self.steps.step("Finding the ingress address"):
-            self._address = self._find_address()
+        self.kube = Kube.connect(self.kubeconfig, self.context)
+        self.controller = Controller(self.kube, self.steps)
+
+    def _find_controller(self) -> None:
+        found = self.ctl.find(self.context)
+        self._controller_missing = not found
+        if found:
+            if self.ctl.version != "unknown":
+                self.capabilities = full_capabilities(self.ctl.version)
+            self.ctl.check_forwarded_headers()
+            return
+        if not self.options.install_controller:
+            raise SetupError(
+                f"context {self.context} has no IngressClass nginx; install ingress-nginx or "
+                "pass --install-controller to let the bed install (and later remove) one"
+            )
+
+    def _wait_controller(self) -> None:
+        if self.ctl.controls_config:
+            self.ctl.wait_ready()
+
+    def _wait_webhook(self) -> None:
+        if self.ctl.controls_config:
+            self.ctl.wait_webhook(self.namespace)
+
+    def _set_address(self) -> None:
+        self._address = self._find_address()
 
     @property
     def k(self) -> Kube:
@@ -132,24 +344,10 @@ class ClusterBackend:
             raise SetupError(f"the {self.name} backend is not started; call start() first")
         return self.controller
 
-    def _ensure_controller(self) -> None:
-        """The cluster's ingress-nginx, or (``install_controller``) the pinned one."""
-        with self.steps.step("Finding ingress-nginx (IngressClass nginx)"):
-            found = self.ctl.find(self.context)
-        if found:
-            if self.ctl.version != "unknown":
-                self.capabilities = full_capabilities(self.ctl.version)
-            with self.steps.step("Checking the controller ConfigMap"):
-                self.ctl.check_forwarded_headers()
-            return
-        if not self.options.install_controller:
-            raise SetupError(
-                f"context {self.context} has no IngressClass nginx; install ingress-nginx or "
-                "pass --install-controller to let the bed install (and later remove) one"
-            )
-        self._install_controller("cloud", on_kind=False)
-
     def _install_controller(self, flavor: str, *, on_kind: bool) -> None:
+        if not on_kind and not self._controller_missing:
+            self.steps.note("  the cluster has ingress-nginx; nothing installed")
+            return
         release = self.lock.controller(self.options.controller_version)
         register = None if on_kind else self._register_cleanup
         self.ctl.install(release, flavor, on_kind=on_kind, on_cleanup=register)
@@ -159,15 +357,12 @@ class ClusterBackend:
         self.on_cleanup(title, action, kept=kept)
 
     def _create_namespace(self) -> None:
-        with self.steps.step(f"Creating namespace {self.namespace}"):
-            self.on_cleanup(
-                f"Deleting namespace {self.namespace}",
-                lambda: self.k.delete_namespace(self.namespace, wait=120),
-                kept=f"namespace {self.namespace}",
-            )
-            self.k.apply(km.namespace(self.namespace, self.run_id))
-        if self.ctl.controls_config:
-            self.ctl.wait_webhook(self.namespace)
+        self.on_cleanup(
+            f"Deleting namespace {self.namespace}",
+            lambda: self.k.delete_namespace(self.namespace, wait=120),
+            kept=f"namespace {self.namespace}",
+        )
+        self.k.apply(km.namespace(self.namespace, self.run_id))
 
     def hellogo_image(self) -> tuple[str, str]:
         """The hellogo image and its pull policy: from ``INGRESSBED_HELLOGO_IMAGE``."""
@@ -181,10 +376,9 @@ class ClusterBackend:
 
     def _deploy_hellogo(self, replicas: int = 6) -> None:
         image, policy = self.hellogo_image()
-        with self.steps.step(f"Deploying hellogo ({replicas} replicas)"):
-            self.k.apply(km.hellogo_service(self.namespace))
-            self.k.apply(km.hellogo_deployment(self.namespace, image, replicas, policy))
-            self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
+        self.k.apply(km.hellogo_service(self.namespace))
+        self.k.apply(km.hellogo_deployment(self.namespace, image, replicas, policy))
+        self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
 
     def _find_address(self) -> Address:
         """The controller Service's load balancer, else a kubectl port-forward to it."""
@@ -267,6 +461,20 @@ class ClusterBackend:
         return out
 
     def apply(self, setup: Setup) -> None:
+        """Serve ``setup``; fresh balancers when a port's hash configuration changes; then
+        confirm with traffic (``converge``)."""
+        self._apply(setup, fresh_balancers=True)
+        self._converge(setup)
+
+    def apply_keeping_balancers(self, setup: Setup) -> None:
+        """Apply ``setup`` as ``kubectl apply`` would: no balancer refresh, no traffic check.
+
+        This is ingress-nginx's own behaviour, which keeps an old hash key in force (see
+        docs/kind.md, "The stale hash key"); only the footgun test uses it.
+        """
+        self._apply(setup, fresh_balancers=False)
+
+    def _apply(self, setup: Setup, *, fresh_balancers: bool) -> None:
         ingress_keys.check(setup)
         self.ctl.apply_keys(setup.controller, self.name)
         if self.setup is None or setup.replicas != self._replicas():
@@ -280,12 +488,33 @@ class ClusterBackend:
                 f"another namespace's Ingress already serves {', '.join(clashes)}; ingress-nginx "
                 "would route those to the older one: use another host in the setup"
             )
+        old = self.setup
+        # Compared with what the live balancers were made from, which differs from the
+        # last setup after apply_keeping_balancers.
+        stale = stale_balancer_ports(self._balancers, setup.ingress)
+        if fresh_balancers or not stale:
+            self._balancers = setup.ingress  # else they keep what they were made from
+        if old is not None and stale and fresh_balancers:
+            names = {km.upstream_name(self.namespace, port) for port in stale}
+            with self.steps.step(f"Dropping the hash balancers of ports {stale} (new key)"):
+                self.k.delete(km.ingress(old.ingress, self.namespace))
+                self.ctl.wait_backends_gone(names)
+        elif old is not None and old.ingress.name != setup.ingress.name:
+            self.k.delete(km.ingress(old.ingress, self.namespace))
         with self.steps.step(f"Applying Ingress {setup.ingress.name}"):
-            if self.setup is not None and self.setup.ingress.name != setup.ingress.name:
-                self.k.delete(km.ingress(self.setup.ingress, self.namespace))
             self.k.apply(obj)
             self.setup = setup
             self._wait_served(setup)
+
+    def _converge(self, setup: Setup) -> None:
+        with self.steps.step("Checking with traffic that the setup is served"):
+            converge.converge(
+                self,
+                setup,
+                timeout=SERVE_TIMEOUT,
+                rounds=CONVERGE_ROUNDS,
+                controller_version=self.ctl.version or None,
+            )
 
     def _replicas(self) -> int:
         return int(self.k.deployment(self.namespace, "hellogo").spec.replicas or 0)
@@ -310,29 +539,6 @@ class ClusterBackend:
                 interval=0.5,
                 what=f"the controller to serve port {port} as the setup says",
             )
-        for route in setup.ingress.routes:
-
-            def route_problems(route: Route = route) -> list[str]:
-                code = self._probe(route.host or "ingressbed.invalid", route.path)
-                return [] if code and code != 404 and code < 500 else [f"HTTP {code}"]
-
-            settle(
-                route_problems,
-                timeout=SERVE_TIMEOUT,
-                interval=0.5,
-                what=f"{route.path} to answer through the ingress",
-            )
-
-    def _probe(self, host: str, path: str) -> int:
-        addr = self.address()
-        conn = http.client.HTTPConnection(addr.host, addr.port, timeout=5)
-        try:
-            conn.request("GET", path, headers={"Host": host, "Cache-Control": "no-cache"})
-            return conn.getresponse().status
-        except OSError:
-            return 0
-        finally:
-            conn.close()
 
     def pods(self) -> list[Pod]:
         return [
@@ -374,6 +580,9 @@ class ClusterBackend:
             self.k.scale(self.namespace, "hellogo", replicas)
             self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
             self._wait_balancer(f"{replicas} pods")
+        if self.setup is not None:
+            self.setup = Setup(self.setup.ingress, self.setup.controller, replicas)
+            self._converge(self.setup)
 
     def kill(self, pod: str) -> None:
         with self.steps.step(f"Killing pod {pod}"):
@@ -386,6 +595,8 @@ class ClusterBackend:
             )
             self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
             self._wait_balancer(f"the replacement of {pod}")
+        if self.setup is not None:
+            self._converge(self.setup)
 
     def address(self) -> Address:
         if self._address is None:

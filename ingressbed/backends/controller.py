@@ -13,8 +13,13 @@ from typing import Any
 
 import yaml
 
+from ingressbed import ingress_keys
 from ingressbed import k8s_manifests as km
-from ingressbed.backends.ingress_nginx import controller_location, nginx_conf_checksum
+from ingressbed.backends.ingress_nginx import (
+    controller_location,
+    nginx_conf_checksum,
+    parse_backend_names,
+)
 from ingressbed.backends.ingress_nginx import parse_dbg_backend as _parse_dbg
 from ingressbed.backends.kube import Kube, api_errors, poll
 from ingressbed.errors import ConfigError, SetupError
@@ -24,6 +29,8 @@ from ingressbed.tools import ControllerRelease, controller_manifest
 SELECTOR = "app.kubernetes.io/name=ingress-nginx,app.kubernetes.io/component=controller"
 ROLLOUT_TIMEOUT = 300.0
 RELOAD_TIMEOUT = 120.0
+UNKNOWN_DEFAULT_WAIT = 15.0
+BACKEND_GONE_TIMEOUT = 120.0
 
 
 class Controller:
@@ -87,32 +94,35 @@ class Controller:
         on_kind: bool,
         on_cleanup: Callable[[str, Callable[[], None], str], None] | None = None,
     ) -> None:
-        """Apply the pinned manifest (images by digest, bed ConfigMap keys) and wait for it.
+        """Apply the pinned manifest (images by digest, bed ConfigMap keys).
 
         ``on_cleanup`` is given how to remove it again (registered before anything is applied).
+        ``wait_ready`` waits for the controller afterwards (its own bring-up step).
         """
-        with self.steps.step(f"Installing ingress-nginx {release.version}"):
-            path = controller_manifest(release, flavor)
-            upstream = [d for d in yaml.safe_load_all(path.read_text()) if d]
-            self.base_config = km.configmap_data(upstream)
-            objs = km.rewrite_controller_manifest(
-                upstream, release.images, km.controller_config({}, self.base_config),
-                on_kind=on_kind,
-            )  # fmt: skip
-            if on_cleanup is not None:
-                on_cleanup(
-                    f"Removing ingress-nginx {release.version}",
-                    lambda: self._delete_all(objs),
-                    f"ingress-nginx {release.version} in namespace {km.CONTROLLER_NAMESPACE}",
-                )
-            for obj in objs:
-                self._apply_replacing_jobs(obj)
+        objs = self.install_objects(release, flavor, on_kind=on_kind)
+        if on_cleanup is not None:
+            on_cleanup(
+                f"Removing ingress-nginx {release.version}",
+                lambda: self._delete_all(objs),
+                f"ingress-nginx {release.version} in namespace {km.CONTROLLER_NAMESPACE}",
+            )
+        for obj in objs:
+            self._apply_replacing_jobs(obj)
         self.namespace = km.CONTROLLER_NAMESPACE
         self.configmap = km.CONTROLLER_CONFIGMAP
         self.controls_config = True
         self.version = release.version
-        with self.steps.step("Waiting for the ingress-nginx controller"):
-            self.kube.wait_deployment(self.namespace, km.CONTROLLER_DEPLOYMENT, ROLLOUT_TIMEOUT)
+
+    def install_objects(
+        self, release: ControllerRelease, flavor: str, *, on_kind: bool
+    ) -> list[dict[str, Any]]:
+        """The rewritten upstream manifest (verified download, cache or local mirror)."""
+        objs, self.base_config = install_objects(release, flavor, on_kind=on_kind)
+        return objs
+
+    def wait_ready(self) -> None:
+        """Until the controller Deployment is rolled out."""
+        self.kube.wait_deployment(self.namespace, km.CONTROLLER_DEPLOYMENT, ROLLOUT_TIMEOUT)
 
     def _delete_all(self, objs: list[dict[str, Any]]) -> None:
         for obj in reversed(objs):
@@ -135,25 +145,24 @@ class Controller:
 
     def wait_webhook(self, namespace: str) -> None:
         """Until the admission webhook accepts a server-side dry-run Ingress in ``namespace``."""
-        with self.steps.step("Waiting for the admission webhook"):
-            probe = km.webhook_probe(namespace)
-            last = [""]
+        probe = km.webhook_probe(namespace)
+        last = [""]
 
-            def accepted() -> bool | None:
-                try:
-                    self.kube.dry_run_create(probe)
-                except SetupError as exc:
-                    last[0] = str(exc)
-                    return None
-                return True
+        def accepted() -> bool | None:
+            try:
+                self.kube.dry_run_create(probe)
+            except SetupError as exc:
+                last[0] = str(exc)
+                return None
+            return True
 
-            poll(
-                accepted,
-                timeout=ROLLOUT_TIMEOUT,
-                what="the admission webhook to answer",
-                interval=1.0,
-                detail=lambda: last[0],
-            )
+        poll(
+            accepted,
+            timeout=ROLLOUT_TIMEOUT,
+            what="the admission webhook to answer",
+            interval=1.0,
+            detail=lambda: last[0],
+        )
 
     # --- the ConfigMap -----------------------------------------------------------------------
 
@@ -173,17 +182,32 @@ class Controller:
                 )
             return
         data = km.controller_config(keys, self.base_config)
-        if self.kube.configmap_data(self.namespace, self.configmap) == data:
+        live = self.kube.configmap_data(self.namespace, self.configmap) or {}
+        if live == data:
             return
+        changed, unknown = ingress_keys.config_changes(live, data)
         with self.steps.step("Updating the controller ConfigMap"):
             before = nginx_conf_checksum(self.nginx_conf())
             self.kube.replace_configmap_data(self.namespace, self.configmap, data)
-            poll(
-                lambda: True if nginx_conf_checksum(self.nginx_conf()) != before else None,
-                timeout=RELOAD_TIMEOUT,
-                what="the controller to reload with the new ConfigMap",
-                interval=0.5,
-            )
+            if not changed and not unknown:
+                return  # values equal to their defaults: nginx.conf stays as it is
+            # With only keys of unknown default, nginx.conf may legitimately stay the same:
+            # wait a bounded while, then rely on the traffic check that follows every apply.
+            timeout = RELOAD_TIMEOUT if changed else UNKNOWN_DEFAULT_WAIT
+            try:
+                poll(
+                    lambda: True if nginx_conf_checksum(self.nginx_conf()) != before else None,
+                    timeout=timeout,
+                    what=f"the controller to reload nginx.conf for {', '.join(changed)}",
+                    interval=0.5,
+                )
+            except SetupError:
+                if changed:
+                    raise
+                self.steps.note(
+                    f"  nginx.conf unchanged after {', '.join(unknown)} (their default may be "
+                    "the value set); the traffic check decides"
+                )
 
     # --- asking the controller pod -------------------------------------------------------------
 
@@ -204,5 +228,32 @@ class Controller:
         """``/dbg backends get NAME`` (None: the controller has no such backend)."""
         return _parse_dbg(self.run(["/dbg", "backends", "get", name]))
 
+    def backend_names(self) -> set[str]:
+        """``/dbg backends list``: the names of the backends the controller holds."""
+        return parse_backend_names(self.run(["/dbg", "backends", "list"]))
+
+    def wait_backends_gone(self, names: set[str]) -> None:
+        """Until none of ``names`` is a backend any more (their balancers are dropped)."""
+        poll(
+            lambda: True if not names & self.backend_names() else None,
+            timeout=BACKEND_GONE_TIMEOUT,
+            what=f"the controller to drop backends {', '.join(sorted(names))}",
+            interval=0.5,
+            detail=lambda: ", ".join(sorted(names & self.backend_names())),
+        )
+
     def logs(self) -> str:
         return self.kube.logs(self.namespace, self.pod())
+
+
+def install_objects(
+    release: ControllerRelease, flavor: str, *, on_kind: bool, fetch: bool = True
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The upstream manifest of ``release`` rewritten for the bed, and its ConfigMap data."""
+    path = controller_manifest(release, flavor, fetch=fetch)
+    upstream = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    base = km.configmap_data(upstream)
+    objs = km.rewrite_controller_manifest(
+        upstream, release.images, km.controller_config({}, base), on_kind=on_kind
+    )
+    return objs, base

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ingressbed import k8s_manifests as km
+from ingressbed.placement.subset import DEFAULT_SUBSET_SIZE
 from ingressbed.tools import normalize_version, version_tuple
 from ingressbed.vocabulary import ALL_CAPABILITIES, Address, Capability, Endpoint, IngressSpec
 
@@ -116,9 +117,18 @@ def backend_mismatches(
     want_subset = (spec.annotation("upstream-hash-by-subset") or "").lower() == "true"
     if bool(hashing.get("upstream-hash-by-subset", False)) != want_subset:
         problems.append(f"subset {hashing.get('upstream-hash-by-subset', False)}")
-    affinity = (backend.get("sessionAffinityConfig") or {}).get("name", "")
+    want_size = subset_size(spec) if want_subset else 0
+    got_size = int(hashing.get("upstream-hash-by-subset-size") or 0) if want_subset else 0
+    if got_size != want_size:
+        problems.append(f"subset-size {got_size}")
+    session = backend.get("sessionAffinityConfig") or {}
+    affinity = session.get("name", "")
     if affinity != (spec.annotation("affinity") or ""):
         problems.append(f"affinity {affinity!r}")
+    elif affinity == "cookie":
+        mode = session.get("mode") or "balanced"
+        if mode != (spec.annotation("affinity-mode") or "balanced"):
+            problems.append(f"affinity-mode {mode!r}")
     lb = spec.annotation("load-balance") or default_load_balance
     if backend.get("load-balance", lb) != lb:
         problems.append(f"load-balance {backend.get('load-balance')!r}")
@@ -129,6 +139,50 @@ def backend_mismatches(
     elif {e.address for e in eps} != pod_ips or any(e.port != port for e in eps):
         problems.append(f"endpoints {sorted(str(e) for e in eps)} vs pods {sorted(pod_ips)}")
     return problems
+
+
+def subset_size(spec: IngressSpec) -> int:
+    """The subset size the controller uses for ``spec`` (its parser turns 0 or none into 3)."""
+    raw = spec.annotation("upstream-hash-by-subset-size") or ""
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_SUBSET_SIZE
+
+
+HashConfig = tuple[str, bool, int]
+
+
+def hash_config(spec: IngressSpec) -> HashConfig | None:
+    """What a chash/chashsubset balancer reads once, at creation: key, subset, size.
+
+    None when the backend is not hashed (no key, or cookie affinity, which takes precedence
+    in the controller's balancer choice).
+    """
+    key = spec.annotation("upstream-hash-by") or ""
+    if not key or (spec.annotation("affinity") or "") == "cookie":
+        return None
+    subset = (spec.annotation("upstream-hash-by-subset") or "").lower() == "true"
+    return key, subset, subset_size(spec) if subset else 0
+
+
+def stale_balancer_ports(old: IngressSpec | None, new: IngressSpec) -> list[int]:
+    """Ports whose live hash balancer would keep ``old``'s configuration if ``new`` is applied.
+
+    ingress-nginx creates a chash balancer with the key it reads then, and later syncs only
+    refresh its endpoints; a change of key (or subset settings) alone makes no nginx reload.
+    So when a port is hashed before and after and the hash configuration differs, the
+    balancer must be made afresh (the backend removed first). A change from or to an
+    unhashed backend changes the algorithm, and the controller replaces the balancer itself.
+    """
+    if old is None:
+        return []
+    before, after = hash_config(old), hash_config(new)
+    if before is None or after is None or before == after:
+        return []
+    return [port for port in new.ports if port in old.ports]
+
+
+def parse_backend_names(text: str) -> set[str]:
+    """Backend names printed by ``/dbg backends list`` (one per line)."""
+    return {line.strip() for line in text.splitlines() if line.strip()}
 
 
 def ingress_conflicts(ours: Mapping[str, Any], others: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from ingressbed import ingress_keys
-from ingressbed.backends import base
+from ingressbed.backends import base, converge
 from ingressbed.backends.local_addresses import AddressBlock
 from ingressbed.backends.local_nginx import GENERATION_PATH, Listen, render
 from ingressbed.backends.local_pods import PodSet
@@ -161,6 +161,7 @@ class LocalBackend:
             )
         self._require_started()
         self._configure(setup)
+        converge.converge(self, setup, timeout=10.0)
 
     def pods(self) -> list[Pod]:
         return sorted(self._require_started().pods, key=_ip_key)
@@ -172,10 +173,12 @@ class LocalBackend:
 
     def scale(self, replicas: int) -> None:
         self._configure(Setup(self._setup.ingress, self._setup.controller, replicas))
+        converge.converge(self, self._setup, timeout=10.0)
 
     def kill(self, pod: str) -> None:
         self._require_started().kill(pod)
         self._configure(self._setup)
+        converge.converge(self, self._setup, timeout=10.0)
 
     def address(self) -> Address:
         if self._listen is None:

@@ -15,9 +15,10 @@ import argparse
 from ingressbed import k8s_manifests as km
 from ingressbed.backends.kube import Kube
 from ingressbed.cli.up import add_backend_options, options_from
+from ingressbed.docker_env import DockerCLI, one_line
 from ingressbed.errors import ToolError
 from ingressbed.progress import Steps
-from ingressbed.tools import Lock, cache_dir, find_tool
+from ingressbed.tools import Lock, cache_dir, find_kind
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     opts = options_from(args)
     steps = Steps(quiet=opts.quiet)
     if opts.backend == "kind":
-        kind = str(find_tool("kind", Lock.load()))
+        kind = str(find_kind(Lock.load(), steps.note))
+        env = DockerCLI.from_environment().env  # the daemon `ingressbed up` used
         kubeconfig = cache_dir() / "kind" / f"{opts.cluster_name}.kubeconfig"
         with steps.step(f'Deleting cluster "{opts.cluster_name}"'):
             done = subprocess.run(
@@ -53,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=env,
             )
             if done.returncode != 0:
-                raise ToolError(f"kind delete cluster failed: {done.stderr.strip()}")
+                raise ToolError(f"kind delete cluster failed: {one_line(done.stderr)}")
             kubeconfig.unlink(missing_ok=True)
         return 0
     if not opts.context:

@@ -14,11 +14,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from ingressbed.backends.bringup import run_all
 from ingressbed.backends.cluster import ClusterBackend
 from ingressbed.backends.kind import KindBackend
 from ingressbed.errors import ConfigError
 from ingressbed.options import KEEP, BedOptions
-from ingressbed.plan import DEFAULT_SETUP, build_plan, write_plan
+from ingressbed.plan import DEFAULT_SETUP, apply_step, build_plan, write_plan
 from ingressbed.progress import Steps
 
 
@@ -102,18 +103,20 @@ def run(args: argparse.Namespace) -> int:
     )
     if opts.dry_run:
         plan = build_plan(opts)
-        paths = write_plan(plan, opts, args.output)
+        paths = write_plan(plan, args.output)
         for note in plan.notes:
             print(f"note: {note}", file=sys.stderr)
         print(f"wrote {len(paths)} files to {args.output} (nothing was run):")
         for path in paths:
             print(f"  {path}")
+        if not opts.quiet:
+            print(plan.describe())
         return 0
     steps = Steps(quiet=opts.quiet)
     bed = KindBackend(opts, steps) if opts.backend == "kind" else ClusterBackend(opts, steps)
     try:
         bed.start()
-        bed.apply(DEFAULT_SETUP)
+        run_all([apply_step(bed, DEFAULT_SETUP)], steps)
     except BaseException:
         bed.failed = True
         bed.close()
