@@ -14,9 +14,10 @@ import argparse
 
 from ingressbed import k8s_manifests as km
 from ingressbed.backends.kube import Kube
-from ingressbed.cli.up import add_backend_options, options_from
+from ingressbed.cli.up import kind_or_cluster
 from ingressbed.docker_env import DockerCLI, one_line
 from ingressbed.errors import ToolError
+from ingressbed.options import add_cli_arguments, from_args
 from ingressbed.progress import Steps
 from ingressbed.tools import Lock, cache_dir, find_kind
 
@@ -28,14 +29,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawTextHelpFormatter,
     )
-    add_backend_options(parser)
+    add_cli_arguments(parser, "down")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import subprocess
 
-    opts = options_from(args)
+    opts = kind_or_cluster(from_args(args, "down"), "down")
     steps = Steps(quiet=opts.quiet)
     if opts.backend == "kind":
         kind = str(find_kind(Lock.load(), steps.note))

@@ -18,43 +18,20 @@ from ingressbed.backends.bringup import run_all
 from ingressbed.backends.cluster import ClusterBackend
 from ingressbed.backends.kind import KindBackend
 from ingressbed.errors import ConfigError
-from ingressbed.options import KEEP, BedOptions
+from ingressbed.options import BedOptions, add_cli_arguments, from_args
 from ingressbed.plan import DEFAULT_SETUP, apply_step, build_plan, write_plan
 from ingressbed.progress import Steps
 
 
-def add_backend_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by `up` and `down`."""
-    parser.add_argument(
-        "--backend",
-        choices=("kind", "cluster"),
-        default=None,
-        help="where the bed runs (default: $INGRESSBED_BACKEND or kind)",
-    )
-    parser.add_argument("--cluster-name", help="kind cluster name (default: ingressbed)")
-    parser.add_argument("--context", help="kubeconfig context (cluster backend; required there)")
-    parser.add_argument("--kubeconfig", help="kubeconfig file (cluster backend)")
-    parser.add_argument("--namespace-prefix", help="prefix of the namespaces the bed creates")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-
-
-def options_from(args: argparse.Namespace, **extra: object) -> BedOptions:
-    opts = BedOptions.from_env(
-        backend=args.backend,
-        cluster_name=args.cluster_name,
-        context=args.context,
-        kubeconfig=args.kubeconfig,
-        namespace_prefix=args.namespace_prefix,
-        quiet=args.quiet or None,
-        **extra,
-    )
-    if opts.backend == "auto":
-        opts.backend = "kind"
-    if opts.backend not in ("kind", "cluster"):
+def kind_or_cluster(options: BedOptions, command: str) -> BedOptions:
+    """``options`` for `up`/`down`: ``auto`` means kind; local is refused in one line."""
+    if options.backend == "auto":
+        options = options.but(backend="kind")
+    if options.backend not in ("kind", "cluster"):
         raise ConfigError(
-            f"`ingressbed {args.command}` takes --backend kind or cluster, not {opts.backend!r}"
+            f"`ingressbed {command}` takes --backend kind or cluster, not {options.backend!r}"
         )
-    return opts
+    return options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,20 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawTextHelpFormatter,
     )
-    add_backend_options(parser)
-    parser.add_argument("--controller-version", help="ingress-nginx release pinned in the lock")
-    parser.add_argument("--node-image", help="kind node image, pinned by @sha256: digest")
-    parser.add_argument(
-        "--install-controller",
-        action="store_true",
-        help="cluster backend: install ingress-nginx when the cluster has none",
-    )
-    parser.add_argument(
-        "--keep",
-        choices=KEEP,
-        default=None,
-        help="what to leave when bring-up fails (default: never)",
-    )
+    add_cli_arguments(parser, "up")
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -93,14 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    opts = options_from(
-        args,
-        controller_version=args.controller_version,
-        node_image=args.node_image,
-        keep=args.keep,
-        install_controller=args.install_controller or None,
-        dry_run=args.dry_run or None,
-    )
+    opts = kind_or_cluster(from_args(args, "up", dry_run=bool(args.dry_run)), "up")
     if opts.dry_run:
         plan = build_plan(opts)
         paths = write_plan(plan, args.output)
@@ -122,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         bed.close()
         raise
     address = bed.address()
-    bed.options.keep = "always"  # up leaves the bed running; close only stops helpers
+    bed.options = bed.options.but(keep="always")  # up leaves the bed running
     bed.close()
     print(f"bed up: {bed.name}, namespace {bed.namespace}, ingress {address.base_url}")
     host = DEFAULT_SETUP.ingress.routes[0].host
