@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from ingressbed import layouts
-from ingressbed.backends import base, converge
+from ingressbed.backends import converge
 from ingressbed.vocabulary import Capability
 
 KEYS = 40
@@ -37,10 +37,6 @@ def test_a_new_hash_key_on_a_live_ingress_keeps_the_old_key_until_the_balancer_i
     old = layouts.setup("one-port", {"upstream-hash-by": OLD_KEY})
     new = layouts.setup("one-port", {"upstream-hash-by": NEW_KEY})
     bed = serve(old)
-    # Until the needs marker is read in pytest_runtest_setup on this branch, skip here too.
-    reason = base.skip_reason(bed, [Capability.RAW_APPLY])
-    if reason:
-        pytest.skip(reason)
 
     samples, under_old = _disagreements(bed, old)
     assert under_old == [], "the bed's apply must serve the first key"
