@@ -7,6 +7,8 @@ replacement is in, the keys the replacement takes; nobody else moves.
 
 from __future__ import annotations
 
+import pytest
+
 from ingressbed import expect, layouts, measure, traffic
 from ingressbed.clients.http import HttpRequest, probe
 from ingressbed.pytest_plugin.bed import needs
@@ -25,6 +27,7 @@ def placements(bed):
     return measure.assignment(observations, lambda o: o.client)
 
 
+@pytest.mark.needs(Capability.SCALE)
 def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
     bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
     needs(bed, Capability.SCALE)
@@ -43,6 +46,7 @@ def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
     assert 0.05 < moved / len(CLIENTS) < 0.3, f"{moved} of {len(CLIENTS)} moved, not about 1/7"
 
 
+@pytest.mark.needs(Capability.KILL)
 def test_killing_a_pod_moves_only_its_keys_and_those_its_replacement_takes(serve):
     bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
     needs(bed, Capability.KILL)

@@ -79,6 +79,7 @@ class Pod:
     name: str
     ip: str
     node: str = ""
+    slow_ms: int = 0  # extra latency of every answer (Setup.slow_pods); 0: none
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,10 @@ class Setup:
     ingress: IngressSpec
     controller: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # ConfigMap keys
     replicas: int = 6
+    #: How many of the ``replicas`` pods answer ``slow_ms`` milliseconds late (hellogo's
+    #: ``--delay-ms``); a backend starts them so and reports them in ``Pod.slow_ms``.
+    slow_pods: int = 0
+    slow_ms: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,112 @@
+"""The one judge: every expectation, whatever wrote it, against a run's evidence.
+
+``Judge(evidence).verdict(expectation)`` gives a ``Verdict``; ``judge_all`` judges the
+expectations that apply to the evidence's data plane. Scenario files, catalog
+candidates (scenario files too) and the e2e helpers (``ingressbed.expect``) all come
+here. Missing evidence never passes: no answer, no pod, no ``X-Cache-Status``, no
+prediction, a property not measured, each is a failing verdict that says what was
+missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ingressbed.balancing import Balancing
+from ingressbed.evidence import Evidence
+from ingressbed.expectations import (
+    AnsweredExpect,
+    CacheExpect,
+    Expectation,
+    PicksExpect,
+    PodsExpect,
+    PropertyExpect,
+    SpreadExpect,
+    StatusExpect,
+)
+from ingressbed.judge import answers, checks
+from ingressbed.judge.verdict import Verdict
+from ingressbed.model import Model
+from ingressbed.odds import Odds, odds
+from ingressbed.properties import HTTP_ROUTES, PAGE_ROUTE, Properties, Traffic
+
+__all__ = ["Judge", "Verdict", "judge", "judge_all"]
+
+
+class Judge:
+    """Judges expectations on one run's evidence (the model's odds computed once per mix)."""
+
+    def __init__(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+        self._odds: dict[str, Odds | None] = {}
+        self._properties: dict[str, Properties] = {}
+
+    def model(self) -> Model | None:
+        """The placement model of the bed's data plane for the setup's hash key, if any."""
+        ev = self.evidence
+        if ev.setup is None or not ev.plane or not ev.endpoints:
+            return None
+        hash_by = Balancing.of(ev.setup).hash_by
+        return Model(ev.plane, ev.endpoints, hash_by) if hash_by else None
+
+    def _mix(self, name: str) -> tuple[Properties, Odds | None]:
+        ev = self.evidence
+        if name not in self._properties:
+            assert ev.setup is not None
+            traffic: Traffic = ev.mixes[name]
+            balancing = Balancing.of(ev.setup)
+            routes = {r.path: r.service_port for r in ev.setup.ingress.routes}
+            self._properties[name] = Properties(balancing, ev.plane, routes, traffic)
+            try:
+                self._odds[name] = odds(
+                    balancing,
+                    ev.plane,
+                    routes,
+                    traffic.endpoints,
+                    visits=traffic.visits_per_route,
+                    http_routes=HTTP_ROUTES,
+                    page_route=PAGE_ROUTE,
+                    scaled=traffic.scaled_endpoints,
+                )
+            except (KeyError, ValueError, ZeroDivisionError):
+                self._odds[name] = None  # no peers on a route: nothing to compute odds on
+        return self._properties[name], self._odds[name]
+
+    def _property(self, e: PropertyExpect) -> Verdict:
+        ev = self.evidence
+        if e.step not in ev.mixes:
+            return checks.missing(e, f"no mix step {e.step!r} was run")
+        if ev.setup is None or not ev.plane:
+            return checks.missing(e, "the run does not say what the bed served")
+        props, run_odds = self._mix(e.step)
+        return checks.check(e, props.figure(e.kind), run_odds)
+
+    def verdict(self, e: Expectation) -> Verdict:
+        """Judge one expectation."""
+        ev = self.evidence
+        if isinstance(e, PropertyExpect):
+            return self._property(e)
+        observations = ev.of(e.steps)
+        if isinstance(e, PodsExpect):
+            return answers.pods(e, observations)
+        if isinstance(e, CacheExpect):
+            return answers.cache(e, observations)
+        if isinstance(e, StatusExpect):
+            return answers.status(e, observations)
+        if isinstance(e, AnsweredExpect):
+            return answers.answered(e, observations)
+        if isinstance(e, SpreadExpect):
+            return answers.spread(e, observations, ev.pods)
+        assert isinstance(e, PicksExpect)
+        return answers.picks(e, observations, self.model())
+
+
+def judge(expectation: Expectation, evidence: Evidence) -> Verdict:
+    """Judge one expectation on ``evidence``."""
+    return Judge(evidence).verdict(expectation)
+
+
+def judge_all(expectations: Iterable[Expectation], evidence: Evidence) -> tuple[Verdict, ...]:
+    """Judge every expectation that applies to ``evidence.plane``, in order."""
+    one = Judge(evidence)
+    return tuple(one.verdict(e) for e in expectations if e.applies_to(evidence.plane))
