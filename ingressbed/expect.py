@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import replace
 
+from ingressbed import judge_answers as answers
+from ingressbed import judge_figures as checks
 from ingressbed.evidence import Evidence
 from ingressbed.expectations import (
     DEFAULT_SIGMAS,
@@ -30,9 +32,10 @@ from ingressbed.expectations import (
     PodsExpect,
     PropertyExpect,
 )
-from ingressbed.judge import Verdict, answers, checks, judge
+from ingressbed.judge import judge
 from ingressbed.model import Model
 from ingressbed.properties import Figure
+from ingressbed.verdict import Verdict
 from ingressbed.vocabulary import Observation
 
 __all__ = [

@@ -1,5 +1,5 @@
 """The model's odds for a candidate (ingressbed.odds), and verdicts of figures against
-property checks (ingressbed.judge.checks)."""
+property checks (ingressbed.judge_figures)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import random
 import pytest
 
 from ingressbed import catalog, odds
+from ingressbed import judge_figures as checks
 from ingressbed.balancing import Balancing
 from ingressbed.expectations import Bound, Check, Kind, PropertyExpect
-from ingressbed.judge import checks
 from ingressbed.placement import Ring, synthetic_endpoints
 from ingressbed.properties import Figure
 from ingressbed.stats import binomial_bounds

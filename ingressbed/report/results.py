@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ingressbed.errors import ConfigError
-from ingressbed.judge import Verdict
+from ingressbed.verdict import Verdict
 
 SCHEMA = 1
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingressbed.evidence import Evidence
-from ingressbed.judge import Verdict, judge_all
+from ingressbed.judge import judge_all
 from ingressbed.scenario import table
 from ingressbed.scenario.spec import Scenario
+from ingressbed.verdict import Verdict
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from ingressbed.expectations import (
     Check,
     PropertyExpect,
 )
-from ingressbed.judge.verdict import Verdict
 from ingressbed.odds import Odds, quantity
 from ingressbed.properties import Figure
 from ingressbed.stats import binomial_bounds
+from ingressbed.verdict import Verdict
 
 
 def _verdict(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ingressbed import judge_answers as answers
+from ingressbed import judge_figures as checks
 from ingressbed.balancing import Balancing
 from ingressbed.evidence import Evidence
 from ingressbed.expectations import (
@@ -24,11 +26,10 @@ from ingressbed.expectations import (
     SpreadExpect,
     StatusExpect,
 )
-from ingressbed.judge import answers, checks
-from ingressbed.judge.verdict import Verdict
 from ingressbed.model import Model
 from ingressbed.odds import Odds, odds
 from ingressbed.properties import HTTP_ROUTES, PAGE_ROUTE, Properties, Traffic
+from ingressbed.verdict import Verdict
 
 __all__ = ["Judge", "Verdict", "judge", "judge_all"]
 

@@ -22,8 +22,8 @@ from ingressbed.expectations import (
     SpreadExpect,
     StatusExpect,
 )
-from ingressbed.judge.verdict import Verdict
 from ingressbed.model import Model
+from ingressbed.verdict import Verdict
 from ingressbed.vocabulary import Observation
 
 _UNITS = {
