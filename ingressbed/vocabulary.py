@@ -1,4 +1,4 @@
-"""Vocabulary types shared by every layer (see DESIGN.md, Vocabulary).
+"""Vocabulary types shared by every layer: flavors, capabilities, setups, observations.
 
 Data flows one way: a ``Setup`` (from the catalog or a scenario) goes to a backend,
 clients turn requests into ``Observation`` values, and measurements turn observations

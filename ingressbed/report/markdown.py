@@ -96,8 +96,10 @@ def _candidate_section(
     lines += ["", "| expectation | expected | observed | | why |", "|---|---|---|---|---|"]
     for result in candidate.properties:
         observed = _number(result.observed)
-        if result.detail:
+        if result.detail and not (observed and result.detail.startswith(observed)):
             observed = f"{observed} ({result.detail})" if observed else result.detail
+        elif result.detail:
+            observed = result.detail  # the verdict's evidence already starts with the figure
         lines.append(
             f"| {titles.get(result.name, result.name)} | {_cell(result.expected)} | "
             f"{_cell(observed)} | {mark(result)} | {_cell(result.why)} |"
