@@ -23,7 +23,6 @@ import random
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.request import Request as UrlRequest
 
 import httpx
@@ -43,22 +42,10 @@ from ingressbed.properties import (
     WS_ROUTE,
     Traffic,
 )
+from ingressbed.traffic import MixPlan as Plan
 from ingressbed.vocabulary import Capability, Observation, Setup
 
 HOST = layouts.DEFAULT_HOST
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How much traffic one mix sends (enough for 4-sigma bounds; ~2 s on local)."""
-
-    clients: int = 400
-    visits: int = 3
-    pages: int = 800
-    hosts: int = 20
-    scale: bool = True
-    concurrency: int = 8
-    seed: int = 1
 
 
 class _NoJar(http.cookiejar.DefaultCookiePolicy):

@@ -51,12 +51,11 @@ from ingressbed.expectations import (
     StatusExpect,
 )
 from ingressbed.scenario.nodes import Source
-from ingressbed.scenario.spec import AGAIN, MIX, WEBSOCKET, Step
+from ingressbed.scenario.spec import AGAIN, CACHE_STATUSES, MIX, WEBSOCKET, Step
 from ingressbed.suggest import suggest
 from ingressbed.vocabulary import Flavor, Setup
 from ingressbed.yamlsource import Mapping, Node
 
-CACHE_STATUSES = ("HIT", "MISS", "EXPIRED", "BYPASS", "STALE", "UPDATING", "REVALIDATED")
 KINDS: tuple[str, ...] = tuple(str(k) for k in Kind)
 _BOUND_KEYS = ("equals", "at_least", "at_most")
 _ITEM_KEYS = ("why", "on")

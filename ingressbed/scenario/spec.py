@@ -20,7 +20,7 @@ from ingressbed.expectations import (
     SpreadExpect,
     StatusExpect,
 )
-from ingressbed.mix import Plan
+from ingressbed.traffic import MixPlan as Plan
 from ingressbed.vocabulary import Capability, Setup
 
 __all__ = [

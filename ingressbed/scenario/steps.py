@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 import yaml
 
 from ingressbed import traffic, yamlsource
-from ingressbed.mix import Plan
 from ingressbed.scenario import curlargs
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import AGAIN, CURL, HTTP, MIX, STEP_KINDS, WEBSOCKET, Step
 from ingressbed.suggest import suggest
+from ingressbed.traffic import MixPlan as Plan
 from ingressbed.yamlsource import Mapping, Node
 
 _COMMON = ("name", "note", "client_ip", "clients", "repeat")
