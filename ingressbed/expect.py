@@ -25,7 +25,6 @@ from ingressbed.expectations import (
     AnsweredExpect,
     Bound,
     CacheExpect,
-    Check,
     Kind,
     Per,
     PicksExpect,
@@ -84,12 +83,7 @@ def cache_status(observations: Iterable[Observation], *, every: str) -> Verdict:
 
 def within(count: int, n: int, p: float, what: str, sigmas: float = 4.0) -> Verdict:
     """``count`` of ``n`` is inside the exact binomial bounds around ``p``."""
-    e = PropertyExpect(why=what, check=Check.BINOMIAL, quantity="p", sigmas=sigmas)
-    if not n:
-        return verdict(checks.missing(e, f"{what}: no trials"))
-    ok, low, high, text = checks.binomial_count(count, {"all": n}, {"all": p}, sigmas)
-    seen = f"{what}: {count} of {n} ({count / n:.3f}); bounds {low}..{high}"
-    return verdict(Verdict("binomial", text, ok, seen, what, 0, count / n, low / n, high / n))
+    return verdict(checks.count_within(count, n, p, sigmas, what))
 
 
 def agrees(model: Model, observations: Iterable[Observation]) -> Verdict:

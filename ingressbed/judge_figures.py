@@ -71,6 +71,19 @@ def binomial_count(
     return low <= count <= high, low, high, text
 
 
+def count_within(count: int, n: int, p: float, sigmas: float, what: str) -> Verdict:
+    """``count`` successes of ``n`` trials inside exact binomial bounds around ``p``.
+
+    No trials is a failing verdict saying so.
+    """
+    asked = f"{what}: within {sigmas:g}σ binomial bounds of p={p:.4g}"
+    if not n:
+        return Verdict("binomial", asked, False, f"nothing to judge: {what}: no trials", what)
+    ok, low, high, text = binomial_count(count, {"all": n}, {"all": p}, sigmas)
+    seen = f"{what}: {count} of {n} ({count / n:.3f}); bounds {low}..{high}"
+    return Verdict("binomial", text, ok, seen, what, 0, count / n, low / n, high / n)
+
+
 def check(e: PropertyExpect, figure: Figure, odds: Odds | None) -> Verdict:
     """Judge ``figure`` of ``e``'s property against ``e``'s check.
 

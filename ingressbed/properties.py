@@ -8,6 +8,7 @@ measured has ``value`` None and ``detail`` saying what was missing; the judge fa
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ class Properties:
         return _share(hits, len(statuses), detail, missing)
 
     # --------------------------------------------------------------- spread
+    @functools.cached_property
     def _spread(self) -> tuple[measure.Spread, measure.Spread | None]:
         pods = list(self.seen.pod_ips)
         observed = measure.spread(self.seen.first, pods)
@@ -158,7 +160,7 @@ class Properties:
         return {self.seen.pod_ips.get(name, name): count for name, count in spread.counts.items()}
 
     def spread_max_mean(self) -> Figure:
-        observed, predicted = self._spread()
+        observed, predicted = self._spread
         if not observed.total:
             return Figure(None, detail="no pod answered a page visit")
         busiest, pods = max(observed.counts.values()), len(observed.counts)
@@ -167,7 +169,7 @@ class Properties:
         return Figure(observed.max_mean, model=model, loads=self._loads(observed), detail=detail)
 
     def spread_cv(self) -> Figure:
-        observed, predicted = self._spread()
+        observed, predicted = self._spread
         if not observed.total:
             return Figure(None, detail="no pod answered a page visit")
         detail = f"{observed.total} page requests on {observed.pods_used} pods"
@@ -183,6 +185,7 @@ class Properties:
             return measure.by_client_and_route
         return measure.by_url
 
+    @functools.cached_property
     def _moved(self) -> tuple[int, int, int] | None:
         if not self.seen.scaled:
             return None
@@ -196,14 +199,14 @@ class Properties:
         return len(common), len(moved), len(elsewhere)
 
     def moved_on_scale(self) -> Figure:
-        counts = self._moved()
+        counts = self._moved
         if counts is None:
             return Figure(None, detail="not measured: the backend cannot scale")
         keys, moved, _ = counts
         return _share(moved, keys, f"{moved} of {keys} keys moved", "no key answered twice")
 
     def moved_elsewhere(self) -> Figure:
-        counts = self._moved()
+        counts = self._moved
         if counts is None:
             return Figure(None, detail="not measured: the backend cannot scale")
         keys, moved, elsewhere = counts

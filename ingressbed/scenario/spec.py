@@ -8,6 +8,7 @@ and expectation keeps its file line so a verdict can point back into the file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from ingressbed.expectations import (
     AnsweredExpect,
@@ -100,8 +101,7 @@ class Scenario:
     @property
     def id(self) -> str:
         """The file's name without its suffix (a catalog candidate's id)."""
-        name = self.path.replace("\\", "/").rsplit("/", 1)[-1]
-        return name.rsplit(".", 1)[0]
+        return PurePath(self.path).stem
 
     def expectations_for(self, plane: str) -> tuple[Expectation, ...]:
         """The expectations judged on data plane ``plane``."""
