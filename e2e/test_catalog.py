@@ -1,10 +1,12 @@
-"""Every catalog candidate the backend can run, each property against its expectation.
+"""Every catalog candidate the backend can run, each expectation judged.
 
-The catalog (manifests/catalog.yaml) states, per data plane, what each candidate should
-do to affinity, spread, cache hits and movement on scale. One test per candidate serves
-it, drives its traffic (ingressbed.evaluate) and checks every property; candidates needing
-a capability the backend lacks skip with it named. The same results feed the report
-written at the end of the run (ingressbed.pytest_plugin.report).
+The catalog (manifests/catalog/<id>.yaml, one scenario file per candidate) states, per
+data plane and with its reason, what each candidate should do to affinity, spread,
+cache hits and movement on scale. One test per candidate serves it, sends its steps (a
+``mix`` step: the property traffic) and judges every expectation for the bed's data
+plane (ingressbed.judge). A candidate needing a capability the backend lacks carries
+``needs(...)`` and skips with it named before anything is set up. The same verdicts feed
+the report written at the end of the run (ingressbed.pytest_plugin.report).
 """
 
 from __future__ import annotations
@@ -12,29 +14,29 @@ from __future__ import annotations
 import pytest
 
 from ingressbed import catalog
-from ingressbed.errors import ConfigError
-from ingressbed.evaluate import evaluate
+from ingressbed.errors import BedError
+from ingressbed.scenario import play, required, skip_reason
 
 try:
     CATALOG = catalog.load()
-except ConfigError as exc:
+except BedError as exc:
     pytest.fail(f"ingressbed: {exc}", pytrace=False)
 
+CANDIDATES = [
+    pytest.param(c, id=c.id, marks=pytest.mark.needs(*required(c.scenario)))
+    for c in CATALOG.candidates
+]
 
-@pytest.mark.parametrize("candidate", CATALOG.candidates, ids=lambda c: c.id)
-def test_candidate_has_its_expected_properties(candidate, serve, catalog_recorder):
+
+@pytest.mark.parametrize("candidate", CANDIDATES)
+def test_candidate_has_its_expected_properties(candidate, bed, serve, catalog_recorder):
     catalog_recorder.begin(candidate, CATALOG)
-    bed = serve(candidate.setup())
-    if bed.data_plane not in candidate.planes:
-        pytest.skip(f"the catalog states no expectations for data plane {bed.data_plane}")
+    reason = skip_reason(candidate.scenario, bed)  # a data plane it states nothing for
+    if reason:
+        pytest.skip(reason)
+    serve(candidate.scenario.setup)
 
-    result = evaluate(candidate, bed, steps=catalog_recorder.steps)
-    catalog_recorder.record(result)
+    verdict = play(candidate.scenario, bed, steps=catalog_recorder.steps)
+    catalog_recorder.record_verdict(candidate, verdict)
 
-    assert not result.errors, f"{result.errors} requests failed, e.g.:\n" + "\n".join(
-        result.error_examples
-    )
-    assert not result.failed, f"{candidate.id}: not as expected:\n" + "\n".join(
-        f"- {p.name}: observed {p.observed:.4f} ({p.detail}); expected {p.expected}; {p.why}"
-        for p in result.failed
-    )
+    assert verdict.passed, f"{candidate.id}: not as expected:\n{verdict.render()}"

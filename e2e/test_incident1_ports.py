@@ -43,17 +43,19 @@ def test_ip_hash_on_three_ports_is_sticky_per_port_but_splits_clients_across_por
     assert {o.port for o in observations} == {HTTP_PORT, HTTP2_PORT, WS_PORT}
 
     http = [o for o in observations if o.route in ("/8080", "/9090")]
-    split = measure.cross_port(http)
-    assert split.clients == len(incident1_clients)
+    split = measure.stickiness(http, lambda o: o.client)  # one pod for all of a client's visits
+    assert split.keys == len(incident1_clients)
     p_same = model.share_same(HTTP_PORT, HTTP2_PORT)
     expect.within(
-        split.clients - split.same, split.clients, 1 - p_same, "clients on different pods per port"
+        split.keys - split.sticky, split.keys, 1 - p_same, "clients on different pods per port"
     )
-    assert split.share_different > 0.5, "most clients should land on different pods per port"
+    assert split.share < 0.5, "most clients should land on different pods per port"
 
     ws_clients = set(incident1_clients[:150])
-    three = measure.cross_port(o for o in observations if o.client in ws_clients)
-    assert three.share_different > 0.5, f"HTTP and WebSocket agree too often: {three}"
+    three = measure.stickiness(
+        (o for o in observations if o.client in ws_clients), lambda o: o.client
+    )
+    assert three.share < 0.5, f"HTTP and WebSocket agree too often: {three}"
 
 
 def test_one_port_with_paths_keeps_every_protocol_on_one_pod(serve, ip_hash, incident1_clients):
@@ -64,9 +66,8 @@ def test_one_port_with_paths_keeps_every_protocol_on_one_pod(serve, ip_hash, inc
     assert {o.port for o in observations} == {HTTP_PORT}
     expect.sticky(observations)
     expect.agrees(model, observations)
-    together = measure.cross_port(observations)
-    assert together.clients == len(incident1_clients)
-    assert together.same == together.clients, f"a client was split: {together.example}"
+    expect.sticky(observations, per="client")  # every route of a client on one pod
+    assert measure.stickiness(observations, lambda o: o.client).keys == len(incident1_clients)
 
 
 def test_the_incident_curl_commands(serve, ip_hash):

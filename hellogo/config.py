@@ -16,6 +16,7 @@ DEFAULT_ADDRESS = "0.0.0.0"
 DEFAULT_HTTP_PORTS = (8080, 9090)
 DEFAULT_WS_PORT = 8081
 DEFAULT_CACHE_TTL = 100.0
+MAX_DELAY_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,15 @@ class Config:
         http_ports: the HTTP listeners, in the order given.
         ws_port: the WebSocket listener (it answers plain HTTP too).
         cache_ttl: seconds a cached page stays fresh.
+        delay_ms: extra latency of every HTTP answer, in milliseconds (0: none); a
+            slow pod for latency-aware balancing (ewma).
     """
 
     address: str = DEFAULT_ADDRESS
     http_ports: tuple[int, ...] = DEFAULT_HTTP_PORTS
     ws_port: int = DEFAULT_WS_PORT
     cache_ttl: float = DEFAULT_CACHE_TTL
+    delay_ms: int = 0
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -69,6 +73,17 @@ def _ttl(text: str, source: str) -> float:
     return ttl
 
 
+def _delay(text: str, source: str) -> int:
+    """Parse a delay in whole milliseconds, 0..MAX_DELAY_MS."""
+    try:
+        delay = int(text.strip())
+    except ValueError:
+        raise UsageError(f"{source} is not a whole number of milliseconds: {text!r}") from None
+    if not 0 <= delay <= MAX_DELAY_MS:
+        raise UsageError(f"{source} must be 0..{MAX_DELAY_MS} milliseconds: {text!r}")
+    return delay
+
+
 def _build_parser() -> _Parser:
     parser = _Parser(
         prog="python -m hellogo",
@@ -80,6 +95,9 @@ def _build_parser() -> _Parser:
     )
     parser.add_argument("--ws-port", help="WebSocket port (default 8081)", default=None)
     parser.add_argument("--cache-ttl", help="page cache TTL in seconds (env CACHE_TTL)")
+    parser.add_argument(
+        "--delay-ms", help="answer every HTTP request this many ms late (env DELAY_MS)"
+    )
     return parser
 
 
@@ -88,7 +106,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> Config:
 
     Args:
         argv: the arguments after the program name.
-        env: the environment (``os.environ``); reads ``LISTEN_ADDRESS`` and ``CACHE_TTL``.
+        env: the environment (``os.environ``); reads ``LISTEN_ADDRESS``, ``CACHE_TTL`` and
+            ``DELAY_MS``.
 
     Returns:
         The validated configuration.
@@ -112,8 +131,20 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> Config:
         cache_ttl = _ttl(env["CACHE_TTL"], "CACHE_TTL")
     else:
         cache_ttl = DEFAULT_CACHE_TTL
+    if args.delay_ms is not None:
+        delay_ms = _delay(args.delay_ms, "--delay-ms")
+    elif env.get("DELAY_MS", "").strip():
+        delay_ms = _delay(env["DELAY_MS"], "DELAY_MS")
+    else:
+        delay_ms = 0
     fixed = [port for port in (*http_ports, ws_port) if port != 0]
     for port in fixed:
         if fixed.count(port) > 1:
             raise UsageError(f"port {port} is given to more than one listener")
-    return Config(address=address, http_ports=http_ports, ws_port=ws_port, cache_ttl=cache_ttl)
+    return Config(
+        address=address,
+        http_ports=http_ports,
+        ws_port=ws_port,
+        cache_ttl=cache_ttl,
+        delay_ms=delay_ms,
+    )

@@ -88,11 +88,15 @@ class Connection(asyncio.Protocol):
     Args:
         responder: the listener's answers.
         hub: the process's shared connection state.
+        delay: seconds every HTTP answer is held back (``--delay-ms``); answers keep
+            their order, and the connection closes only after a held answer is written.
     """
 
-    def __init__(self, responder: Responder, hub: Hub) -> None:
+    def __init__(self, responder: Responder, hub: Hub, delay: float = 0.0) -> None:
         self._responder = responder
         self._hub = hub
+        self._delay = delay
+        self._held = 0  # answers scheduled but not yet written
         self._reader = RequestReader()
         self._transport: asyncio.Transport | None = None
         self._remote_addr = ""
@@ -163,11 +167,25 @@ class Connection(asyncio.Protocol):
             if not keep_alive:
                 self._closing = True
                 break
-        if len(out) == 1:
-            transport.write(out[0])
-        elif out:
-            transport.write(b"".join(out))
+        payload = out[0] if len(out) == 1 else b"".join(out)
+        if self._delay > 0 and payload and payload != _CONTINUE:
+            self._held += 1
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._delay, self._write_held, payload, self._closing)
+            return
+        if payload:
+            transport.write(payload)
         if self._closing:
+            transport.close()
+
+    def _write_held(self, payload: bytes, close: bool) -> None:
+        """Write an answer held back by ``delay``; close afterwards when it said so."""
+        self._held -= 1
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(payload)
+        if close or (self._hub.draining and not self._held and self._reader.idle):
             transport.close()
 
     # WebSocket
@@ -222,7 +240,7 @@ class Connection(asyncio.Protocol):
             return
         if self._session is not None:
             self._ws_write(self._session.going_away())
-        elif self._reader.idle:
+        elif self._reader.idle and not self._held:
             self._closing = True
             transport.close()
         # else: the request in flight is answered with "Connection: close".
@@ -265,7 +283,7 @@ async def _bind(
         for index, port in enumerate(config.ports):
 
             def factory(index: int = index) -> Connection:
-                return Connection(responders[index], hub)
+                return Connection(responders[index], hub, config.delay_ms / 1000)
 
             try:
                 if config.address == "::":

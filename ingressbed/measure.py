@@ -1,8 +1,10 @@
-"""Properties computed from observations (pure; DESIGN.md, Vocabulary: property).
+"""Basic figures from observations (pure): who answered what, load per pod, agreement.
 
-Each function takes observations (or a mapping of them) and returns a small frozen
-value with the figures and the evidence behind them, so an assertion failure and the
-report can show what was seen, not just that it was wrong.
+Each function takes observations and returns a small frozen value with the figures and
+the evidence behind them. ``placement`` (per key, how often each pod answered) is the
+one way "on the same pod" is computed: a key is on one pod when one pod answered all of
+its requests. The catalog's properties (``ingressbed.properties``) and the judge
+(``ingressbed.judge``) build on these.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from ingressbed.vocabulary import Observation
 
@@ -65,46 +66,6 @@ def stickiness(observations: Iterable[Observation], key: Key = by_client_and_rou
 
 
 @dataclass(frozen=True)
-class CrossPort:
-    """Per client, whether every route (port or path) landed on the same pod."""
-
-    clients: int
-    same: int
-    example: tuple[Hashable, tuple[tuple[str, str], ...]] | None  # a client on several pods
-
-    @property
-    def share_same(self) -> float:
-        return self.same / self.clients if self.clients else 0.0
-
-    @property
-    def share_different(self) -> float:
-        return 1.0 - self.share_same if self.clients else 0.0
-
-
-def cross_port(
-    observations: Iterable[Observation],
-    client: Key = lambda o: o.client,
-    route: Key = lambda o: o.route,
-) -> CrossPort:
-    """Compare each client's pod across routes (majority pod per client and route)."""
-    pods: dict[Hashable, dict[Hashable, str]] = defaultdict(dict)
-    for pair, pod in assignment(observations, lambda o: (client(o), route(o))).items():
-        c, r = cast(tuple[Hashable, Hashable], pair)
-        pods[c][r] = pod
-    multi = {c: routes for c, routes in pods.items() if len(routes) > 1}
-    same = sum(1 for routes in multi.values() if len(set(routes.values())) == 1)
-    example = next(
-        (
-            (c, tuple(sorted((str(r), p) for r, p in routes.items())))
-            for c, routes in multi.items()
-            if len(set(routes.values())) > 1
-        ),
-        None,
-    )
-    return CrossPort(len(multi), same, example)
-
-
-@dataclass(frozen=True)
 class Spread:
     """Load per pod."""
 
@@ -139,20 +100,6 @@ def spread(observations: Iterable[Observation], pods: Sequence[str] = ()) -> Spr
     counts: Counter[str] = Counter({p: 0 for p in pods})
     counts.update(o.pod for o in answered(observations))
     return Spread(dict(counts))
-
-
-def cache_hit_ratio(observations: Iterable[Observation]) -> float:
-    """Share of answers with ``X-Cache-Status: HIT`` among those with a cache status."""
-    statuses = [o.cache_status for o in observations if o.cache_status]
-    return statuses.count("HIT") / len(statuses) if statuses else math.nan
-
-
-def moved_share(before: Mapping[Hashable, str], after: Mapping[Hashable, str]) -> float:
-    """Share of keys present in both whose pod changed."""
-    common = before.keys() & after.keys()
-    if not common:
-        return math.nan
-    return sum(1 for k in common if before[k] != after[k]) / len(common)
 
 
 @dataclass(frozen=True)

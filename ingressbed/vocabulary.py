@@ -1,4 +1,4 @@
-"""Vocabulary shared by every layer: data planes, capabilities, endpoints, observations.
+"""Vocabulary shared by every layer: data planes, capabilities, setups, observations.
 
 Data flows one way: a ``Setup`` (from the catalog or a scenario) goes to a backend,
 clients turn requests into ``Observation`` values, and measurements turn observations
@@ -80,6 +80,7 @@ class Pod:
     name: str
     ip: str
     node: str = ""
+    slow_ms: int = 0  # extra latency of every answer (Setup.slow_pods); 0: none
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,10 @@ class Setup:
     ingress: IngressSpec
     controller: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # ConfigMap keys
     replicas: int = 6
+    #: How many of the ``replicas`` pods answer ``slow_ms`` milliseconds late (hellogo's
+    #: ``--delay-ms``); a backend starts them so and reports them in ``Pod.slow_ms``.
+    slow_pods: int = 0
+    slow_ms: int = 0
 
 
 @dataclass(frozen=True)

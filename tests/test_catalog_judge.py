@@ -1,4 +1,5 @@
-"""The model's odds for a candidate, and verdicts of figures against expectations."""
+"""The model's odds for a candidate (ingressbed.odds), and verdicts of figures against
+property checks (ingressbed.judge_figures)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import random
 
 import pytest
 
-from ingressbed import catalog, judge
-from ingressbed.catalog import Expectation
-from ingressbed.judge import Figure
-from ingressbed.layouts import PATHS
+from ingressbed import catalog, odds
+from ingressbed import judge_figures as checks
+from ingressbed.balancing import Balancing
+from ingressbed.expectations import Bound, Check, Kind, PropertyExpect
 from ingressbed.placement import Ring, synthetic_endpoints
+from ingressbed.properties import Figure
 from ingressbed.stats import binomial_bounds
 from ingressbed.vocabulary import Flavor
 
@@ -24,10 +26,10 @@ def endpoints(pods=6, ports=(8080, 9090, 8081)):
 
 
 def odds_of(candidate_id, plane=Flavor.INGRESS_NGINX, pods=6, scaled=None):
-    candidate = CATALOG.get(candidate_id)
-    routes = dict(PATHS[candidate.layout])
-    return judge.odds(
-        candidate,
+    setup = CATALOG.get(candidate_id).scenario.setup
+    routes = {r.path: r.service_port for r in setup.ingress.routes}
+    return odds.odds(
+        Balancing.of(setup),
         plane,
         routes,
         endpoints(pods),
@@ -42,42 +44,42 @@ def odds_of(candidate_id, plane=Flavor.INGRESS_NGINX, pods=6, scaled=None):
 def test_same_pod_on_all_rings_is_the_exact_share_of_the_hash_space(plane):
     eps = endpoints()
     rings = [Ring.build(plane, eps[port]) for port in (8080, 9090, 8081)]
-    exact = judge.same_pod_all_rings(rings)
+    exact = odds.same_pod_all_rings(rings)
     rng = random.Random(3)
     samples = [rng.getrandbits(32) for _ in range(40000)]
     sampled = sum(len({r.lookup_hash(h).address for r in rings}) == 1 for h in samples) / 40000
     assert abs(exact - sampled) < 0.006
-    assert judge.same_pod_all_rings(rings[:1]) == 1.0
+    assert odds.same_pod_all_rings(rings[:1]) == 1.0
 
 
 def test_hash_odds_are_ring_shares_by_address():
-    odds = odds_of("ip-hash-three-ports")
+    run = odds_of("ip-hash-three-ports")
     for route in ("/8080", "/9090", "/ws"):
-        assert math.isclose(sum(odds.fresh[route].values()), 1.0)
+        assert math.isclose(sum(run.fresh[route].values()), 1.0)
     shares = Ring.build(Flavor.INGRESS_NGINX, endpoints()[8080]).shares()
-    assert odds.fresh["/8080"] == {e.address: s for e, s in shares.items()}
-    assert odds.repeat("url_stickiness") == {"all": sum(s * s for s in shares.values())}
-    assert set(odds.repeat("client_stickiness")) == set(HTTP)
-    assert odds.draws == {"/8080": 3, "/9090": 3, "/ws": 1}
-    assert 0 < odds.same_key_routes < 0.2
+    assert run.fresh["/8080"] == {e.address: s for e, s in shares.items()}
+    assert run.repeat("url_stickiness") == {"all": sum(s * s for s in shares.values())}
+    assert set(run.repeat("client_stickiness")) == set(HTTP)
+    assert run.draws == {"/8080": 3, "/9090": 3, "/ws": 1}
+    assert 0 < run.same_key_routes < 0.2
 
 
 def test_one_port_hash_agrees_on_every_route():
-    odds = odds_of("ip-hash-one-port")
-    assert odds.same_key_routes == 1.0
+    run = odds_of("ip-hash-one-port")
+    assert run.same_key_routes == 1.0
 
 
 def test_new_pod_share_is_the_added_endpoints_ring_share():
     scaled = synthetic_endpoints(7, 8080)
-    odds = odds_of("request-uri", Flavor.NGINX, scaled=scaled)
-    assert odds.new_pod_share == Ring.build(Flavor.NGINX, scaled).shares()[scaled[-1]]
+    run = odds_of("request-uri", Flavor.NGINX, scaled=scaled)
+    assert run.new_pod_share == Ring.build(Flavor.NGINX, scaled).shares()[scaled[-1]]
     assert odds_of("request-uri", Flavor.NGINX).new_pod_share is None
 
 
 def test_subset_odds_spread_each_group_over_its_members():
-    odds = odds_of("subset-3")
-    assert math.isclose(sum(odds.fresh["/8080"].values()), 1.0)
-    assert math.isclose(odds.subset_revisit, 1 / 3)
+    run = odds_of("subset-3")
+    assert math.isclose(sum(run.fresh["/8080"].values()), 1.0)
+    assert math.isclose(run.subset_revisit, 1 / 3)
     padded = odds_of("subset-3", pods=7)
     assert math.isclose(padded.subset_revisit, 1 / 3)  # padding reuses distinct pods
     # pods 1 and 2 sit in two groups when the last group is padded: more than the others
@@ -95,41 +97,65 @@ def test_cookie_odds_draw_once_per_route():
 
 
 def test_round_robin_odds_are_uniform():
-    odds = odds_of("round-robin", Flavor.NGINX)
-    assert math.isclose(odds.repeat("client_stickiness")["/8080"], 1 / 36)
-    assert odds.same_key_routes is None
+    run = odds_of("round-robin", Flavor.NGINX)
+    assert math.isclose(run.repeat("client_stickiness")["/8080"], 1 / 36)
+    assert run.same_key_routes is None
 
 
 ODDS = odds_of("ip-hash-three-ports")
 
 
-def verdict(expectation, figure, prop="url_stickiness"):
-    return judge.verdict(prop, expectation, figure, ODDS)
+def check_of(check, why, value=None, low=None, high=None, quantity="", sigmas=5.0):
+    """A property expectation of ``check``; the property is given to ``verdict``."""
+    bound = Bound()
+    if check in ("equals", "at_most", "at_least"):
+        bound = Bound(**{check: value})
+    elif check == "range":
+        bound = Bound(at_least=low, at_most=high)
+    return PropertyExpect(
+        why=why, check=Check(check), bound=bound, quantity=quantity, sigmas=sigmas
+    )
+
+
+def verdict(expectation, figure, prop="url_stickiness", run=None):
+    e = PropertyExpect(**{**expectation.__dict__, "kind": Kind(prop)})
+    return checks.check(e, figure, ODDS if run is None else run)
 
 
 def test_bounded_kinds():
-    equals = Expectation("equals", "why", value=1.0)
+    equals = check_of("equals", "why", value=1.0)
     assert verdict(equals, Figure(1.0, 10, (("all", 10),))).passed
     assert not verdict(equals, Figure(0.9, 9, (("all", 10),))).passed
-    assert verdict(Expectation("at_most", "w", value=0.1), Figure(0.1)).passed
-    assert not verdict(Expectation("at_least", "w", value=0.5), Figure(0.4)).passed
-    ranged = verdict(Expectation("range", "w", low=1.0, high=1.2), Figure(1.1))
+    assert verdict(check_of("at_most", "w", value=0.1), Figure(0.1)).passed
+    assert not verdict(check_of("at_least", "w", value=0.5), Figure(0.4)).passed
+    ranged = verdict(check_of("range", "w", low=1.0, high=1.2), Figure(1.1))
     assert ranged.passed and (ranged.low, ranged.high) == (1.0, 1.2)
 
 
-def test_unmeasured_and_unpredicted_are_not_judged():
-    none = verdict(Expectation("not_predicted", "w"), Figure(0.3))
-    assert none.passed is None and none.observed == 0.3 and none.expected == "not predicted"
-    na = verdict(Expectation("not_applicable", "w"), Figure(None))
-    assert na.passed is None and na.expected == "n/a"
-    missing = verdict(Expectation("equals", "w", value=0.0), Figure(None, detail="cannot scale"))
-    assert missing.passed is None and missing.detail == "cannot scale"
+def test_a_figure_not_measured_fails_and_says_why():
+    missing = verdict(check_of("equals", "w", value=0.0), Figure(None, detail="cannot scale"))
+    assert missing.passed is False and missing.observed is None
+    assert missing.seen == "nothing to judge: cannot scale" and missing.why == "w"
+    no_model = verdict(check_of("model", "w"), Figure(1.0), "spread_max_mean")
+    assert not no_model.passed and "no figure" in no_model.seen
+    no_trials = verdict(check_of("binomial", "w", quantity="repeat"), Figure(0.5))
+    assert not no_trials.passed and "no count of trials" in no_trials.seen
+    no_odds = checks.check(
+        PropertyExpect(check=Check.BINOMIAL, quantity="repeat"), Figure(0.5, 1, (("all", 2),)), None
+    )
+    assert not no_odds.passed and "odds" in no_odds.seen
+    unscaled = verdict(
+        check_of("binomial", "w", quantity="new_pod_share"),
+        Figure(0.1, 1, (("all", 10),)),
+        "moved_on_scale",
+    )
+    assert not unscaled.passed and "new_pod_share" in unscaled.seen
 
 
 def test_binomial_uses_the_models_probability_and_sums_groups():
     p = ODDS.repeat("url_stickiness")["all"]
     lo, hi = binomial_bounds(800, p, 5)
-    expectation = Expectation("binomial", "w", quantity="repeat")
+    expectation = check_of("binomial", "w", quantity="repeat")
     inside = verdict(expectation, Figure(lo / 800, lo, (("all", 800),)))
     assert inside.passed and inside.low == lo / 800 and inside.high == hi / 800
     assert not verdict(expectation, Figure((hi + 1) / 800, hi + 1, (("all", 800),))).passed
@@ -141,20 +167,22 @@ def test_binomial_uses_the_models_probability_and_sums_groups():
 
 
 def test_model_kind_compares_with_the_models_figure():
-    expectation = Expectation("model", "w")
+    expectation = check_of("model", "w")
     assert verdict(expectation, Figure(1.087, model=1.087), "spread_max_mean").passed
     failed = verdict(expectation, Figure(1.2, model=1.087), "spread_max_mean")
-    assert not failed.passed and failed.expected == "= 1.087 (model)"
+    assert not failed.passed and failed.asked == "= 1.087 (model)"
 
 
 def test_pod_bounds_fail_when_one_pod_is_out_of_its_bounds():
-    odds = odds_of("cookie-persistent")
-    pods = list(odds.fresh["/8080"])
+    run = odds_of("cookie-persistent")
+    pods = list(run.fresh["/8080"])
     even = dict.fromkeys(pods, 100)
-    expectation = Expectation("pod_bounds", "w", sigmas=5.0)
-    ok = judge.verdict("spread_max_mean", expectation, Figure(1.0, loads=even), odds)
+    expectation = check_of("pod_bounds", "w", sigmas=5.0)
+    ok = verdict(expectation, Figure(1.0, loads=even), "spread_max_mean", run)
     assert ok.passed and ok.low <= 1.0 <= ok.high
     skewed = {**even, pods[0]: 200, pods[1]: 0}
-    bad = judge.verdict("spread_cv", expectation, Figure(0.5, loads=skewed), odds)
-    assert not bad.passed and "not in" in bad.detail
+    bad = verdict(expectation, Figure(0.5, loads=skewed), "spread_cv", run)
+    assert not bad.passed and "not in" in bad.seen
+    empty = verdict(expectation, Figure(1.0, loads={}), "spread_cv", run)
+    assert not empty.passed and "no page load" in empty.seen
     assert bad.low == 0.0 < bad.high

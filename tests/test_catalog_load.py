@@ -1,4 +1,9 @@
-"""Loading and validating the candidate catalog: the real file, and malformed entries."""
+"""Loading and validating the candidate catalog: the real files, and malformed candidates.
+
+A candidate is a scenario file under manifests/catalog/ (ingressbed.catalog); the scenario
+loader checks the format, the catalog adds its rules (a mix step, a why everywhere, one
+expectation per property and data plane).
+"""
 
 from __future__ import annotations
 
@@ -7,180 +12,215 @@ import textwrap
 import pytest
 
 from ingressbed import catalog
-from ingressbed.errors import ConfigError
-from ingressbed.vocabulary import ANNOTATION_PREFIX, Flavor
+from ingressbed.balancing import Balancing
+from ingressbed.errors import ConfigError, ScenarioError
+from ingressbed.expectations import Check, Kind, PropertyExpect
+from ingressbed.paths import MANIFESTS
+from ingressbed.vocabulary import Flavor
 
-
-def expect_block(kind="equals: 1.0", plane="both"):
-    lines = []
-    for name in catalog.PROPERTY_NAMES:
-        lines += [f"  {name}:", f"    {plane}: {{{kind}, why: because}}"]
-    return "\n".join(lines)
-
-
-def entry(extra="", expect=None, annotations="{}", planes=""):
-    body = expect if expect is not None else expect_block()
-    text = textwrap.dedent(
-        f"""\
-        candidates:
-          - id: demo
-            intent: "a demo candidate"
-            layout: one-port
-            replicas: 6
-            annotations: {annotations}
-        """
-    )
-    text += "".join(f"    {line}\n" for line in extra.splitlines())
-    text += f"    planes: {planes}\n" if planes else ""
-    text += "    expect:\n" + textwrap.indent(body, "      ") + "\n"
-    return text
-
-
-def error(text):
-    with pytest.raises(ConfigError) as info:
-        catalog.parse(text, "cat.yaml")
-    return str(info.value)
-
-
-def test_the_real_catalog_loads_with_every_candidate_the_issue_names():
-    loaded = catalog.load()
-    ids = [c.id for c in loaded.candidates]
-    assert ids == [
-        "round-robin",
-        "ewma",
-        "ip-hash-three-ports",
-        "ip-hash-one-port",
-        "remote-addr",
-        "request-uri",
-        "host",
-        "host-request-uri",
-        "subset-3",
-        "cookie-balanced",
-        "cookie-persistent",
-        "service-upstream",
-    ]
-    for candidate in loaded.candidates:
-        for prop in catalog.PROPERTY_NAMES:
-            for plane in candidate.planes:
-                assert candidate.expectation(prop, plane).why
-        candidate.setup()  # every entry becomes a Setup
-
-
-def test_candidates_become_setups_with_prefixed_annotations_and_any_host():
-    candidate = catalog.load().get("ip-hash-three-ports")
-    setup = candidate.setup()
-    assert setup.replicas == 6
-    assert setup.ingress.annotation("upstream-hash-by") == "$binary_remote_addr"
-    assert all(k.startswith(ANNOTATION_PREFIX) for k in setup.ingress.annotations)
-    assert [r.service_port for r in setup.ingress.routes] == [8080, 9090, 8081]
-    assert {r.host for r in setup.ingress.routes} == {None}
-    assert setup.controller["use-forwarded-headers"] == "true"
-
-
-def test_placements_follow_the_annotations():
-    placements = {c.id: c.placement for c in catalog.load().candidates}
-    assert placements["round-robin"] == "round-robin"
-    assert placements["ewma"] == "ewma"
-    assert placements["host"] == "hash"
-    assert placements["subset-3"] == "subset"
-    assert placements["cookie-balanced"] == "cookie-balanced"
-    assert placements["cookie-persistent"] == "cookie-persistent"
-    assert placements["service-upstream"] == "service-upstream"
-    assert catalog.load().get("subset-3").subset_size == 3
-
-
-def test_both_expands_to_every_plane_and_planes_limit_it():
-    parsed = catalog.parse(entry(), "cat.yaml").candidates[0]
-    assert parsed.planes == (Flavor.NGINX, Flavor.INGRESS_NGINX)
-    assert parsed.expectation("spread_cv", Flavor.NGINX) == parsed.expectation(
-        "spread_cv", Flavor.INGRESS_NGINX
-    )
-    only = catalog.parse(entry(planes="[ingress-nginx]"), "cat.yaml").candidates[0]
-    assert only.expectation("spread_cv", Flavor.NGINX) is None
-
-
-def test_unknown_candidate_id_names_the_known_ones():
-    with pytest.raises(ConfigError, match="known: round-robin, ewma"):
-        catalog.load().get("nope")
-
-
-def kinds(kind, plane="both", annotations="{}"):
-    return entry(expect=expect_block(kind, plane), annotations=annotations)
-
-
-NO_CROSS_PORT = expect_block().replace("  cross_port:\n    both: {equals: 1.0, why: because}\n", "")
-SUBSET_SIZE = "{upstream-hash-by: $host, upstream-hash-by-subset-size: three}"
-TWICE = "    replicas: 6\n    replicas: 7\n"
-MALFORMED = [
-    (entry().replace("equals: 1.0", "equal: 1.0", 1), "unknown key 'equal' (did you mean"),
-    (entry().replace("client_stickiness", "client_stickyness"), "did you mean 'client_stickiness'"),
-    (entry(expect=NO_CROSS_PORT), "expect lacks cross_port"),
-    (entry(annotations="{enable-cors: true}"), 'quote it ("true")'),
-    (entry(annotations="{upstream-hash-bye: $host}"), "did you mean 'upstream-hash-by'?"),
-    (entry(annotations="{upstream-hash-by: $hots}"), "unsupported variable $hots"),
-    (entry(annotations="{affinity: cookie, affinity-mode: sticky}"), "affinity-mode 'sticky'"),
-    (entry(annotations=SUBSET_SIZE), "upstream-hash-by-subset-size 'three' is not >= 1"),
-    (entry().replace("layout: one-port", "layout: two"), "layout 'two' is not one of"),
-    (entry().replace("replicas: 6", "replicas: 1"), "replicas must be a whole number 2..50"),
-    (entry().replace("id: demo", "id: Demo!"), "'id' must be lowercase"),
-    (entry().replace(", why: because", "", 1), "'why' must say where"),
-    (kinds("equals: 1.5"), "equals needs a number in 0..1"),
-    (kinds("binomial: repeat", annotations="{load-balance: ewma}"), "'repeat' needs a placement"),
-    (kinds("binomial: repeat"), "spread_max_mean is not a count over trials"),
-    (kinds("equals: 1.0, sigmas: 3"), "sigmas must be a number >= 4"),
-    (kinds("equals: 1.0, at_most: 1.0"), "give exactly one of"),
-    (kinds("range: [0.9, 0.1]"), "range needs [low, high]"),
-    (kinds("not_predicted: yes please"), "write 'not_predicted: true'"),
-    (entry(planes="[nginx, envoy]"), "planes must be a list of nginx, ingress-nginx"),
-    (kinds("equals: 1.0", plane="nginx"), "no expectation for data plane ingress-nginx"),
-    (kinds("equals: 1.0", plane="envoy"), "unknown key 'envoy'"),
-    (entry().replace("intent:", "intnet:"), "unknown key 'intnet' (did you mean 'intent'?)"),
-    (entry() + entry().replace("candidates:\n", ""), "duplicate id 'demo'"),
-    (entry().replace("    replicas: 6\n", TWICE), "duplicate key 'replicas'"),
-    ("candidates: [", "not valid YAML"),
-    ("[]", "must be a mapping with a 'candidates' list"),
-    ("candidates: []", "'candidates' must be a non-empty list"),
+IDS = [
+    "cookie-balanced",
+    "cookie-persistent",
+    "ewma",
+    "host-request-uri",
+    "host",
+    "ip-hash-one-port",
+    "ip-hash-three-ports",
+    "legacy-hash-by",
+    "remote-addr",
+    "request-uri",
+    "round-robin",
+    "service-upstream",
+    "subset-3",
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), MALFORMED)
-def test_a_malformed_entry_fails_with_file_line_and_what_is_wrong(text, message):
-    text_of_error = error(text)
-    assert text_of_error.startswith("cat.yaml:"), text_of_error
-    assert message in text_of_error
-
-
-def test_model_and_pod_bounds_need_a_spread_property_and_a_fitting_placement():
-    hashed = "{upstream-hash-by: $request_uri}"
-    body = expect_block().replace(
-        "  spread_cv:\n    both: {equals: 1.0, why: because}",
-        "  spread_cv:\n    both: {model: exact, why: ring}",
+def candidate(expect: str, annotations: str = "", steps: str = "  - {name: mix, mix: {}}") -> str:
+    """A candidate file: one-port routes without a host, the given annotations and lines."""
+    notes = "".join(
+        f"\n      nginx.ingress.kubernetes.io/{line}" for line in annotations.splitlines()
     )
-    assert catalog.parse(entry(expect=body, annotations=hashed), "c.yaml").candidates
-    assert "spread properties only" in error(
-        entry(
-            expect=expect_block().replace("{equals", "{model: exact, x", 1), annotations=hashed
-        ).replace(", x: 1.0", "")
+    head = textwrap.dedent(
+        """\
+        title: a demo candidate
+        ingress: |
+          apiVersion: networking.k8s.io/v1
+          kind: Ingress
+          metadata:
+            name: hellogo
+            annotations: {}ANNOTATIONS
+          spec:
+            rules:
+            - http:
+                paths:
+                - path: /8080
+                  pathType: Prefix
+                  backend: {service: {name: h, port: {number: 8080}}}
+                - path: /9090
+                  pathType: Prefix
+                  backend: {service: {name: h, port: {number: 8080}}}
+                - path: /ws
+                  pathType: Prefix
+                  backend: {service: {name: h, port: {number: 8080}}}
+        steps:
+        """
     )
-    assert "needs a placement among hash" in error(entry(expect=body))
+    head = head.replace(" {}ANNOTATIONS", notes if notes else " {}")
+    return head + steps + "\nexpect:\n" + textwrap.indent(textwrap.dedent(expect), "  ")
 
 
-def test_error_lines_point_into_the_file():
-    text = entry(annotations="{upstream-hash-bye: $host}")
-    line = next(i for i, t in enumerate(text.splitlines(), 1) if "annotations:" in t)
-    assert error(text).startswith(f"cat.yaml:{line}:")
+def load_one(tmp_path, text: str, name: str = "demo.yaml") -> catalog.Catalog:
+    (tmp_path / name).write_text(text)
+    return catalog.load(tmp_path)
 
 
-def test_an_unreadable_file_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read the catalog"):
-        catalog.load(tmp_path / "missing.yaml")
+def error(tmp_path, text: str, name: str = "demo.yaml") -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_one(tmp_path, text, name)
+    return str(info.value)
 
 
-def test_expectations_describe_themselves():
-    describe = catalog.Expectation
-    assert describe("equals", "w", value=1.0).describe() == "= 1"
-    assert describe("at_most", "w", value=0.05).describe() == "≤ 0.05"
-    assert describe("range", "w", low=1.0, high=1.2).describe() == "1 .. 1.2"
-    assert "binomial" in describe("binomial", "w", quantity="repeat").describe()
-    assert describe("not_applicable", "w").describe() == "n/a"
-    assert not describe("not_applicable", "w").measured
+def test_the_real_catalog_holds_every_candidate_with_a_reason_for_each_claim():
+    loaded = catalog.load()
+    assert loaded.path == MANIFESTS / "catalog"
+    assert [c.id for c in loaded.candidates] == IDS
+    for c in loaded.candidates:
+        assert c.scenario.expect and all(e.why for e in c.scenario.expect)
+        assert any(s.kind == "mix" for s in c.scenario.steps)
+        assert c.planes  # every candidate claims something somewhere
+
+
+def test_silent_candidates_now_claim_something_measurable():
+    loaded = catalog.load()
+    ewma = loaded.get("ewma")
+    assert ewma.expectation(Kind.SLOW_POD_SHARE, Flavor.INGRESS_NGINX).bound.at_most == 0.05
+    assert (ewma.scenario.setup.slow_pods, ewma.scenario.setup.slow_ms) == (1, 200)
+    upstream = loaded.get("service-upstream").expectation(Kind.ONE_UPSTREAM, Flavor.INGRESS_NGINX)
+    assert upstream is not None and upstream.bound.equals == 1.0
+    legacy = loaded.get("legacy-hash-by").scenario
+    assert legacy.needs == ("legacy-hash-by",)
+    assert legacy.expectations_for(Flavor.NGINX) == ()
+
+
+def test_candidates_describe_their_setup():
+    c = catalog.load().get("ip-hash-three-ports")
+    setup = c.scenario.setup
+    assert c.annotations["upstream-hash-by"] == "$binary_remote_addr"
+    assert c.layout == "/8080 → 8080, /9090 → 9090, /ws → 8081"
+    assert {r.host for r in setup.ingress.routes} == {None}
+    assert setup.controller["use-forwarded-headers"] == "true"
+    assert c.replicas == 6 and c.intent.startswith("Incident 1")
+    cross = c.expectation(Kind.CROSS_PORT, Flavor.NGINX)
+    assert isinstance(cross, PropertyExpect) and cross.check == Check.BINOMIAL
+    assert cross.quantity == "same_key_routes" and cross.planes == (Flavor.NGINX,)
+    assert c.expectation(Kind.SLOW_POD_SHARE, Flavor.NGINX) is None
+
+
+def test_placements_follow_the_annotations():
+    placement = {c.id: Balancing.of(c.scenario.setup) for c in catalog.load().candidates}
+    assert placement["round-robin"].placement == "round-robin"
+    assert placement["ewma"].placement == "ewma"
+    assert placement["host"].placement == "hash"
+    assert (placement["subset-3"].placement, placement["subset-3"].subset_size) == ("subset", 3)
+    assert placement["cookie-balanced"].placement == "cookie-balanced"
+    assert placement["cookie-persistent"].uses_cookie
+    assert placement["service-upstream"].placement == "service-upstream"
+
+
+def test_unknown_candidate_id_names_the_known_ones():
+    with pytest.raises(ConfigError, match="known: cookie-balanced, cookie-persistent"):
+        catalog.load().get("nope")
+
+
+def test_an_empty_or_missing_folder_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="no catalog candidates"):
+        catalog.load(tmp_path)
+    with pytest.raises(ConfigError, match="no catalog candidates"):
+        catalog.load(tmp_path / "missing")
+
+
+def test_a_user_adds_a_candidate_by_adding_a_file(tmp_path):
+    text = candidate(
+        """\
+        - client_stickiness: {equals: 1.0}
+          why: the key is the client
+        - spread_cv: {model: exact}
+          on: ingress-nginx
+          why: the ring's own spread
+        """,
+        "upstream-hash-by: $binary_remote_addr",
+    )
+    (loaded,) = load_one(tmp_path, text, "mine.yaml").candidates
+    assert loaded.id == "mine" and loaded.planes == (Flavor.NGINX, Flavor.INGRESS_NGINX)
+    assert loaded.expectation(Kind.SPREAD_CV, Flavor.NGINX) is None
+    assert loaded.expectation(Kind.SPREAD_CV, Flavor.INGRESS_NGINX).check == Check.MODEL
+
+
+HASHED = "upstream-hash-by: $request_uri"
+MALFORMED = [
+    ("- client_stickiness: {equals: 1.0}\n", "", "says why"),
+    ("- client_stickiness: {equals: 1.5}\n  why: w\n", "", "must be 0..1"),
+    ("- client_stickiness: {equal: 1.0}\n  why: w\n", "", "unknown key 'equal' (did you mean"),
+    ("- client_stickyness: 1.0\n  why: w\n", "", "did you mean 'client_stickiness'"),
+    ("- spread_cv: {binomial: repeat}\n  why: w\n", "", "cannot be checked by binomial"),
+    ("- cross_port: {binomial: nope}\n  why: w\n", "", "binomial 'nope' is not known"),
+    ("- cross_port: {binomial: same_key_routes}\n  why: w\n", "", "needs a placement among hash"),
+    ("- url_stickiness: {binomial: repeat}\n  why: w\n", "load-balance: ewma", "'repeat' needs a"),
+    ("- url_stickiness: {equals: 1.0, sigmas: 3}\n  why: w\n", "", "sigmas must be 4"),
+    ("- url_stickiness: {equals: 1.0, at_most: 1.0}\n  why: w\n", "", "exactly one of"),
+    ("- url_stickiness: {range: [0.9, 0.1]}\n  why: w\n", "", "low is above high"),
+    ("- url_stickiness: {range: [0.1]}\n  why: w\n", "", "range needs [low, high]"),
+    ("- spread_cv: {model: yes}\n  why: w\n", HASHED, "write 'model: exact'"),
+    ("- spread_cv: {model: exact}\n  why: w\n", "", "model needs a placement among hash"),
+    ("- spread_cv: {pod_bounds: true}\n  why: w\n", HASHED, "pod_bounds needs a placement"),
+    ("- url_stickiness: 1.0\n  on: envoy\n  why: w\n", "", "'envoy' is not a data plane"),
+    ("- model_picks: mix\n  why: w\n", HASHED, "model_picks judges steps other than mix"),
+    ("- model_picks: mix\n  why: w\n", "", "model_picks needs upstream-hash-by"),
+    (
+        "- url_stickiness: 1.0\n  why: w\n- url_stickiness: 0.5\n  on: nginx\n  why: w\n",
+        "",
+        "url_stickiness on nginx is already stated at line",
+    ),
+]
+
+
+@pytest.mark.parametrize(("expect", "annotations", "message"), MALFORMED)
+def test_a_malformed_candidate_fails_with_file_line_and_what_is_wrong(
+    tmp_path, expect, annotations, message
+):
+    text = error(tmp_path, candidate(expect, annotations))
+    assert "demo.yaml:" in text, text
+    assert message in text, text
+
+
+def test_a_candidate_needs_a_mix_step_and_a_name_that_is_an_id(tmp_path):
+    no_mix = candidate("- status: 200\n  why: w\n", steps="  - {name: a, http: http://h/8080}")
+    assert "needs a mix step" in error(tmp_path, no_mix)
+    (tmp_path / "demo.yaml").unlink()
+    good = candidate("- url_stickiness: 1.0\n  why: w\n")
+    assert "use a-z, 0-9" in error(tmp_path, good, "Demo!.yaml")
+
+
+def test_a_property_without_a_mix_step_is_refused_by_the_scenario_loader(tmp_path):
+    text = candidate(
+        "- url_stickiness: 1.0\n  why: w\n", steps="  - {name: a, http: http://h/8080}"
+    )
+    assert "a property is measured on a mix step; the file has no mix step" in error(tmp_path, text)
+
+
+def test_property_expectations_describe_themselves():
+    assert PropertyExpect(check=Check.EQUALS, bound=catalog_bound(equals=1.0)).describe() == "= 1"
+    assert PropertyExpect(check=Check.AT_MOST, bound=catalog_bound(at_most=0.05)).describe() == (
+        "≤ 0.05"
+    )
+    ranged = PropertyExpect(check=Check.RANGE, bound=catalog_bound(at_least=1.0, at_most=1.2))
+    assert ranged.describe() == "1 .. 1.2"
+    assert "binomial" in PropertyExpect(check=Check.BINOMIAL, quantity="repeat").describe()
+    assert PropertyExpect(check=Check.MODEL).describe() == "= placement model (exact)"
+    assert "every pod" in PropertyExpect(check=Check.POD_BOUNDS).describe()
+
+
+def catalog_bound(**values: float):
+    from ingressbed.expectations import Bound
+
+    return Bound(**values)

@@ -268,3 +268,16 @@ def test_identity_defaults():
     assert identity_from_env({}, "127.0.0.5").pod_ip == "127.0.0.5"
     env = {"POD_NAME": "p", "POD_IP": "10.1.1.1", "NODE_NAME": "n"}
     assert identity_from_env(env, "127.0.0.5") == Identity("p", "10.1.1.1", "n")
+
+
+def test_delay_option_and_variable():
+    assert parse_config([], {}).delay_ms == 0
+    assert parse_config([], {"DELAY_MS": "250"}).delay_ms == 250
+    assert parse_config(["--delay-ms", "40"], {"DELAY_MS": "250"}).delay_ms == 40
+    for argv, env, words in (
+        (["--delay-ms", "0.5"], {}, "--delay-ms is not a whole number of milliseconds"),
+        (["--delay-ms", "-1"], {}, "--delay-ms must be 0..60000"),
+        ([], {"DELAY_MS": "soon"}, "DELAY_MS is not a whole number"),
+    ):
+        with pytest.raises(UsageError, match=words):
+            parse_config(argv, env)

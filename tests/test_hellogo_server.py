@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -315,3 +316,46 @@ def test_wildcard_v6_address_serves_ipv4_and_ipv6():
     assert proc.ready_line.endswith(f"address=:: ports={http1},{http2},{ws}")
     assert v6["remote_addr"].startswith("[::1]:") and v6["pod_ip"] == "127.0.0.1"
     assert re.fullmatch(r"127\.0\.0\.1:\d+", v4["remote_addr"])
+
+
+# a slow pod (--delay-ms / DELAY_MS)
+
+DELAY_MS = 300
+
+
+@pytest.fixture(scope="module")
+def slow_pod():
+    http1, http2, ws = free_ports(3)
+    proc = HellogoProcess(
+        "127.0.0.1", [http1, http2], ws, env={"POD_NAME": "slow-pod", "DELAY_MS": str(DELAY_MS)}
+    )
+    try:
+        proc.start()
+        yield proc
+    finally:
+        proc.close()
+
+
+def test_a_slow_pod_holds_every_http_answer_back_by_its_delay(slow_pod, client):
+    port = slow_pod.http_ports[0]
+    start = time.perf_counter()
+    response = client.get(url(port, "/8080/slow"))
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 200 and response.headers["x-pod-name"] == "slow-pod"
+    assert response.text.startswith(f"hello {port}!")
+    assert elapsed >= DELAY_MS / 1000, f"answered after {elapsed:.3f}s"
+
+
+def test_a_slow_pod_keeps_pipelined_answers_in_order_and_closes_after_them(slow_pod):
+    port = slow_pod.http_ports[0]
+    requests = (
+        b"GET /one?format=json HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"GET /two?format=json HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(requests)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.count(b"HTTP/1.1 200") == 2
+    assert data.index(b"/one") < data.index(b"/two")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from ingressbed import measure
 from ingressbed.vocabulary import Observation
 
@@ -30,17 +28,18 @@ def test_stickiness_counts_keys_on_one_pod():
     assert result.loose == ((("b", "/8080"), ("p1", "p2")),)
 
 
-def test_cross_port_compares_routes_per_client():
+def test_same_pod_across_routes_is_stickiness_keyed_by_client():
     data = [
         obs("a", "/8080", "p1"),
         obs("a", "/9090", "p1"),
         obs("b", "/8080", "p1"),
         obs("b", "/9090", "p2"),
     ]
-    result = measure.cross_port(data)
-    assert (result.clients, result.same) == (2, 1)
-    assert result.share_different == 0.5
-    assert result.example == ("b", (("/8080", "p1"), ("/9090", "p2")))
+    result = measure.stickiness(data, lambda o: o.client)
+    assert (result.keys, result.sticky) == (2, 1)
+    assert result.share == 0.5
+    assert result.loose == (("b", ("p1", "p2")),)
+    assert measure.stickiness([]).share == 0.0
 
 
 def test_spread_includes_idle_pods():
@@ -53,14 +52,12 @@ def test_spread_includes_idle_pods():
     assert measure.spread([obs(pod="p1"), obs(pod="p2")]).cv == 0
 
 
-def test_cache_hit_ratio_ignores_answers_without_status():
-    data = [obs(cache="HIT"), obs(cache="MISS"), obs(cache=None), obs(cache="HIT")]
-    assert measure.cache_hit_ratio(data) == 2 / 3
-    assert math.isnan(measure.cache_hit_ratio([obs()]))
+def test_assignment_is_each_keys_most_frequent_pod():
+    data = [obs("a", pod="p1"), obs("a", pod="p2"), obs("a", pod="p2"), obs("b", pod="")]
+    assert measure.assignment(data, lambda o: o.client) == {"a": "p2"}
 
 
-def test_moved_share_and_agreement():
-    assert measure.moved_share({"a": "p1", "b": "p2"}, {"a": "p1", "b": "p3", "c": "p1"}) == 0.5
+def test_agreement():
     data = [obs(ip="127.0.0.10"), obs(ip="127.0.0.11"), obs(pod="")]
     result = measure.agreement(data, lambda o: "127.0.0.10:8080")
     assert (result.total, result.agree) == (2, 1)

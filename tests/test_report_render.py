@@ -56,8 +56,9 @@ def sample() -> Report:
         plane="nginx",
         properties=(
             prop("client_stickiness", 0.5, False, "at_most", "≤ 0.1"),
-            prop("spread_max_mean", 1.2, None, "not_predicted", "not predicted"),
-            PropertyResult("model_agreement", "not_applicable", "n/a", "no key"),
+            PropertyResult(
+                "spread_max_mean", "at_most", "≤ 1.1", "w", None, False, detail="nothing to judge"
+            ),
         ),
         load={"pod-a": 130, "pod-b": 130},
         errors=1,
@@ -119,7 +120,9 @@ def test_counts_and_verdicts():
     assert result.counts() == {"passed": 1, "failed": 1, "skipped": 1, "error": 0, "not run": 1}
     good, bad = result.candidates[:2]
     assert good.ok and not bad.ok
-    assert [p.name for p in bad.failed] == ["client_stickiness"]
+    assert [p.name for p in bad.failed] == ["client_stickiness", "spread_max_mean"]
+    unjudged = CandidateResult("x", "nothing judged", MEASURED)
+    assert not unjudged.ok  # a measured candidate with no verdict is not as expected
 
 
 def test_markdown_has_the_matrix_reasons_and_skips():
@@ -128,7 +131,7 @@ def test_markdown_has_the_matrix_reasons_and_skips():
     header = next(line for line in lines if line.startswith("| candidate | status |"))
     assert header == "| candidate | status | client sticky | max/mean | model |"
     assert "| [`ip-hash`](#ip-hash) | as expected | 1.000 ✓ | 1.087 ✓ | 1.000 ✓ |" in lines
-    assert "| [`rr`](#rr) | **NOT as expected** | 0.500 ✗ | 1.200 ~ | — |" in lines
+    assert "| [`rr`](#rr) | **NOT as expected** | 0.500 ✗ | ✗ | — |" in lines
     assert "| [`cookie`](#cookie) | skipped | · | · | · |" in lines
     assert "- `cookie` (skipped): backend local (nginx) lacks: cookie-affinity" in lines
     assert "ring \\| nodes `host NUL port`" in text  # a pipe inside a cell is escaped

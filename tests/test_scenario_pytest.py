@@ -134,3 +134,21 @@ def test_repro_of_a_malformed_file_is_one_line_and_exit_1(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"ingressbed: error: {broken}:{BROKEN_LINE}: {BROKEN_SAYS}\n"
+
+
+COOKIE = GOOD.replace(
+    "      nginx.ingress.kubernetes.io/upstream-hash-by: $binary_remote_addr\n",
+    "      nginx.ingress.kubernetes.io/affinity: cookie\n",
+).replace("title: ip-hash", "needs: [scale]\ntitle: cookie")
+
+
+def test_a_scenario_item_carries_the_capabilities_it_needs_as_a_needs_mark(pytester):
+    pytester.makefile(".yaml", cookie=COOKIE, good=GOOD)
+    items, _ = pytester.inline_genitems(*ARGS, "cookie.yaml", "good.yaml")
+    marks = {item.name: item.get_closest_marker("needs") for item in items}
+    assert marks["cookie"] is not None
+    assert marks["cookie"].args == ("cookie-affinity", "scale")
+    assert marks["good"] is not None and marks["good"].args == ("hash",)
+    result = pytester.runpytest_inprocess(*ARGS, "-rs", "cookie.yaml")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*lacks: cookie-affinity*"])

@@ -95,7 +95,7 @@ def test_a_failing_expectation_shows_what_was_observed():
 
 def test_a_big_step_gets_one_summary_row():
     observations = [obs("many", f"10.0.0.{i % 5}", f"/p{i}", f"p{i % 3}") for i in range(30)]
-    text = table.render(loads(SCENARIO), observations)
+    text = table.render(loads(SCENARIO), run_of(*observations))
     row = next(line for line in text.splitlines() if line.split()[0] == "many")
     assert row.split() == (
         "many ×30 5 clients 30 URLs 3 pods, 10-10 each 8080 ×30 200 ×30 MISS ×30".split()

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         if reason:
             raise ConfigError(f"{scenario.path} cannot run here: {reason}")
         with steps.step(f"Playing {scenario.path}"):
-            verdict = play(scenario, bed, progress=steps.note)
+            verdict = play(scenario, bed, progress=steps.note, steps=steps)
         print(verdict.render(), flush=True)
         passed = verdict.passed
         if not passed and args.diagnostics is not None:

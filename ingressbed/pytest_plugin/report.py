@@ -1,8 +1,8 @@
 """Pytest plugin of the catalog report.
 
-- ``catalog_recorder`` (session fixture): the ``Recorder`` the catalog test hands its
-  results to; it also prints progress lines through the terminal reporter (visible
-  under capture).
+- ``catalog_recorder`` (session fixture): the ``Recorder`` the catalog test hands each
+  candidate's verdict to; it also prints progress lines through the terminal reporter
+  (visible under capture).
 - Candidates whose test was skipped (a capability missing) or errored are recorded from
   the test reports, with the reason.
 - At session end, if any catalog candidate was recorded, report.json, report.md and the
@@ -15,13 +15,16 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ingressbed import measure
 from ingressbed import report as catalog_report
 from ingressbed.backends.base import Backend
-from ingressbed.catalog import PROPERTIES, Candidate, Catalog
+from ingressbed.catalog import Candidate, Catalog
 from ingressbed.catalog import load as load_catalog
+from ingressbed.expectations import PROPERTIES, PropertyExpect
 from ingressbed.progress import Steps
 from ingressbed.pytest_plugin.bed import TerminalStream, run_dir
 from ingressbed.report.results import (
@@ -33,6 +36,7 @@ from ingressbed.report.results import (
     PropertyResult,
     Report,
 )
+from ingressbed.scenario.verdict import ScenarioVerdict
 
 RECORDER_KEY = pytest.StashKey["Recorder"]()
 WRITTEN_KEY = pytest.StashKey[list[Path]]()
@@ -75,6 +79,12 @@ class Recorder:
         """Keep a candidate's result (the last one wins)."""
         self.results[result.id] = result
 
+    def record_verdict(self, candidate: Candidate, verdict: ScenarioVerdict) -> CandidateResult:
+        """Keep the result of a candidate that was played; returns it."""
+        result = result_of(candidate, self.data_plane, verdict)
+        self.record(result)
+        return result
+
     def not_measured(self, candidate: Candidate, status: str, reason: str) -> None:
         """Keep a candidate that was skipped or errored before a result existed."""
         if candidate.id in self.results and self.results[candidate.id].status == MEASURED:
@@ -95,7 +105,7 @@ class Recorder:
             catalog=_shown(catalog.path),
             started=self.started,
             finished=_now(),
-            properties=tuple((p.name, p.title, p.what) for p in PROPERTIES),
+            properties=tuple((str(p.kind), p.title, p.what) for p in PROPERTIES),
             candidates=tuple(rows),
         )
 
@@ -108,26 +118,67 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _bare(candidate: Candidate, status: str, reason: str, plane: str) -> CandidateResult:
-    """A result without figures: the catalog's expectations, for the record.
+def _described(candidate: Candidate, plane: str, status: str, **rest: Any) -> CandidateResult:
+    """A result carrying ``candidate``'s description; ``rest`` holds the outcome."""
+    return CandidateResult(
+        id=candidate.id,
+        intent=candidate.intent,
+        status=status,
+        plane=plane,
+        layout=candidate.layout,
+        replicas=candidate.replicas,
+        annotations=candidate.annotations,
+        controller=candidate.controller,
+        **rest,
+    )
 
-    They are those of ``plane`` when the candidate states it, else of its first plane.
-    """
-    plane = plane if plane in candidate.planes else candidate.planes[0]
-    properties = []
-    for prop in PROPERTIES:
-        expectation = candidate.expectation(prop.name, plane)
-        if expectation is not None:
-            properties.append(
-                PropertyResult(prop.name, expectation.kind, expectation.describe(), expectation.why)
-            )
-    return CandidateResult.of(
+
+def _check(candidate: Candidate, plane: str, line: int) -> str:
+    """How the expectation at ``line`` is checked (``binomial``, ``equals``...), if a property."""
+    for e in candidate.scenario.expectations_for(plane):
+        if e.line == line and isinstance(e, PropertyExpect):
+            return str(e.check)
+    return ""
+
+
+def result_of(candidate: Candidate, plane: str, verdict: ScenarioVerdict) -> CandidateResult:
+    """The report's record of a played candidate: every verdict, the page load per pod."""
+    run = verdict.run
+    observations = [o for mix in run.mixes.values() for o in mix.all()]
+    bad = [o for o in [*run.observations, *observations] if not o.ok]
+    load: dict[str, int] = {}
+    for mix in run.mixes.values():
+        load = dict(measure.spread(mix.first, list(mix.pod_ips)).counts)
+    return _described(
         candidate,
         plane,
-        status,
-        reason=reason,
-        properties=tuple(properties),
+        MEASURED,
+        properties=tuple(
+            PropertyResult.of(v, _check(candidate, plane, v.line)) for v in verdict.verdicts
+        ),
+        load=load,
+        requests=len(run.observations) + sum(m.requests for m in run.mixes.values()),
+        errors=len(bad),
+        error_examples=tuple(
+            f"{o.protocol} {o.client} {o.host}{o.key} -> {o.status} {o.error}" for o in bad[:5]
+        ),
+        seconds=round(sum(m.seconds for m in run.mixes.values()), 2),
     )
+
+
+def _bare(candidate: Candidate, status: str, reason: str, plane: str) -> CandidateResult:
+    """A result without verdicts: the candidate's expectations, for the record.
+
+    They are those of ``plane`` when the candidate states some, else of its first plane.
+    """
+    planes = candidate.planes or (plane,)
+    plane = plane if plane in planes else planes[0]
+    properties = tuple(
+        PropertyResult(str(e.kind), str(e.check), e.describe(), e.why)
+        for e in candidate.scenario.expectations_for(plane)
+        if isinstance(e, PropertyExpect)
+    )
+    return _described(candidate, plane, status, reason=reason, properties=properties)
 
 
 def _recorder(config: pytest.Config) -> Recorder:

@@ -6,10 +6,12 @@ named on the command line (``pytest path/to/report.yaml --backend local``). Othe
 
 The file is validated at collection, before anything is deployed; a malformed file
 becomes an item that fails with ``path:line: what is wrong`` and never starts the bed.
-A valid one runs on the session's ``bed`` (shared with the e2e tests), is skipped with
-the reason when the backend lacks a capability the Ingress needs, and fails with the
-verdict (each expectation, what was seen, the observation table) when an expectation
-does not hold.
+A valid one runs on the session's ``bed`` (shared with the e2e tests). It carries a
+``needs(...)`` marker with the capabilities its Ingress and ``needs:`` require, so a
+backend lacking one skips it with the reason before setup; it also skips when it states
+no expectation for the bed's data plane. It fails with the verdict (each expectation,
+what was seen or what was missing, the observation table) when an expectation does not
+hold.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 from ingressbed.backends.base import Backend
 from ingressbed.errors import ScenarioError
 from ingressbed.scenario.load import display_path, load
-from ingressbed.scenario.play import play, skip_reason
+from ingressbed.scenario.play import play, required, skip_reason
 from ingressbed.scenario.spec import Scenario
 
 #: The bed's plugin (options, the ``bed`` fixture), so ``-p ingressbed.pytest_plugin.scenarios``
@@ -80,7 +82,7 @@ def _runner(scenario: Scenario) -> Callable[[Backend, pytest.FixtureRequest], No
             USED_KEY,  # here: the plugin module is imported by pytest
         )
 
-        reason = skip_reason(scenario, bed)
+        reason = skip_reason(scenario, bed)  # also decided before setup by the needs marker
         if reason:
             pytest.skip(reason)
         request.node.stash[USED_KEY] = True  # diagnostics are written if it fails
@@ -99,9 +101,14 @@ class ScenarioFile(pytest.File):
             scenario = load(self.path)
         except ScenarioError as exc:
             test: Callable[..., None] = _failing(exc)
+            needed: tuple[str, ...] = ()
         else:
             test = _runner(scenario)
-        yield ScenarioItem.from_parent(self, name=self.path.stem, callobj=test)
+            needed = required(scenario)
+        item = ScenarioItem.from_parent(self, name=self.path.stem, callobj=test)
+        if needed:
+            item.add_marker(pytest.mark.needs(*needed))
+        yield item
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, 0, display_path(self.path)

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 
 from ingressbed.report.results import MEASURED, CandidateResult, PropertyResult, Report
 
-PASS, FAIL, UNBOUNDED, NOT_APPLICABLE, NOT_MEASURED = "✓", "✗", "~", "—", "·"
+PASS, FAIL, NOT_STATED, NOT_MEASURED = "✓", "✗", "—", "·"
 LEGEND = (
-    f"{PASS} as expected · {FAIL} not as expected · {UNBOUNDED} measured, nothing predicted · "
-    f"{NOT_APPLICABLE} not applicable · {NOT_MEASURED} not measured"
+    f"{PASS} as expected · {FAIL} not as expected, or nothing to judge · "
+    f"{NOT_STATED} no claim for this data plane · {NOT_MEASURED} not measured"
 )
 
 
@@ -26,19 +26,15 @@ def _number(value: float | None) -> str:
 
 
 def mark(result: PropertyResult) -> str:
-    """The symbol of a property's outcome."""
-    if result.kind == "not_applicable":
-        return NOT_APPLICABLE
-    if result.observed is None:
-        return NOT_MEASURED
+    """The symbol of an expectation's outcome."""
     if result.passed is None:
-        return UNBOUNDED
+        return NOT_MEASURED
     return PASS if result.passed else FAIL
 
 
 def _matrix_cell(result: PropertyResult | None) -> str:
     if result is None:
-        return NOT_MEASURED
+        return NOT_STATED
     if result.observed is None:
         return mark(result)
     return f"{_number(result.observed)} {mark(result)}"
@@ -82,7 +78,7 @@ def _candidate_section(
     lines = [f"### {candidate.id}", "", candidate.intent, ""]
     if candidate.layout:
         lines.append(
-            f"- layout `{candidate.layout}`, {candidate.replicas} replicas; annotations "
+            f"- routes `{candidate.layout}`, {candidate.replicas} replicas; annotations "
             f"{_config(candidate.annotations)}; controller {_config(candidate.controller)}"
         )
     if candidate.status == MEASURED:
@@ -97,11 +93,13 @@ def _candidate_section(
             f"- expectations on **{candidate.plane}** (the catalog states none for "
             f"{report.data_plane})"
         )
-    lines += ["", "| property | expected | observed | | why |", "|---|---|---|---|---|"]
+    lines += ["", "| expectation | expected | observed | | why |", "|---|---|---|---|---|"]
     for result in candidate.properties:
         observed = _number(result.observed)
-        if result.detail:
+        if result.detail and not (observed and result.detail.startswith(observed)):
             observed = f"{observed} ({result.detail})" if observed else result.detail
+        elif result.detail:
+            observed = result.detail  # the verdict's evidence already starts with the figure
         lines.append(
             f"| {titles.get(result.name, result.name)} | {_cell(result.expected)} | "
             f"{_cell(observed)} | {mark(result)} | {_cell(result.why)} |"

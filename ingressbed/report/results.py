@@ -1,8 +1,7 @@
 """The results model of a catalog run, and its JSON form (report.json).
 
-Plain frozen data: the evaluation produces it, the e2e test asserts on it, the report
-renders it. One computed value feeds all three, so the report cannot disagree with the
-assertions.
+Plain frozen data built from the judge's verdicts (``PropertyResult.of``): the same
+verdicts the catalog test asserts on, so the report cannot disagree with the assertions.
 """
 
 from __future__ import annotations
@@ -11,12 +10,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ingressbed.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ingressbed.catalog import Candidate
+from ingressbed.verdict import Verdict
 
 SCHEMA = 1
 
@@ -30,10 +27,11 @@ STATUSES = (MEASURED, SKIPPED, ERROR, NOT_RUN)
 
 @dataclass(frozen=True)
 class PropertyResult:
-    """One property of one candidate: what was expected, what was seen, whether it held.
+    """One expectation of one candidate: what was expected, what was seen, whether it held.
 
-    ``passed`` is None when nothing was judged: not applicable, not measured (the reason
-    in ``detail``), or measured without a bound (``kind`` "not_predicted").
+    ``name`` is the expectation's kind (a property name for property expectations),
+    ``kind`` how it was checked. ``passed`` is None only for a candidate that was not
+    measured (skipped, errored, not run): its expectations are listed, not judged.
     """
 
     name: str
@@ -45,6 +43,21 @@ class PropertyResult:
     low: float | None = None
     high: float | None = None
     detail: str = ""
+
+    @classmethod
+    def of(cls, verdict: Verdict, check: str = "") -> PropertyResult:
+        """The record of one verdict; ``check`` says how it was checked."""
+        return cls(
+            name=verdict.kind,
+            kind=check or verdict.kind,
+            expected=verdict.asked,
+            why=verdict.why,
+            observed=verdict.observed,
+            passed=verdict.passed,
+            low=verdict.low,
+            high=verdict.high,
+            detail=verdict.seen,
+        )
 
 
 @dataclass(frozen=True)
@@ -67,21 +80,6 @@ class CandidateResult:
     error_examples: tuple[str, ...] = ()
     seconds: float = 0.0
 
-    @classmethod
-    def of(cls, candidate: Candidate, plane: str, status: str, **rest: Any) -> CandidateResult:
-        """A result carrying ``candidate``'s description; ``rest`` holds the outcome."""
-        return cls(
-            id=candidate.id,
-            intent=candidate.intent,
-            status=status,
-            plane=plane,
-            layout=candidate.layout,
-            replicas=candidate.replicas,
-            annotations=dict(candidate.annotations),
-            controller=dict(candidate.controller),
-            **rest,
-        )
-
     @property
     def failed(self) -> list[PropertyResult]:
         """Properties whose expectation did not hold."""
@@ -90,7 +88,7 @@ class CandidateResult:
     @property
     def ok(self) -> bool:
         """Measured, every request answered, and every judged property as expected."""
-        return self.status == MEASURED and not self.errors and not self.failed
+        return self.status == MEASURED and bool(self.properties) and not self.failed
 
     def property(self, name: str) -> PropertyResult | None:
         """The result of property ``name``, if present."""

@@ -1,15 +1,24 @@
 """The ``expect:`` list of a scenario file, validated into expectation values (pure).
 
-Each item is a mapping with one key, the expectation's kind::
+Each item is a mapping with one expectation kind (``ingressbed.expectations.Kind``) and,
+optionally, ``why:`` (the reason; required in the catalog) and ``on:`` (the data planes,
+``nginx`` and/or ``ingress-nginx``, it is judged on; default every one)::
 
     - same_pod: [a, b]                        # per client, a and b on one pod
     - different_pods: {steps: [a, b], per: client, min_share: 0.5}
     - pods_count: {step: many, equals: 1}     # also at_least / at_most; per: all
     - cache_status: {step: many, last: HIT}   # or every: MISS, or ratio: {HIT: 0.9}
     - status: 200                             # every curl and http answer
+    - answered: [a, b]                        # every request answered by a pod, < 400
     - spread: {step: load, max_mean: {at_most: 2.0}}
+    - model_picks: [a, b]                     # every pick as the placement model's
+    - client_stickiness: {binomial: repeat, sigmas: 6}    # a property of the mix step
+      on: nginx
+      why: "..."
 
-Every step an expectation names must exist.
+Every step an expectation names must exist; a property needs a ``mix`` step (``step:``
+names it when there are several); ``binomial``, ``model`` and ``pod_bounds`` checks
+must exist for the setup's placement (``ingressbed.balancing``).
 """
 
 from __future__ import annotations
@@ -17,45 +26,58 @@ from __future__ import annotations
 import yaml
 
 from ingressbed import yamlsource
-from ingressbed.scenario.nodes import Source
-from ingressbed.scenario.spec import (
-    AGAIN,
-    CACHE_STATUSES,
-    PER_ALL,
-    PER_CHOICES,
-    PER_CLIENT,
-    WEBSOCKET,
+from ingressbed.balancing import Balancing
+from ingressbed.expectations import (
+    BY_KIND,
+    CHECK_PLACEMENTS,
+    DEFAULT_SIGMAS,
+    MIN_SIGMAS,
+    POD_KINDS,
+    PROPERTY_KINDS,
+    QUANTITIES,
+    AnsweredExpect,
+    Base,
     Bound,
     CacheExpect,
+    Check,
     Expectation,
+    Kind,
+    Per,
+    PicksExpect,
+    Placement,
     PodsExpect,
+    PropertyExpect,
     SpreadExpect,
     StatusExpect,
-    Step,
 )
+from ingressbed.scenario.nodes import Source
+from ingressbed.scenario.spec import AGAIN, CACHE_STATUSES, MIX, WEBSOCKET, Step
 from ingressbed.suggest import suggest
+from ingressbed.vocabulary import Flavor, Setup
 from ingressbed.yamlsource import Mapping, Node
 
-SAME_POD, DIFFERENT_PODS, PODS_COUNT = "same_pod", "different_pods", "pods_count"
-CACHE_STATUS, STATUS, SPREAD = "cache_status", "status", "spread"
-KINDS = (SAME_POD, DIFFERENT_PODS, PODS_COUNT, CACHE_STATUS, STATUS, SPREAD)
+KINDS: tuple[str, ...] = tuple(str(k) for k in Kind)
 _BOUND_KEYS = ("equals", "at_least", "at_most")
+_ITEM_KEYS = ("why", "on")
 
 
 class _Reader:
-    """Reads one expectation with the scenario's step names at hand."""
+    """Reads one expectation with the scenario's steps and setup at hand."""
 
-    def __init__(self, src: Source, steps: tuple[Step, ...]) -> None:
+    def __init__(self, src: Source, steps: tuple[Step, ...], setup: Setup) -> None:
         self.src = src
         self.steps = {s.name: s for s in steps}
+        self.balancing = Balancing.of(setup)
 
-    def step_names(self, found: Mapping) -> tuple[str, ...]:
+    # ---------------------------------------------------------------- steps
+    def step_names(self, found: Mapping, mix: bool | None = None) -> tuple[str, ...]:
         if ("step" in found) == ("steps" in found):
             raise self.src.error(found.node, f"{found.what} needs step or steps (one of them)")
         key = "step" if "step" in found else "steps"
-        return self.check_names(found.require(key))
+        return self.check_names(found.require(key), mix)
 
-    def check_names(self, node: Node) -> tuple[str, ...]:
+    def check_names(self, node: Node, mix: bool | None = None) -> tuple[str, ...]:
+        """Names of existing steps; ``mix`` True: mix steps only, False: no mix step."""
         out: list[str] = []
         for name, name_node in yamlsource.names(self.src, node, "steps"):
             if name not in self.steps:
@@ -64,6 +86,10 @@ class _Reader:
                     name_node,
                     f"no step named {name!r}{suggest(name, self.steps)}; steps: {known}",
                 )
+            if mix is not None and (self.base_kind(name) == MIX) != mix:
+                what = "a property" if mix else "model_picks"
+                wanted = "a mix step" if mix else "steps other than mix steps (see model_agreement)"
+                raise self.src.error(name_node, f"step {name!r}: {what} judges {wanted}")
             out.append(name)
         return tuple(dict.fromkeys(out))
 
@@ -73,6 +99,17 @@ class _Reader:
             step = self.steps[step.again]
         return step.kind
 
+    def names_or_mapping(
+        self, kind: str, node: Node, extra: tuple[str, ...], mix: bool | None = None
+    ) -> tuple[tuple[str, ...], Mapping | None]:
+        """``[a, b]`` / ``a``, or a mapping with ``step``/``steps`` and ``extra`` keys."""
+        if not isinstance(node, yaml.MappingNode):
+            return self.check_names(node, mix), None
+        found = Mapping(self.src, node, kind)
+        found.only(("step", "steps", *extra))
+        return self.step_names(found, mix), found
+
+    # --------------------------------------------------------------- bounds
     def bound(self, node: Node, what: str, low: float, high: float | None) -> Bound:
         """``{equals: x}`` or ``{at_least: x, at_most: y}``; a bare number means equals."""
         if isinstance(node, yaml.ScalarNode):
@@ -104,43 +141,46 @@ class _Reader:
             raise self.src.error(node, f"{what} must be {low:g}{upper}, not {figure:g}")
         return figure
 
-    # ------------------------------------------------------------------ kinds
-    def pods(self, kind: str, node: Node, line: int) -> PodsExpect:
-        if kind != PODS_COUNT and not isinstance(node, yaml.MappingNode):
-            return PodsExpect(kind, self.check_names(node), line, PER_CLIENT)
-        found = Mapping(self.src, node, kind)
-        extra = _BOUND_KEYS if kind == PODS_COUNT else ()
-        found.only(("step", "steps", "per", "min_share", *extra))
-        steps = self.step_names(found)
-        per = PER_ALL if kind == PODS_COUNT else PER_CLIENT
-        if "per" in found:
-            per = yamlsource.string(self.src, found.require("per"), "per")
-            if per not in PER_CHOICES:
-                raise self.src.error(
-                    found.require("per"), f"per {per!r} is not one of {', '.join(PER_CHOICES)}"
-                )
+    # ------------------------------------------------------ observation kinds
+    def pods(self, kind: Kind, node: Node, base: Base) -> PodsExpect:
+        extra = _BOUND_KEYS if kind == Kind.PODS_COUNT else ()
+        if kind == Kind.PODS_COUNT and not isinstance(node, yaml.MappingNode):
+            raise self.src.error(node, "pods_count is a mapping: {step: a, equals: 1}")
+        steps, found = self.names_or_mapping(kind, node, ("per", "min_share", *extra))
+        per = Per.ALL if kind == Kind.PODS_COUNT else Per.CLIENT
         share = 1.0
-        if "min_share" in found:
-            share = self.limit(found.require("min_share"), "min_share", 0.0, 1.0)
-        bound = self.bound_from(found, kind, 0, None) if kind == PODS_COUNT else None
-        return PodsExpect(kind, steps, line, per, share, bound)
+        bound = None
+        if found is not None:
+            if "per" in found:
+                text = yamlsource.string(self.src, found.require("per"), "per")
+                if text not in tuple(Per):
+                    raise self.src.error(
+                        found.require("per"), f"per {text!r} is not one of {', '.join(Per)}"
+                    )
+                per = Per(text)
+            if "min_share" in found:
+                share = self.limit(found.require("min_share"), "min_share", 0.0, 1.0)
+            if kind == Kind.PODS_COUNT:
+                bound = self.bound_from(found, kind, 0, None)
+        return PodsExpect(base.line, base.why, base.planes, kind, steps, per, share, bound)
 
-    def cache(self, node: Node, line: int) -> CacheExpect:
-        found = Mapping(self.src, node, CACHE_STATUS)
+    def cache(self, node: Node, base: Base) -> CacheExpect:
+        found = Mapping(self.src, node, Kind.CACHE_STATUS)
         found.only(("step", "steps", "last", "every", "ratio"))
         steps = self.step_names(found)
         modes = [m for m in ("last", "every", "ratio") if m in found]
         if len(modes) != 1:
             raise self.src.error(node, "cache_status needs one of last, every, ratio")
         mode = modes[0]
+        common = (base.line, base.why, base.planes, Kind.CACHE_STATUS, steps)
         if mode != "ratio":
-            return CacheExpect(steps, line, self.cache_name(found.require(mode)), mode)
+            return CacheExpect(*common, self.cache_name(found.require(mode)), mode)
         ratio = Mapping(self.src, found.require("ratio"), "ratio")
         if len(ratio.values) != 1:
             raise self.src.error(ratio.node, "ratio names one status, e.g. {HIT: {at_least: 0.9}}")
         ((status, value_node),) = ratio.values.items()
         name = self.cache_name(ratio.keys[status])
-        return CacheExpect(steps, line, name, mode, self.bound(value_node, "ratio", 0.0, 1.0))
+        return CacheExpect(*common, name, mode, self.bound(value_node, "ratio", 0.0, 1.0))
 
     def cache_name(self, node: Node) -> str:
         name = yamlsource.string(self.src, node, "cache status").upper()
@@ -158,48 +198,173 @@ class _Reader:
         )
         return tuple(yamlsource.integer(self.src, n, "status code", 100, 599) for n in listed)
 
-    def status(self, node: Node, line: int) -> StatusExpect:
-        if not isinstance(node, yaml.MappingNode):
-            plain = tuple(n for n in self.steps if self.base_kind(n) != WEBSOCKET)
-            if not plain:
-                raise self.src.error(node, "status: no curl or http step to judge; name steps")
-            return StatusExpect(plain, line, self.codes(node))
-        found = Mapping(self.src, node, STATUS)
-        found.only(("step", "steps", "equals"))
-        return StatusExpect(self.step_names(found), line, self.codes(found.require("equals")))
+    def plain_steps(self, node: Node, what: str) -> tuple[str, ...]:
+        plain = tuple(n for n in self.steps if self.base_kind(n) not in (WEBSOCKET, MIX))
+        if not plain:
+            raise self.src.error(node, f"{what}: no curl or http step to judge; name steps")
+        return plain
 
-    def spread(self, node: Node, line: int) -> SpreadExpect:
-        found = Mapping(self.src, node, SPREAD)
+    def status(self, node: Node, base: Base) -> StatusExpect:
+        common = (base.line, base.why, base.planes, Kind.STATUS)
+        if not isinstance(node, yaml.MappingNode):
+            return StatusExpect(*common, self.plain_steps(node, "status"), self.codes(node))
+        found = Mapping(self.src, node, Kind.STATUS)
+        found.only(("step", "steps", "equals"))
+        return StatusExpect(*common, self.step_names(found), self.codes(found.require("equals")))
+
+    def answered(self, node: Node, base: Base) -> AnsweredExpect:
+        steps, _ = self.names_or_mapping(Kind.ANSWERED, node, ())
+        return AnsweredExpect(base.line, base.why, base.planes, Kind.ANSWERED, steps)
+
+    def spread(self, node: Node, base: Base) -> SpreadExpect:
+        found = Mapping(self.src, node, Kind.SPREAD)
         found.only(("step", "steps", "max_mean"))
         bound = self.bound(found.require("max_mean"), "max_mean", 1.0, None)
-        return SpreadExpect(self.step_names(found), line, bound)
+        return SpreadExpect(
+            base.line, base.why, base.planes, Kind.SPREAD, self.step_names(found), bound
+        )
+
+    def picks(self, node: Node, base: Base) -> PicksExpect:
+        if self.balancing.placement != Placement.HASH:
+            raise self.src.error(
+                node,
+                "model_picks needs upstream-hash-by (without subset or cookie affinity); "
+                f"this setup's placement is {self.balancing.placement}",
+            )
+        # Not a mix step: it scales, and the model holds the peers from before the steps.
+        steps, _ = self.names_or_mapping(Kind.MODEL_PICKS, node, (), mix=False)
+        return PicksExpect(base.line, base.why, base.planes, Kind.MODEL_PICKS, steps)
+
+    # ------------------------------------------------------------ properties
+    def mix_step(self, found: Mapping | None, node: Node) -> str:
+        if found is not None and "step" in found:
+            (name,) = self.check_names(found.require("step"), mix=True)
+            return name
+        mixes = [n for n, s in self.steps.items() if s.kind == MIX]
+        if len(mixes) != 1:
+            what = "no mix step" if not mixes else f"mix steps {', '.join(mixes)}"
+            raise self.src.error(
+                node, f"a property is measured on a mix step; the file has {what} (name it: step)"
+            )
+        return mixes[0]
+
+    def property(self, kind: Kind, node: Node, base: Base) -> PropertyExpect:
+        prop = BY_KIND[kind]
+        common = (base.line, base.why, base.planes, kind)
+        high = 1.0 if prop.share else None
+        if isinstance(node, yaml.ScalarNode):
+            value = self.limit(node, str(kind), 0.0, high)
+            return PropertyExpect(*common, self.mix_step(None, node), Check.EQUALS, Bound(value))
+        found = Mapping(self.src, node, kind)
+        found.only(("step", "sigmas", *(str(c) for c in Check)))
+        step = self.mix_step(found, node)
+        given = [c for c in Check if c in found]
+        if len(given) != 1:
+            raise self.src.error(node, f"{kind} needs exactly one of {', '.join(Check)}")
+        check = given[0]
+        value_node = found.require(check)
+        if check not in prop.checks:
+            allowed = ", ".join(sorted(prop.checks))
+            raise self.src.error(
+                value_node, f"{kind} cannot be checked by {check} (can: {allowed})"
+            )
+        sigmas = DEFAULT_SIGMAS
+        if "sigmas" in found:
+            sigmas = self.limit(found.require("sigmas"), "sigmas", MIN_SIGMAS, None)
+        placement = self.balancing.placement
+        if check in (Check.EQUALS, Check.AT_MOST, Check.AT_LEAST):
+            value = self.limit(value_node, f"{kind} {check}", 0.0, high)
+            bound = Bound(**{str(check): value})
+            return PropertyExpect(*common, step, check, bound, sigmas=sigmas)
+        if check == Check.RANGE:
+            ends = yamlsource.items(self.src, value_node, "range")
+            if len(ends) != 2:
+                raise self.src.error(value_node, "range needs [low, high]")
+            low, top = (self.limit(n, f"{kind} range", 0.0, high) for n in ends)
+            if low > top:
+                raise self.src.error(value_node, "range: low is above high")
+            return PropertyExpect(*common, step, check, Bound(at_least=low, at_most=top))
+        if check == Check.BINOMIAL:
+            name = yamlsource.string(self.src, value_node, "binomial")
+            if name not in prop.quantities:
+                known = ", ".join(sorted(prop.quantities)) or "none"
+                raise self.src.error(
+                    value_node, f"binomial {name!r} is not known for {kind} (known: {known})"
+                )
+            placements = QUANTITIES[name][1]
+            if placement not in placements:
+                raise self.src.error(
+                    value_node,
+                    f"binomial {name!r} needs a placement among "
+                    f"{', '.join(sorted(placements))}, this setup's is {placement!r}",
+                )
+            return PropertyExpect(*common, step, check, quantity=name, sigmas=sigmas)
+        wanted = "exact" if check == Check.MODEL else True
+        if yamlsource.value(value_node) != wanted:
+            raise self.src.error(value_node, f"write '{check}: {str(wanted).lower()}'")
+        if placement not in CHECK_PLACEMENTS[check]:
+            raise self.src.error(
+                value_node,
+                f"{check} needs a placement among {', '.join(sorted(CHECK_PLACEMENTS[check]))}, "
+                f"this setup's is {placement!r}",
+            )
+        return PropertyExpect(*common, step, check, sigmas=sigmas)
+
+    # ------------------------------------------------------------ one item
+    def base(self, found: Mapping, line: int) -> Base:
+        why = ""
+        if "why" in found:
+            why = " ".join(yamlsource.string(self.src, found.require("why"), "why").split())
+        planes: tuple[Flavor, ...] = ()
+        if "on" in found:
+            listed = yamlsource.names(self.src, found.require("on"), "on")
+            for name, node in listed:
+                if name not in tuple(Flavor):
+                    raise self.src.error(
+                        node, f"on: {name!r} is not a data plane ({', '.join(Flavor)})"
+                    )
+            planes = tuple(Flavor(name) for name, _ in listed)
+        return Base(line, why, planes)
+
+    def item(self, item: Node) -> Expectation:
+        found = Mapping(self.src, item, "expectation")
+        kinds = [k for k in found.values if k not in _ITEM_KEYS]
+        if len(kinds) != 1:
+            raise self.src.error(
+                item,
+                f"an expectation has one kind, one of {', '.join(KINDS)} (and may have why and on)",
+            )
+        name = kinds[0]
+        if name not in KINDS:
+            raise self.src.error(
+                found.keys[name],
+                f"unknown expectation {name!r}{suggest(name, KINDS)}; known: {', '.join(KINDS)}",
+            )
+        kind = Kind(name)
+        node = found.values[name]
+        base = self.base(found, self.src.line(item))
+        if kind in POD_KINDS:
+            return self.pods(kind, node, base)
+        if kind in PROPERTY_KINDS:
+            return self.property(kind, node, base)
+        if kind == Kind.CACHE_STATUS:
+            return self.cache(node, base)
+        if kind == Kind.STATUS:
+            return self.status(node, base)
+        if kind == Kind.ANSWERED:
+            return self.answered(node, base)
+        if kind == Kind.SPREAD:
+            return self.spread(node, base)
+        return self.picks(node, base)
 
 
-def parse(src: Source, node: Node, steps: tuple[Step, ...]) -> tuple[Expectation, ...]:
-    """Validate the ``expect`` list against the scenario's ``steps``.
+def parse(
+    src: Source, node: Node, steps: tuple[Step, ...], setup: Setup
+) -> tuple[Expectation, ...]:
+    """Validate the ``expect`` list against the scenario's ``steps`` and ``setup``.
 
     Raises:
         ScenarioError: at the line of the first problem.
     """
-    reader = _Reader(src, steps)
-    out: list[Expectation] = []
-    for item in yamlsource.items(src, node, "expect"):
-        found = Mapping(src, item, "expectation")
-        if len(found.values) != 1:
-            raise src.error(item, f"an expectation has one key, one of {', '.join(KINDS)}")
-        ((kind, value_node),) = found.values.items()
-        line = src.line(item)
-        if kind in (SAME_POD, DIFFERENT_PODS, PODS_COUNT):
-            out.append(reader.pods(kind, value_node, line))
-        elif kind == CACHE_STATUS:
-            out.append(reader.cache(value_node, line))
-        elif kind == STATUS:
-            out.append(reader.status(value_node, line))
-        elif kind == SPREAD:
-            out.append(reader.spread(value_node, line))
-        else:
-            raise src.error(
-                found.keys[kind],
-                f"unknown expectation {kind!r}{suggest(kind, KINDS)}; known: {', '.join(KINDS)}",
-            )
-    return tuple(out)
+    reader = _Reader(src, steps, setup)
+    return tuple(reader.item(item) for item in yamlsource.items(src, node, "expect"))

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from ingressbed import mix
 from ingressbed.backends.base import Backend
 from ingressbed.clients.curl import curl
 from ingressbed.clients.http import HttpRequest, probe
 from ingressbed.clients.ws import WsRequest, ws_probe
-from ingressbed.scenario.spec import AGAIN, CURL, HTTP, Scenario, Step
+from ingressbed.evidence import Evidence
+from ingressbed.progress import Steps
+from ingressbed.properties import Traffic
+from ingressbed.scenario.spec import AGAIN, CURL, HTTP, MIX, Scenario, Step
 from ingressbed.vocabulary import Address, Observation
 
 SHUFFLE_SEED = 5
@@ -45,18 +49,8 @@ Request = HttpRequest | WsRequest | CurlCall
 Round = list[Request]
 
 
-@dataclass(frozen=True)
-class Run:
-    """What a scenario's steps observed, in sending order, and the pods that served."""
-
-    observations: tuple[Observation, ...]
-    pods: tuple[str, ...]
-    token: str
-
-    def of(self, steps: Sequence[str]) -> list[Observation]:
-        """Observations of the named steps, in sending order."""
-        wanted = set(steps)
-        return [o for o in self.observations if o.step in wanted]
+#: What a scenario's steps observed (``ingressbed.evidence.Evidence``).
+Run = Evidence
 
 
 def _target(url: str) -> tuple[str, str]:
@@ -139,25 +133,55 @@ def send(address: Address, requests: Round) -> list[Observation]:
     ]
 
 
+class _Lines:
+    """A progress writer that hands each line to a callback (or drops it)."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip() and self.progress is not None:
+                self.progress(line.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
 def execute(
     scenario: Scenario,
     bed: Backend,
     *,
     token: str | None = None,
     progress: Callable[[str], None] | None = None,
+    steps: Steps | None = None,
 ) -> Run:
     """Run every step on ``bed`` (already serving ``scenario.setup``).
 
     Args:
         token: what ``{run}`` becomes (default: fresh random hex).
         progress: called with one line per step.
+        steps: where a mix step's progress lines go (default: to ``progress``).
+
+    Returns:
+        The evidence: observations, pods, balancer peers, each mix's traffic.
     """
     token = token or secrets.token_hex(4)
     address = bed.address()
     pods = tuple(p.name for p in bed.pods())
+    endpoints = {port: tuple(bed.endpoints(port)) for port in scenario.setup.ingress.ports}
     rounds: dict[str, list[Round]] = {}
     observations: list[Observation] = []
+    mixes: dict[str, Traffic] = {}
     for step in scenario.steps:
+        if step.kind == MIX:
+            lines = steps or Steps(_Lines(progress), quiet=progress is None)
+            label = f"{scenario.id}: {step.name}"
+            mixes[step.name] = mix.drive(scenario.setup, bed, step.mix, lines, label)
+            if progress is not None:
+                progress(f"step {step.name}: {mixes[step.name].requests} requests (mix)")
+            continue
         if step.kind == AGAIN:
             rounds[step.name] = replay(rounds[step.again], step)
         else:
@@ -168,4 +192,12 @@ def execute(
         if progress is not None:
             sent = len(observations) - before
             progress(f"step {step.name}: {sent} request{'' if sent == 1 else 's'}")
-    return Run(tuple(observations), pods, token)
+    return Evidence(
+        tuple(observations),
+        pods,
+        token,
+        plane=str(bed.data_plane),
+        setup=scenario.setup,
+        endpoints=endpoints,
+        mixes=mixes,
+    )

@@ -1,23 +1,47 @@
 """What a scenario file means, once validated: plain frozen data, no behaviour.
 
-``load.load()`` builds a ``Scenario``; ``run.execute()`` sends its steps; ``verdict``
-judges its expectations. Every step and expectation keeps its file line so a verdict
-can point back into the file.
+``load.load()`` builds a ``Scenario``; ``run.execute()`` sends its steps;
+``ingressbed.judge`` judges its expectations (``ingressbed.expectations``). Every step
+and expectation keeps its file line so a verdict can point back into the file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
-from ingressbed.vocabulary import Setup
+from ingressbed.expectations import (
+    AnsweredExpect,
+    Bound,
+    CacheExpect,
+    Expectation,
+    PicksExpect,
+    PodsExpect,
+    PropertyExpect,
+    SpreadExpect,
+    StatusExpect,
+)
+from ingressbed.traffic import MixPlan as Plan
+from ingressbed.vocabulary import Capability, Setup
+
+__all__ = [
+    "AnsweredExpect",
+    "Bound",
+    "CacheExpect",
+    "CurlCommand",
+    "Expectation",
+    "PicksExpect",
+    "PodsExpect",
+    "PropertyExpect",
+    "Scenario",
+    "SpreadExpect",
+    "StatusExpect",
+    "Step",
+]
 
 #: Step kinds: the key that names what a step sends.
-CURL, HTTP, WEBSOCKET, AGAIN = "curl", "http", "websocket", "again"
-STEP_KINDS = (CURL, HTTP, WEBSOCKET, AGAIN)
-
-#: How pod expectations group observations.
-PER_CLIENT, PER_URL, PER_ALL = "client", "url", "all"
-PER_CHOICES = (PER_CLIENT, PER_URL, PER_ALL)
+CURL, HTTP, WEBSOCKET, AGAIN, MIX = "curl", "http", "websocket", "again", "mix"
+STEP_KINDS = (CURL, HTTP, WEBSOCKET, AGAIN, MIX)
 
 #: X-Cache-Status values (nginx's $upstream_cache_status set; hellogo sends the first four).
 CACHE_STATUSES = ("HIT", "MISS", "EXPIRED", "BYPASS", "STALE", "UPDATING", "REVALIDATED")
@@ -41,7 +65,8 @@ class Step:
 
     ``urls`` are templates (``{i}``, ``{run}`` expanded when the step runs) for http
     and websocket steps; a curl step has ``curl`` instead; an again step names the
-    earlier step whose requests it sends once more.
+    earlier step whose requests it sends once more; a mix step sends the property
+    traffic of ``ingressbed.mix`` sized by ``mix``.
     """
 
     name: str
@@ -57,84 +82,7 @@ class Step:
     headers: tuple[tuple[str, str], ...] = ()
     method: str = "GET"
     data: str | None = None
-
-
-@dataclass(frozen=True)
-class Bound:
-    """A number's allowed range: ``equals``, or ``at_least`` and/or ``at_most``."""
-
-    equals: float | None = None
-    at_least: float | None = None
-    at_most: float | None = None
-
-    def holds(self, figure: float) -> bool:
-        if self.equals is not None:
-            return abs(figure - self.equals) < 1e-9
-        if self.at_least is not None and figure < self.at_least - 1e-9:
-            return False
-        return not (self.at_most is not None and figure > self.at_most + 1e-9)
-
-    def __str__(self) -> str:
-        def fmt(x: float) -> str:
-            return f"{x:g}"
-
-        if self.equals is not None:
-            return f"= {fmt(self.equals)}"
-        parts = []
-        if self.at_least is not None:
-            parts.append(f">= {fmt(self.at_least)}")
-        if self.at_most is not None:
-            parts.append(f"<= {fmt(self.at_most)}")
-        return " and ".join(parts)
-
-
-@dataclass(frozen=True)
-class PodsExpect:
-    """``same_pod``, ``different_pods`` or ``pods_count``, judged per group.
-
-    Observations of ``steps`` are grouped ``per`` client, URL or all together; each
-    group's number of distinct pods must be 1 (same_pod), 2 or more (different_pods)
-    or within ``bound`` (pods_count), in at least ``min_share`` of the groups.
-    """
-
-    kind: str
-    steps: tuple[str, ...]
-    line: int
-    per: str
-    min_share: float = 1.0
-    bound: Bound | None = None
-
-
-@dataclass(frozen=True)
-class CacheExpect:
-    """``cache_status``: the ``last`` answer's status, ``every`` answer's, or a ``ratio``."""
-
-    steps: tuple[str, ...]
-    line: int
-    status: str
-    mode: str  # "last", "every" or "ratio"
-    bound: Bound | None = None
-
-
-@dataclass(frozen=True)
-class StatusExpect:
-    """``status``: every answer of ``steps`` has one of ``codes``."""
-
-    steps: tuple[str, ...]
-    line: int
-    codes: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class SpreadExpect:
-    """``spread``: the busiest pod's load over the mean load, over every pod of the bed."""
-
-    steps: tuple[str, ...]
-    line: int
-    max_mean: Bound
-
-
-Expectation = PodsExpect | CacheExpect | StatusExpect | SpreadExpect
+    mix: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +96,16 @@ class Scenario:
     expect: tuple[Expectation, ...]
     description: str = ""
     notes: tuple[str, ...] = ()  # what was converted (API version, service ports, ...)
+    needs: tuple[Capability, ...] = ()  # capabilities named in the file, beyond the Ingress's
+
+    @property
+    def id(self) -> str:
+        """The file's name without its suffix (a catalog candidate's id)."""
+        return PurePath(self.path).stem
+
+    def expectations_for(self, plane: str) -> tuple[Expectation, ...]:
+        """The expectations judged on data plane ``plane``."""
+        return tuple(e for e in self.expect if e.applies_to(plane))
 
     def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)

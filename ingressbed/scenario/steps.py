@@ -1,9 +1,11 @@
 """The ``steps:`` list of a scenario file, validated into ``Step`` values (pure).
 
 Each step has exactly one of ``curl`` (a pasted command), ``http`` (a URL or a list
-of URLs), ``websocket`` (a URL) or ``again`` (the name of an earlier step to send once
-more). Clients: ``client_ip`` (one address) or ``clients`` (a count of generated
-addresses, the same ones in every step with that count, or a list of addresses).
+of URLs), ``websocket`` (a URL), ``again`` (the name of an earlier step to send once
+more) or ``mix`` (the property traffic of ``ingressbed.mix``: ``{}`` or a mapping of
+``clients``, ``visits``, ``pages``, ``hosts``, ``scale``). Clients: ``client_ip`` (one
+address) or ``clients`` (a count of generated addresses, the same ones in every step with
+that count, or a list of addresses).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import yaml
 from ingressbed import traffic, yamlsource
 from ingressbed.scenario import curlargs
 from ingressbed.scenario.nodes import Source
-from ingressbed.scenario.spec import AGAIN, CURL, HTTP, STEP_KINDS, WEBSOCKET, Step
+from ingressbed.scenario.spec import AGAIN, CURL, HTTP, MIX, STEP_KINDS, WEBSOCKET, Step
 from ingressbed.suggest import suggest
+from ingressbed.traffic import MixPlan as Plan
 from ingressbed.yamlsource import Mapping, Node
 
 _COMMON = ("name", "note", "client_ip", "clients", "repeat")
@@ -27,7 +30,10 @@ _KEYS = {
     HTTP: (*_COMMON, "headers", "method", "data", "count"),
     WEBSOCKET: (*_COMMON, "count"),
     AGAIN: ("name", "note", "shuffle"),
+    MIX: ("name", "note"),
 }
+#: Keys of a mix step's mapping: (name, lowest, highest) of each count.
+_MIX_COUNTS = (("clients", 10, 5000), ("visits", 2, 10), ("pages", 20, 20_000), ("hosts", 1, 200))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # an HTTP header name or method
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -205,6 +211,30 @@ def _sending_step(src: Source, step: Mapping, kind: str, name: str) -> Step:
     )
 
 
+def _mix_step(src: Source, step: Mapping, name: str) -> Step:
+    """A mix step: the property traffic, sized by its mapping (defaults: ``Plan()``)."""
+    node = step.require(MIX)
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+        return Step(name, MIX, src.line(step.node), mix=Plan())
+    found = Mapping(src, node, "mix")
+    found.only((*(k for k, _, _ in _MIX_COUNTS), "scale"))
+    default = Plan()
+    sizes = {
+        key: yamlsource.integer(src, found.require(key), f"mix {key}", low, high)
+        if key in found
+        else getattr(default, key)
+        for key, low, high in _MIX_COUNTS
+    }
+    scale = True
+    if "scale" in found:
+        flag = yamlsource.value(found.require("scale"))
+        if not isinstance(flag, bool):
+            raise src.error(found.require("scale"), "mix scale must be true or false")
+        scale = flag
+    plan = Plan(sizes["clients"], sizes["visits"], sizes["pages"], sizes["hosts"], scale)
+    return Step(name, MIX, src.line(step.node), mix=plan)
+
+
 def _step(src: Source, index: int, node: Node, seen: dict[str, int], later: dict[str, int]) -> Step:
     step = Mapping(src, node, f"step {index}")
     kind = _kind(src, step)
@@ -220,6 +250,8 @@ def _step(src: Source, index: int, node: Node, seen: dict[str, int], later: dict
         yamlsource.string(src, step.require("note"), "note", empty=True)
     if kind == AGAIN:
         return _again_step(src, step, name, seen, later)
+    if kind == MIX:
+        return _mix_step(src, step, name)
     return _sending_step(src, step, kind, name)
 
 

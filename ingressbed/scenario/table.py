@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from ingressbed.evidence import Evidence
 from ingressbed.scenario.spec import Scenario
 from ingressbed.vocabulary import Observation
 
@@ -76,17 +77,23 @@ def _rows(name: str, observations: Sequence[Observation]) -> list[tuple[str, ...
     ]
 
 
-def render(scenario: Scenario, observations: Sequence[Observation], indent: str = "  ") -> str:
-    """The table of every step's observations, then the first transport errors."""
+def render(scenario: Scenario, run: Evidence, indent: str = "  ") -> str:
+    """The table of every step's observations (a mix step: one summary row), then the
+    first transport errors."""
     rows: list[tuple[str, ...]] = [_HEADER]
+    errors = [o for o in run.observations if o.error]
     for step in scenario.steps:
-        rows += _rows(step.name, [o for o in observations if o.step == step.name])
+        if step.name in run.mixes:
+            mixed = run.mixes[step.name].all()
+            rows += _rows(step.name, mixed)
+            errors += [o for o in mixed if o.error]
+            continue
+        rows += _rows(step.name, [o for o in run.observations if o.step == step.name])
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
     lines = [
         indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
         for r in rows
     ]
-    errors = [o for o in observations if o.error]
     for o in errors[:3]:
         lines.append(f"{indent}error in {o.step} ({o.host}{o.key}): {_cut(o.error, 160)}")
     if len(errors) > 3:

@@ -1,18 +1,20 @@
-"""Properties computed from observations (ingressbed.figures) and the cookie-taking visits."""
+"""Properties of a mix computed from observations (ingressbed.properties) and the
+cookie-taking visits of the mix (ingressbed.mix)."""
 
 from __future__ import annotations
 
 import httpx
 
 from ingressbed import catalog
+from ingressbed.balancing import Balancing
 from ingressbed.clients.http import HttpRequest
-from ingressbed.evaluate import cookie_value, first_visits
-from ingressbed.expect import Model
-from ingressbed.figures import SCALED, WITH_COOKIE, Figures, Traffic
-from ingressbed.layouts import PATHS
+from ingressbed.expectations import Kind
+from ingressbed.mix import cookie_value, first_visits
+from ingressbed.model import Model
 from ingressbed.placement import Request as PlacementRequest
 from ingressbed.placement import Ring, SubsetRing, hash_key, synthetic_endpoints
-from ingressbed.vocabulary import Endpoint, Flavor, Observation
+from ingressbed.properties import SCALED, WITH_COOKIE, Properties, Traffic
+from ingressbed.vocabulary import Endpoint, Flavor, Observation, Pod
 
 CATALOG = catalog.load()
 EPS = synthetic_endpoints(6, 8080)
@@ -52,8 +54,9 @@ def traffic(**fields):
 
 
 def figures(candidate_id, plane, seen):
-    candidate = CATALOG.get(candidate_id)
-    return Figures(candidate, plane, dict(PATHS[candidate.layout]), seen)
+    setup = CATALOG.get(candidate_id).scenario.setup
+    routes = {r.path: r.service_port for r in setup.ingress.routes}
+    return Properties(Balancing.of(setup), plane, routes, seen)
 
 
 def test_a_hash_candidate_that_follows_the_model_agrees_and_its_spread_is_the_models():
@@ -116,8 +119,45 @@ def test_stickiness_cross_port_and_cache_figures_count_keys():
     cache = f.figure("cache_hit_ratio")
     assert (cache.value, cache.count, cache.n) == (0.5, 1, 2)
     assert "1 page(s) left out" in cache.detail
-    assert f.figure("model_agreement").value is None  # round robin: nothing predicted
-    assert f.figure("moved_on_scale").value is None  # not scaled
+    agreement = f.figure("model_agreement")
+    assert agreement.value is None and "round-robin" in agreement.detail  # nothing predicted
+    moved = f.figure("moved_on_scale")
+    assert moved.value is None and "cannot scale" in moved.detail
+
+
+def test_missing_evidence_gives_no_value_and_says_what_was_missing():
+    no_header = [obs("e", "/p1", EPS[0])]
+    f = figures("round-robin", Flavor.NGINX, traffic(first=no_header, second=no_header))
+    cache = f.figure("cache_hit_ratio")
+    assert cache.value is None and "X-Cache-Status" in cache.detail
+    empty = figures("round-robin", Flavor.NGINX, traffic())
+    for kind in (Kind.CLIENT_STICKINESS, Kind.CROSS_PORT, Kind.URL_STICKINESS):
+        assert empty.figure(kind).value is None
+        assert "no pod answered" in empty.figure(kind).detail
+    assert "no pod answered" in empty.figure(Kind.SPREAD_MAX_MEAN).detail
+    assert "no pod answered" in empty.figure(Kind.SPREAD_CV).detail
+    assert "slowed" in empty.figure(Kind.SLOW_POD_SHARE).detail
+
+
+def test_slow_pod_share_counts_page_answers_of_the_pods_marked_slow():
+    pods = tuple(Pod(name, ip, slow_ms=200 if name == "pod-0" else 0) for name, ip in PODS.items())
+    first = [obs("c", f"/p{i}", EPS[i % 6]) for i in range(12)]
+    seen = traffic(first=first, second=first, pods=pods)
+    share = figures("ewma", Flavor.INGRESS_NGINX, seen).figure(Kind.SLOW_POD_SHARE)
+    assert (share.count, share.n) == (4, 24) and "pod-0 +200 ms" in share.detail
+
+
+def test_one_upstream_is_one_peer_per_port_that_no_pod_has():
+    pods = tuple(Pod(name, ip) for name, ip in PODS.items())
+    service = {8080: [Endpoint("10.96.0.10", 8080)], 9090: [Endpoint("10.96.0.10", 9090)]}
+    f = figures("service-upstream", Flavor.INGRESS_NGINX, traffic(endpoints=service, pods=pods))
+    upstream = f.figure(Kind.ONE_UPSTREAM)
+    assert (upstream.value, upstream.n) == (1.0, 2) and "10.96.0.10:8080" in upstream.detail
+    direct = traffic(endpoints={8080: EPS, 9090: [EPS[0]]}, pods=pods)
+    upstream = figures("service-upstream", Flavor.INGRESS_NGINX, direct).figure(Kind.ONE_UPSTREAM)
+    assert (upstream.value, upstream.count) == (0.0, 0)  # many peers; a pod's address
+    nothing = figures("service-upstream", Flavor.INGRESS_NGINX, traffic(endpoints={}))
+    assert nothing.figure(Kind.ONE_UPSTREAM).value is None
 
 
 def test_subset_agreement_accepts_any_member_of_the_keys_group():

@@ -1,18 +1,18 @@
-"""Run one catalog candidate on a backend: drive its traffic, compute its properties.
+"""The ``mix`` step: the traffic every property is measured on, sent to a backend.
 
-The backend must already serve the candidate (``serve(candidate.setup())``). Traffic, in
-order, all on fresh URLs so that no earlier cache entry counts:
+The backend must already serve the setup. Traffic, in order, all on fresh URLs so that
+no earlier cache entry counts:
 
-1. client visits: each client visits /8080 and /9090 three times, each time another
-   page, in three passes of different order, and opens one WebSocket on /ws. Under
-   cookie affinity the first visit takes the cookie and later visits send it back.
+1. client visits: each client visits /8080 and /9090 ``visits`` times, each time another
+   page, in passes of different order, and opens one WebSocket on /ws. Under cookie
+   affinity the first visit takes the cookie and later visits send it back.
 2. page passes: page URLs on many hosts, each visited once by one client, then again,
    in another order, by another client (URL stickiness, spread, cache hits).
-3. one pod more: the first page pass (under cookie affinity: one /8080 visit per
-   session, with its cookie) is replayed after scaling up by one pod (keys moved).
+3. one pod more (``scale``, when the backend can): the first page pass (under cookie
+   affinity: one /8080 visit per session, with its cookie) is replayed after scaling up
+   by one pod (keys moved).
 
-``evaluate(...)`` returns a ``CandidateResult``: plain data holding every figure, its
-expectation on this data plane and the verdict (ingressbed.judge decides).
+``drive(...)`` returns the ``ingressbed.properties.Traffic`` the properties are computed from.
 """
 
 from __future__ import annotations
@@ -23,44 +23,29 @@ import random
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.request import Request as UrlRequest
 
 import httpx
 
-from ingressbed import judge, layouts, measure, traffic
+from ingressbed import layouts, traffic
 from ingressbed.backends.base import Backend
-from ingressbed.catalog import PROPERTY_NAMES, Candidate
+from ingressbed.balancing import Balancing
 from ingressbed.clients import answer
 from ingressbed.clients.http import HttpRequest, probe
 from ingressbed.clients.ws import WsRequest, ws_probe
-from ingressbed.errors import ConfigError
-from ingressbed.figures import (
+from ingressbed.progress import STEPS, Steps
+from ingressbed.properties import (
     HTTP_ROUTES,
     PAGE_ROUTE,
     SCALED,
     WITH_COOKIE,
     WS_ROUTE,
-    Figures,
     Traffic,
 )
-from ingressbed.progress import STEPS, Steps
-from ingressbed.report.results import MEASURED, CandidateResult
-from ingressbed.vocabulary import Capability, Observation
+from ingressbed.traffic import MixPlan as Plan
+from ingressbed.vocabulary import Capability, Observation, Setup
 
 HOST = layouts.DEFAULT_HOST
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How much traffic one candidate gets (enough for 4-sigma bounds; ~2 s on local)."""
-
-    clients: int = 400
-    visits: int = 3
-    pages: int = 800
-    hosts: int = 20
-    concurrency: int = 8
-    seed: int = 1
 
 
 class _NoJar(http.cookiejar.DefaultCookiePolicy):
@@ -139,27 +124,31 @@ def first_visits(
 
 
 class Driver:
-    """Sends one candidate's traffic to a backend that serves it."""
+    """Sends one mix to a backend that serves the setup."""
 
-    def __init__(self, candidate: Candidate, bed: Backend, plan: Plan, steps: Steps) -> None:
-        self.candidate = candidate
+    def __init__(
+        self, setup: Setup, bed: Backend, plan: Plan, steps: Steps, label: str = "mix"
+    ) -> None:
+        self.setup = setup
+        self.balancing = Balancing.of(setup)
+        self.label = label
         self.bed = bed
         self.plan = plan
         self.steps = steps
         self.token = secrets.token_hex(4)
         self.cookies: dict[tuple[str, str], str] = {}
         self.requests = 0
-        self.uses_cookie = candidate.placement.startswith("cookie")
+        self.uses_cookie = self.balancing.uses_cookie
 
     def send(self, what: str, requests: Sequence[HttpRequest]) -> list[Observation]:
         """Probe ``requests`` under one progress line; observations in request order."""
-        with self.steps.step(f"{self.candidate.id}: {what} ({len(requests):,} requests)"):
+        with self.steps.step(f"{self.label}: {what} ({len(requests):,} requests)"):
             self.requests += len(requests)
             return probe(self.bed.address(), requests, concurrency=self.plan.concurrency)
 
     def _cookie_header(self, client: str, route: str) -> dict[str, str]:
         value = self.cookies.get((client, route))
-        return {"Cookie": f"{self.candidate.cookie_name}={value}"} if value else {}
+        return {"Cookie": f"{self.balancing.cookie_name}={value}"} if value else {}
 
     def _paths(self, prefix: str, count: int, seed: int) -> list[str]:
         # Random ids, not counters: CRC-32 is affine in its input, so paths differing in one
@@ -196,19 +185,19 @@ class Driver:
             WsRequest(ws_paths[i], HOST, c, route=WS_ROUTE, step="ws")
             for i, c in enumerate(clients)
         ]
-        with self.steps.step(f"{self.candidate.id}: WebSockets ({len(sessions):,} sessions)"):
+        with self.steps.step(f"{self.label}: WebSockets ({len(sessions):,} sessions)"):
             self.requests += len(sessions)
             out += ws_probe(self.bed.address(), sessions, concurrency=self.plan.concurrency)
         return out
 
     def _take_cookies(self, batch: Sequence[HttpRequest]) -> list[Observation]:
-        title = f"{self.candidate.id}: client visit 1, taking cookies ({len(batch):,} requests)"
+        title = f"{self.label}: client visit 1, taking cookies ({len(batch):,} requests)"
         with self.steps.step(title):
             self.requests += len(batch)
             pairs = first_visits(
                 self.bed.address().base_url,
                 batch,
-                self.candidate.cookie_name,
+                self.balancing.cookie_name,
                 concurrency=self.plan.concurrency,
             )
         for observation, value in pairs:
@@ -239,8 +228,8 @@ class Driver:
     def scale_up(self, pages: Sequence[HttpRequest]) -> tuple[list[Observation], list[str]]:
         """Add one pod and replay the keys; returns the replay and the added pods' names."""
         before = {p.name for p in self.bed.pods()}
-        with self.steps.step(f"{self.candidate.id}: one pod more ({self.candidate.replicas + 1})"):
-            self.bed.scale(self.candidate.replicas + 1)
+        with self.steps.step(f"{self.label}: one pod more ({self.setup.replicas + 1})"):
+            self.bed.scale(self.setup.replicas + 1)
         added = sorted({p.name for p in self.bed.pods()} - before)
         if self.uses_cookie:
             replay = [
@@ -262,12 +251,33 @@ class Driver:
         return self.send("replay after one pod more", replay), added
 
 
-def drive(candidate: Candidate, bed: Backend, plan: Plan, steps: Steps) -> tuple[Traffic, int]:
-    """Send every kind of traffic ``candidate`` needs; returns it and the request count."""
-    driver = Driver(candidate, bed, plan, steps)
-    routes = dict(layouts.PATHS[candidate.layout])
+def routes_of(setup: Setup) -> dict[str, int]:
+    """Ingress path -> Service port of the setup's routes."""
+    return {r.path: r.service_port for r in setup.ingress.routes}
+
+
+def drive(
+    setup: Setup, bed: Backend, plan: Plan | None = None, steps: Steps = STEPS, label: str = "mix"
+) -> Traffic:
+    """Send every part of the mix on ``bed`` (already serving ``setup``).
+
+    Args:
+        setup: what the bed serves (its routes must include /8080, /9090 and /ws).
+        bed: the backend.
+        plan: traffic sizes (default ``Plan()``).
+        steps: where progress lines go.
+        label: the name progress lines start with (the step's or candidate's).
+
+    Returns:
+        The observations of each part, with the endpoints and pods as they were.
+    """
+    plan = plan or Plan()
+    start = time.monotonic()
+    driver = Driver(setup, bed, plan, steps, label)
+    routes = routes_of(setup)
     endpoints = {port: bed.endpoints(port) for port in sorted(set(routes.values()))}
-    pod_ips = {p.name: p.ip for p in bed.pods()}
+    pods = tuple(bed.pods())
+    pod_ips = {p.name: p.ip for p in pods}
     visits = driver.client_visits(traffic.clients(plan.clients, seed=plan.seed))
     first_pages, second_pages = driver.pages()
     first = driver.send("page pass 1", first_pages)
@@ -275,70 +285,23 @@ def drive(candidate: Candidate, bed: Backend, plan: Plan, steps: Steps) -> tuple
     scaled: list[Observation] = []
     added: list[str] = []
     scaled_endpoints = None
-    moved = candidate.expectation("moved_on_scale", bed.data_plane)
-    if moved is not None and moved.measured and Capability.SCALE in bed.capabilities:
+    if plan.scale and Capability.SCALE in bed.capabilities:
         scaled, added = driver.scale_up(first_pages)
         scaled_endpoints = bed.endpoints(routes[PAGE_ROUTE])
-    seen = Traffic(
-        endpoints, pod_ips, visits, first, second, scaled, added, scaled_endpoints, driver.cookies
-    )
-    return seen, driver.requests
-
-
-def evaluate(
-    candidate: Candidate, bed: Backend, plan: Plan | None = None, steps: Steps = STEPS
-) -> CandidateResult:
-    """Drive ``candidate``'s traffic on ``bed`` (already serving it) and judge every property.
-
-    Args:
-        candidate: the catalog entry.
-        bed: the backend, serving ``candidate.setup()``.
-        plan: traffic sizes (default ``Plan()``).
-        steps: where progress lines go.
-
-    Returns:
-        The candidate's result: figures, expectations and verdicts on ``bed``'s data plane.
-
-    Raises:
-        ConfigError: the catalog states nothing for this data plane.
-    """
-    plane = bed.data_plane
-    if plane not in candidate.planes:
-        raise ConfigError(f"candidate {candidate.id!r} states no expectations for {plane}")
-    plan = plan or Plan()
-    start = time.monotonic()
-    seen, requests = drive(candidate, bed, plan, steps)
-    routes = dict(layouts.PATHS[candidate.layout])
-    odds = judge.odds(
-        candidate,
-        plane,
-        routes,
-        seen.endpoints,
-        visits=plan.visits,
-        http_routes=HTTP_ROUTES,
-        page_route=PAGE_ROUTE,
-        scaled=seen.scaled_endpoints,
-    )
-    figures = Figures(candidate, plane, routes, seen)
-    results = []
-    for name in PROPERTY_NAMES:
-        expectation = candidate.expectation(name, plane)
-        assert expectation is not None  # the catalog states every property for its planes
-        figure = figures.figure(name) if expectation.measured else judge.Figure(None)
-        results.append(judge.verdict(name, expectation, figure, odds))
-    bad = [o for o in [*seen.visits, *seen.first, *seen.second, *seen.scaled] if not o.ok]
     seconds = time.monotonic() - start
-    steps.note(f"  {candidate.id}: {requests:,} requests in {seconds:.1f}s")
-    return CandidateResult.of(
-        candidate,
-        plane,
-        MEASURED,
-        properties=tuple(results),
-        load=dict(measure.spread(seen.first, list(seen.pod_ips)).counts),
-        requests=requests,
-        errors=len(bad),
-        error_examples=tuple(
-            f"{o.protocol} {o.client} {o.host}{o.key} -> {o.status} {o.error}" for o in bad[:5]
-        ),
+    steps.note(f"  {label}: {driver.requests:,} requests in {seconds:.1f}s")
+    return Traffic(
+        endpoints,
+        pod_ips,
+        visits,
+        first,
+        second,
+        scaled,
+        added,
+        scaled_endpoints,
+        driver.cookies,
+        pods=pods,
+        visits_per_route=plan.visits,
+        requests=driver.requests,
         seconds=round(seconds, 2),
     )

@@ -1,0 +1,47 @@
+"""What a run observed: the evidence every expectation is judged on (plain data).
+
+A scenario's run (``ingressbed.scenario.run.execute``) and an e2e helper
+(``ingressbed.expect``) both build an ``Evidence``; ``ingressbed.judge`` reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ingressbed.properties import Traffic
+from ingressbed.vocabulary import Endpoint, Observation, Setup
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Observations in sending order, and the bed as it was.
+
+    observations  every answer of the plain steps, ``Observation.step`` naming the step
+    pods          names of the pods serving when the steps started
+    token         what ``{run}`` became in URLs
+    plane         the data plane (a ``Flavor`` value) whose model predicts the picks
+    setup         what the bed served (the model reads its hash key)
+    endpoints     balancer peers per Service port when the steps started
+    mixes         per ``mix`` step name, the traffic it observed
+    """
+
+    observations: tuple[Observation, ...] = ()
+    pods: tuple[str, ...] = ()
+    token: str = ""
+    plane: str = ""
+    setup: Setup | None = None
+    endpoints: Mapping[int, Sequence[Endpoint]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    mixes: Mapping[str, Traffic] = field(default_factory=lambda: MappingProxyType({}))
+
+    def of(self, steps: Sequence[str]) -> list[Observation]:
+        """Observations of the named steps, in sending order (a mix's included)."""
+        wanted = set(steps)
+        out = [o for o in self.observations if o.step in wanted]
+        for name in steps:
+            if name in self.mixes:
+                out += self.mixes[name].all()
+        return out

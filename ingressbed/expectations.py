@@ -1,0 +1,376 @@
+"""The one expectation language: what an e2e test, a scenario file or a catalog candidate
+asks of a run (pure values; no behaviour beyond describing themselves).
+
+Every expectation has a ``kind`` (``Kind``), the file ``line`` it came from (0 from
+Python), a ``why`` (the reason, required in the catalog) and the data ``planes`` it
+applies to (empty: every plane). ``ingressbed.judge`` turns an expectation and the run's
+evidence into a ``Verdict``; the scenario parser (``ingressbed.scenario.expects``) and
+the e2e helpers (``ingressbed.expect``) only build these values.
+
+Two families:
+
+- observation kinds judge the answers of named steps: ``same_pod``, ``different_pods``,
+  ``pods_count``, ``cache_status``, ``status``, ``answered``, ``spread``, ``model_picks``;
+- property kinds judge one property (``PROPERTIES``) of a ``mix`` step's traffic with a
+  ``Check``: ``equals``, ``at_most``, ``at_least``, ``range``, ``binomial`` (exact binomial
+  bounds of a probability the placement model gives, ``QUANTITIES``), ``model`` (the
+  model's figure for the same traffic) or ``pod_bounds`` (every pod's load inside
+  binomial bounds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ingressbed.vocabulary import Flavor
+
+#: Default width of binomial bounds, in standard deviations (never below 4).
+DEFAULT_SIGMAS = 5.0
+MIN_SIGMAS = 4.0
+#: Tolerance of number comparisons (figures are shares and ratios).
+TOLERANCE = 1e-9
+
+
+class Kind(StrEnum):
+    """Every expectation kind, as written in a scenario file's ``expect:`` list."""
+
+    SAME_POD = "same_pod"
+    DIFFERENT_PODS = "different_pods"
+    PODS_COUNT = "pods_count"
+    CACHE_STATUS = "cache_status"
+    STATUS = "status"
+    ANSWERED = "answered"
+    SPREAD = "spread"
+    MODEL_PICKS = "model_picks"
+    CLIENT_STICKINESS = "client_stickiness"
+    CROSS_PORT = "cross_port"
+    URL_STICKINESS = "url_stickiness"
+    SPREAD_MAX_MEAN = "spread_max_mean"
+    SPREAD_CV = "spread_cv"
+    CACHE_HIT_RATIO = "cache_hit_ratio"
+    MOVED_ON_SCALE = "moved_on_scale"
+    MOVED_ELSEWHERE = "moved_elsewhere"
+    MODEL_AGREEMENT = "model_agreement"
+    SLOW_POD_SHARE = "slow_pod_share"
+    ONE_UPSTREAM = "one_upstream"
+
+
+POD_KINDS = frozenset({Kind.SAME_POD, Kind.DIFFERENT_PODS, Kind.PODS_COUNT})
+
+
+class Check(StrEnum):
+    """How a property's figure is checked."""
+
+    EQUALS = "equals"
+    AT_MOST = "at_most"
+    AT_LEAST = "at_least"
+    RANGE = "range"
+    BINOMIAL = "binomial"
+    MODEL = "model"
+    POD_BOUNDS = "pod_bounds"
+
+
+BOUNDED_CHECKS = frozenset({Check.EQUALS, Check.AT_MOST, Check.AT_LEAST, Check.RANGE})
+
+
+class Per(StrEnum):
+    """How pod expectations group answers."""
+
+    CLIENT = "client"  # the X-Forwarded-For address
+    URL = "url"  # host + path and query
+    HOST = "host"
+    CLIENT_ROUTE = "client_route"  # (client, Ingress path)
+    ALL = "all"
+
+
+class Placement(StrEnum):
+    """How a setup's annotations place requests (decides what can be predicted)."""
+
+    HASH = "hash"
+    SUBSET = "subset"
+    COOKIE_BALANCED = "cookie-balanced"
+    COOKIE_PERSISTENT = "cookie-persistent"
+    SERVICE_UPSTREAM = "service-upstream"
+    EWMA = "ewma"
+    ROUND_ROBIN = "round-robin"
+
+
+@dataclass(frozen=True)
+class Property:
+    """A figure measured on a ``mix`` step; ``share`` figures are counts over trials."""
+
+    kind: Kind
+    title: str
+    what: str
+    share: bool
+    quantities: frozenset[str] = frozenset()
+    checks: frozenset[Check] = BOUNDED_CHECKS | {Check.BINOMIAL}
+
+
+_SPREAD_CHECKS = BOUNDED_CHECKS | {Check.MODEL, Check.POD_BOUNDS}
+
+PROPERTIES: tuple[Property, ...] = (
+    Property(
+        Kind.CLIENT_STICKINESS,
+        "client sticky",
+        "share of (client, route) pairs whose 3 visits, each to another page, hit one pod",
+        True,
+        frozenset({"repeat"}),
+    ),
+    Property(
+        Kind.CROSS_PORT,
+        "cross-port",
+        "share of clients on one pod for every visit on all three routes (/8080, /9090, /ws)",
+        True,
+        frozenset({"repeat", "same_key_routes"}),
+    ),
+    Property(
+        Kind.URL_STICKINESS,
+        "URL sticky",
+        "share of page URLs whose two visits (two different clients) hit one pod",
+        True,
+        frozenset({"repeat", "subset_revisit"}),
+    ),
+    Property(
+        Kind.SPREAD_MAX_MEAN,
+        "max/mean",
+        "busiest pod's load over the mean load",
+        False,
+        checks=_SPREAD_CHECKS,
+    ),
+    Property(
+        Kind.SPREAD_CV,
+        "CV",
+        "coefficient of variation of the load per pod",
+        False,
+        checks=_SPREAD_CHECKS,
+    ),
+    Property(
+        Kind.CACHE_HIT_RATIO,
+        "cache hits",
+        "share of X-Cache-Status: HIT in a second pass over the page URLs",
+        True,
+        frozenset({"repeat", "subset_revisit"}),
+    ),
+    Property(
+        Kind.MOVED_ON_SCALE,
+        "moved on +1 pod",
+        "share of keys whose pod changed when one pod was added",
+        True,
+        frozenset({"new_pod_share"}),
+    ),
+    Property(
+        Kind.MOVED_ELSEWHERE,
+        "moved to old pods",
+        "share of keys that moved to a pod other than the new one when one pod was added",
+        True,
+    ),
+    Property(
+        Kind.MODEL_AGREEMENT,
+        "model",
+        "share of picks equal to the placement model's prediction",
+        True,
+    ),
+    Property(
+        Kind.SLOW_POD_SHARE,
+        "slow pod",
+        "share of page requests answered by the pods the setup slows down (hellogo.slow)",
+        True,
+    ),
+    Property(
+        Kind.ONE_UPSTREAM,
+        "one upstream",
+        "share of routes whose balancer holds one peer that is no pod's address (the Service)",
+        True,
+    ),
+)
+PROPERTY_KINDS: tuple[Kind, ...] = tuple(p.kind for p in PROPERTIES)
+BY_KIND: dict[Kind, Property] = {p.kind: p for p in PROPERTIES}
+
+#: Probabilities a ``binomial`` check may name, and the placements they exist for.
+QUANTITIES: dict[str, tuple[str, frozenset[Placement]]] = {
+    "repeat": (
+        "chance that independent fresh picks (one per visit) all land on one pod",
+        frozenset(
+            {
+                Placement.HASH,
+                Placement.SUBSET,
+                Placement.COOKIE_BALANCED,
+                Placement.COOKIE_PERSISTENT,
+                Placement.ROUND_ROBIN,
+            }
+        ),
+    ),
+    "same_key_routes": (
+        "chance that one key lands on the same pod on the rings of every route's port",
+        frozenset({Placement.HASH}),
+    ),
+    "new_pod_share": (
+        "the added pod's share of the ring",
+        frozenset({Placement.HASH, Placement.COOKIE_BALANCED}),
+    ),
+    "subset_revisit": (
+        "chance that two picks inside a key's subset are the same pod",
+        frozenset({Placement.SUBSET}),
+    ),
+}
+#: Placements a ``model`` / ``pod_bounds`` check exists for.
+CHECK_PLACEMENTS: dict[Check, frozenset[Placement]] = {
+    Check.MODEL: frozenset({Placement.HASH}),
+    Check.POD_BOUNDS: frozenset(
+        {Placement.SUBSET, Placement.COOKIE_BALANCED, Placement.COOKIE_PERSISTENT}
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A number's allowed range: ``equals``, or ``at_least`` and/or ``at_most``."""
+
+    equals: float | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @property
+    def low(self) -> float | None:
+        return self.equals if self.equals is not None else self.at_least
+
+    @property
+    def high(self) -> float | None:
+        return self.equals if self.equals is not None else self.at_most
+
+    def holds(self, figure: float) -> bool:
+        low, high = self.low, self.high
+        return (low is None or figure >= low - TOLERANCE) and (
+            high is None or figure <= high + TOLERANCE
+        )
+
+    def __str__(self) -> str:
+        if self.equals is not None:
+            return f"= {self.equals:g}"
+        parts = []
+        if self.at_least is not None:
+            parts.append(f">= {self.at_least:g}")
+        if self.at_most is not None:
+            parts.append(f"<= {self.at_most:g}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Base:
+    """What every expectation carries besides its kind's fields."""
+
+    line: int = 0
+    why: str = ""
+    planes: tuple[Flavor, ...] = ()  # empty: every data plane
+
+    def applies_to(self, plane: str) -> bool:
+        """Whether this expectation is judged on data plane ``plane``."""
+        return not self.planes or plane in self.planes
+
+
+@dataclass(frozen=True)
+class PodsExpect(Base):
+    """``same_pod``, ``different_pods`` or ``pods_count``, judged per group.
+
+    Answers of ``steps`` are grouped ``per`` client, URL, host, (client, route) or all
+    together; each group's number of distinct pods must be 1 (same_pod), 2 or more
+    (different_pods) or within ``bound`` (pods_count), in at least ``min_share`` of the
+    groups.
+    """
+
+    kind: Kind = Kind.SAME_POD
+    steps: tuple[str, ...] = ()
+    per: Per = Per.CLIENT
+    min_share: float = 1.0
+    bound: Bound | None = None
+
+
+@dataclass(frozen=True)
+class CacheExpect(Base):
+    """``cache_status``: the ``last`` answer's status, ``every`` answer's, or a ``ratio``."""
+
+    kind: Kind = Kind.CACHE_STATUS
+    steps: tuple[str, ...] = ()
+    status: str = "HIT"
+    mode: str = "last"  # "last", "every" or "ratio"
+    bound: Bound | None = None
+
+
+@dataclass(frozen=True)
+class StatusExpect(Base):
+    """``status``: every answer of ``steps`` has one of ``codes``."""
+
+    kind: Kind = Kind.STATUS
+    steps: tuple[str, ...] = ()
+    codes: tuple[int, ...] = (200,)
+
+
+@dataclass(frozen=True)
+class AnsweredExpect(Base):
+    """``answered``: every request of ``steps`` was answered by a pod, status below 400."""
+
+    kind: Kind = Kind.ANSWERED
+    steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpreadExpect(Base):
+    """``spread``: the busiest pod's load over the mean load, over every pod of the bed."""
+
+    kind: Kind = Kind.SPREAD
+    steps: tuple[str, ...] = ()
+    max_mean: Bound = Bound()
+
+
+@dataclass(frozen=True)
+class PicksExpect(Base):
+    """``model_picks``: every answer of ``steps`` came from the pod the placement model
+    picks for it (the setup's ``upstream-hash-by`` on the flavor of the bed's data plane)."""
+
+    kind: Kind = Kind.MODEL_PICKS
+    steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PropertyExpect(Base):
+    """A property of a ``mix`` step's traffic, checked one way (``check``)."""
+
+    kind: Kind = Kind.CLIENT_STICKINESS
+    step: str = ""
+    check: Check = Check.EQUALS
+    bound: Bound = Bound()
+    quantity: str = ""  # binomial: a key of QUANTITIES
+    sigmas: float = DEFAULT_SIGMAS
+
+    def describe(self) -> str:
+        """The expectation as short text, before any run-time figure is known."""
+        if self.check in BOUNDED_CHECKS:
+            bound = self.bound
+            if self.check == Check.RANGE:
+                return f"{bound.at_least:g} .. {bound.at_most:g}"
+            return str(bound).replace(">=", "≥").replace("<=", "≤")
+        if self.check == Check.BINOMIAL:
+            return f"{self.sigmas:g}σ binomial bounds of p({self.quantity})"
+        if self.check == Check.MODEL:
+            return "= placement model (exact)"
+        return f"every pod within {self.sigmas:g}σ binomial bounds"
+
+
+Expectation = (
+    PodsExpect
+    | CacheExpect
+    | StatusExpect
+    | AnsweredExpect
+    | SpreadExpect
+    | PicksExpect
+    | PropertyExpect
+)
+
+
+def steps_of(expectation: Expectation) -> tuple[str, ...]:
+    """The step names an expectation judges."""
+    if isinstance(expectation, PropertyExpect):
+        return (expectation.step,)
+    return expectation.steps

@@ -1,0 +1,79 @@
+"""The placement model applied to a bed's endpoints: which pod each request should get (pure).
+
+``Model(flavor, endpoints, hash_by)`` snapshots the balancer's peers per Service port
+(in the balancer's order) and answers, for an observation, the endpoint the data
+plane of ``flavor`` picks under ``upstream-hash-by: hash_by``. ``Model.of(bed, ...)``
+takes the snapshot from a running backend.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+
+from ingressbed.backends.base import Backend
+from ingressbed.placement import Request, Ring, hash_key
+from ingressbed.vocabulary import Endpoint, Observation
+
+
+class Model:
+    """Predicts picks for observations with the placement model of a backend's data plane.
+
+    Endpoints are snapshotted per port at construction, in the balancer's order, so a
+    prediction describes the bed as it was when the traffic ran.
+    """
+
+    def __init__(
+        self,
+        flavor: str,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        hash_by: str,
+        *,
+        controller_version: str | None = None,
+    ) -> None:
+        self.flavor = flavor
+        self.hash_by = hash_by
+        self.controller_version = controller_version
+        self.endpoints = {port: list(eps) for port, eps in endpoints.items()}
+        self._rings = {port: Ring.build(flavor, eps) for port, eps in self.endpoints.items()}
+
+    @classmethod
+    def of(cls, bed: Backend, ports: Iterable[int], hash_by: str) -> Model:
+        return cls(bed.data_plane, {p: bed.endpoints(p) for p in set(ports)}, hash_by)
+
+    def key(self, request: Request) -> bytes:
+        return hash_key(
+            self.hash_by, request, controller_version=self.controller_version, flavor=self.flavor
+        )
+
+    def pick(self, port: int, request: Request) -> Endpoint | None:
+        """The endpoint the model picks (None: nginx's round-robin fallback on an empty key)."""
+        key = self.key(request)
+        if not key and self.flavor == "nginx":
+            return None
+        return self._rings[port].lookup(key)
+
+    def predict(self, o: Observation) -> str | None:
+        request = Request(client_ip=o.client, host=o.host, request_uri=o.key)
+        pick = self.pick(o.port, request)
+        return None if pick is None else str(pick)
+
+    def _random_clients(self, samples: int, seed: int) -> list[Request]:
+        rng = random.Random(seed)
+        return [
+            Request(client_ip=".".join(str(rng.randrange(1, 255)) for _ in range(4)))
+            for _ in range(samples)
+        ]
+
+    def share_same(self, port_a: int, port_b: int, samples: int = 20000, seed: int = 7) -> float:
+        """Probability that a random client gets the same pod address on both ports."""
+        same = 0
+        for request in self._random_clients(samples, seed):
+            a, b = self.pick(port_a, request), self.pick(port_b, request)
+            same += a is not None and b is not None and a.address == b.address
+        return same / samples
+
+    def ring_share(self, port: int, address: str) -> float:
+        """Share of the hash space the ring for ``port`` gives the pod at ``address``."""
+        shares = self._rings[port].shares()
+        return sum(share for ep, share in shares.items() if ep.address == address)
