@@ -15,7 +15,7 @@ import pytest
 
 from ingressbed import catalog
 from ingressbed.errors import BedError
-from ingressbed.scenario import play, required, skip_reason
+from ingressbed.scenario.play import play, required, skip_reason
 
 try:
     CATALOG = catalog.load()

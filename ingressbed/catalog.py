@@ -20,7 +20,7 @@ from pathlib import Path
 from ingressbed.errors import ConfigError
 from ingressbed.expectations import PROPERTIES, Kind, PropertyExpect
 from ingressbed.paths import MANIFESTS
-from ingressbed.scenario import load as load_scenario
+from ingressbed.scenario.load import load as load_scenario
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import MIX, Scenario
 from ingressbed.vocabulary import ANNOTATION_PREFIX, Flavor

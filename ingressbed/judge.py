@@ -28,7 +28,8 @@ from ingressbed.expectations import (
 )
 from ingressbed.model import Model
 from ingressbed.odds import Odds, odds
-from ingressbed.properties import HTTP_ROUTES, PAGE_ROUTE, Properties, Traffic
+from ingressbed.properties import Properties, Traffic
+from ingressbed.traffic import HTTP_ROUTES, PAGE_ROUTE
 from ingressbed.verdict import Verdict
 
 __all__ = ["Judge", "Verdict", "judge", "judge_all"]

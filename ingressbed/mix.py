@@ -34,14 +34,8 @@ from ingressbed.clients import answer
 from ingressbed.clients.http import HttpRequest, probe
 from ingressbed.clients.ws import WsRequest, ws_probe
 from ingressbed.progress import STEPS, Steps
-from ingressbed.properties import (
-    HTTP_ROUTES,
-    PAGE_ROUTE,
-    SCALED,
-    WITH_COOKIE,
-    WS_ROUTE,
-    Traffic,
-)
+from ingressbed.properties import SCALED, WITH_COOKIE, Traffic
+from ingressbed.traffic import HTTP_ROUTES, PAGE_ROUTE, WS_ROUTE
 from ingressbed.traffic import MixPlan as Plan
 from ingressbed.vocabulary import Capability, Observation, Setup
 

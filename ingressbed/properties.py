@@ -18,12 +18,9 @@ from ingressbed.balancing import Balancing
 from ingressbed.expectations import Kind, Placement
 from ingressbed.model import Model
 from ingressbed.placement import BALANCED, KeyExpr, Request, SubsetRing, predict_cookie
+from ingressbed.traffic import HTTP_ROUTES, PAGE_ROUTE
 from ingressbed.vocabulary import Endpoint, Observation, Pod
 
-HTTP_ROUTES = ("/8080", "/9090")
-WS_ROUTE = "/ws"
-PAGE_ROUTE = "/8080"
-MIX_ROUTES = (*HTTP_ROUTES, WS_ROUTE)
 #: ``Observation.step`` of requests that carried an affinity cookie / ran after scaling.
 WITH_COOKIE = "with-cookie"
 SCALED = "scaled"

@@ -16,7 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ingressbed"
 
-#: Bottom first. Entries are module names or package prefixes (ending in ".").
+#: Bottom first. Entries are module names (with their submodules), package prefixes
+#: (ending in "."), or exact names (ending in "!": the package itself, not its modules).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "vocabulary",
@@ -33,9 +34,25 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ingressbed.traffic",
             "ingressbed.layouts",
             "ingressbed.ingress_keys",
+            "ingressbed.expectations",
+            "ingressbed.verdict",
+            "ingressbed.scenario!",
         ),
     ),
-    ("placement model (pure)", ("ingressbed.placement.",)),
+    ("placement model (pure)", ("ingressbed.placement.", "ingressbed.balancing")),
+    (
+        "setup: scenario files and the catalog, read",
+        (
+            "ingressbed.scenario.spec",
+            "ingressbed.scenario.load",
+            "ingressbed.scenario.expects",
+            "ingressbed.scenario.steps",
+            "ingressbed.scenario.ingress",
+            "ingressbed.scenario.curlargs",
+            "ingressbed.scenario.nodes",
+            "ingressbed.catalog",
+        ),
+    ),
     (
         "backends and clients",
         (
@@ -50,22 +67,36 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ingressbed.host_checks",
         ),
     ),
-    ("measurements", ("ingressbed.measure",)),
+    (
+        "observations and properties",
+        (
+            "ingressbed.measure",
+            "ingressbed.model",
+            "ingressbed.odds",
+            "ingressbed.properties",
+            "ingressbed.evidence",
+            "ingressbed.mix",
+            "ingressbed.scenario.run",
+            "ingressbed.scenario.table",
+            "ingressbed.accesslog.",
+        ),
+    ),
     (
         "judge",
         (
-            "ingressbed.expect",
             "ingressbed.judge",
-            "ingressbed.figures",
-            "ingressbed.catalog",
-            "ingressbed.evaluate",
-            "ingressbed.scenario.",
-            "ingressbed.accesslog.",
+            "ingressbed.judge_answers",
+            "ingressbed.judge_figures",
+            "ingressbed.expect",
+            "ingressbed.scenario.verdict",
+            "ingressbed.scenario.play",
         ),
     ),
     ("report", ("ingressbed.report.",)),
     ("faces", ("ingressbed.cli.", "ingressbed.pytest_plugin.")),
 )
+#: Every module of the package, for telling ``from pkg import module`` from a name.
+KNOWN: set[str] = set()
 
 
 def module_name(path: Path) -> str:
@@ -79,11 +110,14 @@ def layer_of(module: str) -> int | None:
     best: tuple[int, int] | None = None  # (length of the match, layer)
     for rank, (_, entries) in enumerate(LAYERS):
         for entry in entries:
-            hit = (
-                module == entry.rstrip(".") or module.startswith(entry)
-                if entry.endswith(".")
-                else module == entry or (module.startswith(entry + ".") and entry != "ingressbed")
-            )
+            if entry.endswith("!"):
+                hit = module == entry[:-1]
+            elif entry.endswith("."):
+                hit = module == entry[:-1] or module.startswith(entry)
+            elif entry == "ingressbed":
+                hit = module == entry
+            else:
+                hit = module == entry or module.startswith(entry + ".")
             if hit and (best is None or len(entry) > best[0]):
                 best = (len(entry), rank)
     return None if best is None else best[1]
@@ -102,13 +136,16 @@ def imports(path: Path) -> list[tuple[int, str]]:
             if node.level:
                 package = here if path.name == "__init__.py" else here[:-1]
                 base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
-            found.append((node.lineno, base))
-            found += [(node.lineno, f"{base}.{a.name}") for a in node.names if base == "ingressbed"]
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                found.append((node.lineno, submodule if submodule in KNOWN else base))
     return [(line, m) for line, m in found if m == "ingressbed" or m.startswith("ingressbed.")]
 
 
 def modules() -> list[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+    found = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+    KNOWN.update(module_name(p) for p in found)
+    return found
 
 
 def test_every_module_has_a_layer():

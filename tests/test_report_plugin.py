@@ -98,7 +98,7 @@ def test_a_played_candidates_verdicts_become_its_report_record():
     from ingressbed.placement import synthetic_endpoints
     from ingressbed.properties import Traffic
     from ingressbed.pytest_plugin.report import result_of
-    from ingressbed.scenario import judge
+    from ingressbed.scenario.verdict import judge
     from ingressbed.vocabulary import Observation
 
     candidate = catalog.load().get("round-robin")

@@ -13,9 +13,10 @@ from ingressbed.judge import judge, judge_all
 from ingressbed.model import Model
 from ingressbed.placement import synthetic_endpoints
 from ingressbed.properties import Traffic
-from ingressbed.scenario import judge as judge_scenario
-from ingressbed.scenario import loads, required
+from ingressbed.scenario.load import loads
+from ingressbed.scenario.play import required
 from ingressbed.scenario.spec import MIX
+from ingressbed.scenario.verdict import judge as judge_scenario
 from ingressbed.vocabulary import Endpoint, Flavor, Observation
 
 INGRESS = """\

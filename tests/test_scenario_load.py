@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingressbed.errors import ScenarioError
-from ingressbed.scenario import load, loads
+from ingressbed.scenario.load import load, loads
 from ingressbed.scenario.spec import AGAIN, CURL, HTTP, WEBSOCKET, CacheExpect, PodsExpect
 from ingressbed.vocabulary import HTTP2_PORT, HTTP_PORT, WS_PORT
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ingressbed.clients.http import HttpRequest
-from ingressbed.scenario import judge, loads, table
+from ingressbed.scenario import table
+from ingressbed.scenario.load import loads
 from ingressbed.scenario.run import Run, expand, plan, replay
+from ingressbed.scenario.verdict import judge
 from ingressbed.vocabulary import Observation
 
 SCENARIO = """\

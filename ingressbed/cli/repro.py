@@ -20,9 +20,10 @@ from pathlib import Path
 
 from ingressbed.backends import create
 from ingressbed.errors import ConfigError
-from ingressbed.options import BACKENDS, KEEP, BedOptions
+from ingressbed.options import add_cli_arguments, from_args
 from ingressbed.progress import Steps
-from ingressbed.scenario import load, play, skip_reason
+from ingressbed.scenario.load import load
+from ingressbed.scenario.play import play, skip_reason
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,19 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", type=Path, help="the scenario file (YAML)")
-    parser.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default=None,
-        help="where to run (default: $INGRESSBED_BACKEND or auto: kind if Docker answers)",
-    )
-    parser.add_argument(
-        "--keep", choices=KEEP, default=None, help="what to leave running at the end"
-    )
-    parser.add_argument("--context", help="kubeconfig context (cluster backend)")
-    parser.add_argument("--kubeconfig", help="kubeconfig file (cluster backend)")
-    parser.add_argument("--cluster-name", help="kind cluster name (default: ingressbed)")
-    parser.add_argument("--controller-version", help="ingress-nginx release to test")
+    add_cli_arguments(parser, "repro")
     parser.add_argument(
         "--diagnostics",
         type=Path,
@@ -53,29 +42,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="on failure, write the backend's diagnostics (config, logs) under DIR",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     scenario = load(args.file)  # validated before anything starts
-    options = BedOptions.from_env(
-        backend=args.backend,
-        keep=args.keep,
-        context=args.context,
-        kubeconfig=args.kubeconfig,
-        cluster_name=args.cluster_name,
-        controller_version=args.controller_version,
-        quiet=args.quiet or None,
-    )
+    options = from_args(args, "repro")
     steps = Steps(quiet=options.quiet)
     bed = create(options, steps)
+    reason = skip_reason(scenario, bed)  # decided before anything starts
+    if reason:
+        raise ConfigError(f"{scenario.path} cannot run here: {reason}")
     passed = False
     try:
         bed.start()
-        reason = skip_reason(scenario, bed)
-        if reason:
-            raise ConfigError(f"{scenario.path} cannot run here: {reason}")
         with steps.step(f"Playing {scenario.path}"):
             verdict = play(scenario, bed, progress=steps.note, steps=steps)
         print(verdict.render(), flush=True)

@@ -14,11 +14,11 @@ from types import MappingProxyType
 
 from ingressbed import ingress_keys, yamlsource
 from ingressbed.errors import ConfigError, ScenarioError
-from ingressbed.properties import MIX_ROUTES
 from ingressbed.scenario import expects, ingress, steps
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import MIX, Scenario, Step
 from ingressbed.suggest import suggest
+from ingressbed.traffic import MIX_ROUTES
 from ingressbed.vocabulary import Capability, Setup
 from ingressbed.yamlsource import Mapping
 
