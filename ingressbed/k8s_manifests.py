@@ -27,6 +27,12 @@ HELLOGO_LABELS: dict[str, str] = {
     "app.kubernetes.io/name": SERVICE_NAME,
     "app.kubernetes.io/part-of": "ingressbed",
 }
+#: The label that tells a Deployment's own pods apart (the Service selects both kinds).
+VARIANT_LABEL = "ingressbed.dev/variant"
+#: On slow pods: their extra latency in milliseconds (``Pod.slow_ms``).
+DELAY_LABEL = "ingressbed.dev/delay-ms"
+#: The Deployment of slow pods (``Setup.slow_pods``), beside ``hellogo``.
+SLOW_DEPLOYMENT = f"{SERVICE_NAME}-slow"
 #: Service port names, by port (the names EndpointSlices carry).
 PORT_NAMES: dict[int, str] = {HTTP_PORT: "http", HTTP2_PORT: "http2", WS_PORT: "ws"}
 
@@ -117,10 +123,23 @@ def _field_env(name: str, path: str) -> Obj:
     return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
 
-def hellogo_deployment(ns: str, image: str, replicas: int, pull_policy: str = "Never") -> Obj:
-    """The hellogo Deployment: non-root, read-only root, no capabilities, ready on /healthz."""
+def hellogo_deployment(
+    ns: str, image: str, replicas: int, pull_policy: str = "Never", *, delay_ms: int = 0
+) -> Obj:
+    """The hellogo Deployment: non-root, read-only root, no capabilities, ready on /healthz.
+
+    With ``delay_ms`` it is ``hellogo-slow``: pods that answer that many milliseconds late
+    (``DELAY_MS``), labelled with it, behind the same Service as the normal ones. Each
+    Deployment selects only its own variant, so the two never adopt each other's pods.
+    """
     if replicas < 0:
         raise ConfigError(f"replicas must be >= 0, not {replicas}")
+    if delay_ms < 0:
+        raise ConfigError(f"delay_ms must be >= 0, not {delay_ms}")
+    variant = "slow" if delay_ms else "normal"
+    selector = {**HELLOGO_LABELS, VARIANT_LABEL: variant}
+    pod_labels = {**selector, **({DELAY_LABEL: str(delay_ms)} if delay_ms else {})}
+    name = SLOW_DEPLOYMENT if delay_ms else SERVICE_NAME
     container = {
         "name": SERVICE_NAME,
         "image": image,
@@ -134,6 +153,7 @@ def hellogo_deployment(ns: str, image: str, replicas: int, pull_policy: str = "N
             _field_env("POD_NAMESPACE", "metadata.namespace"),
             _field_env("POD_IP", "status.podIP"),
             _field_env("NODE_NAME", "spec.nodeName"),
+            *([{"name": "DELAY_MS", "value": str(delay_ms)}] if delay_ms else []),
         ],
         "readinessProbe": {
             "httpGet": {"path": "/healthz", "port": HTTP_PORT},
@@ -171,11 +191,11 @@ def hellogo_deployment(ns: str, image: str, replicas: int, pull_policy: str = "N
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": SERVICE_NAME, "namespace": ns, "labels": dict(HELLOGO_LABELS)},
+        "metadata": {"name": name, "namespace": ns, "labels": dict(HELLOGO_LABELS)},
         "spec": {
             "replicas": replicas,
-            "selector": {"matchLabels": dict(HELLOGO_LABELS)},
-            "template": {"metadata": {"labels": dict(HELLOGO_LABELS)}, "spec": pod_spec},
+            "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         },
     }
 

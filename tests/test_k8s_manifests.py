@@ -89,6 +89,26 @@ def test_hellogo_deployment_is_locked_down_and_knows_its_identity():
     assert dep["spec"]["selector"]["matchLabels"] == dep["spec"]["template"]["metadata"]["labels"]
 
 
+def test_slow_pods_are_their_own_deployment_behind_the_same_service():
+    normal = km.hellogo_deployment("ns", "ingressbed/hellogo:abc", 5)
+    slow = km.hellogo_deployment("ns", "ingressbed/hellogo:abc", 1, delay_ms=200)
+    assert (normal["metadata"]["name"], slow["metadata"]["name"]) == ("hellogo", "hellogo-slow")
+    (container,) = slow["spec"]["template"]["spec"]["containers"]
+    assert {"name": "DELAY_MS", "value": "200"} in container["env"]
+    labels = slow["spec"]["template"]["metadata"]["labels"]
+    assert labels[km.DELAY_LABEL] == "200"
+    # the Service selects both; each Deployment selects only its own pods
+    service = km.hellogo_service("ns")["spec"]["selector"]
+    for dep in (normal, slow):
+        pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+        assert service.items() <= pod_labels.items()
+        assert dep["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    normal_selector = normal["spec"]["selector"]["matchLabels"].items()
+    assert not normal_selector <= labels.items(), "the normal Deployment would adopt slow pods"
+    with pytest.raises(ConfigError, match="delay_ms must be >= 0"):
+        km.hellogo_deployment("ns", "i", 1, delay_ms=-1)
+
+
 def test_hellogo_service_has_the_three_named_ports():
     svc = km.hellogo_service("ns")
     assert [(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [

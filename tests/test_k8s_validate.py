@@ -76,6 +76,11 @@ def test_every_bed_object_is_valid(backend, version):
         _validate(obj, version)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_slow_pods_deployment_is_valid(version):
+    _validate(km.hellogo_deployment("ns", "ingressbed/hellogo:abc", 1, delay_ms=200), version)
+
+
 @pytest.mark.parametrize("backend", ["kind", "cluster"])
 @pytest.mark.parametrize("version", VERSIONS)
 def test_upstream_controller_manifest_is_valid_and_pinned(backend, version):

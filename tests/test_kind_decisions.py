@@ -411,3 +411,64 @@ def test_a_hellogo_build_failure_is_one_line_from_buildkit_output(tmp_path, monk
         "docker build of hellogo failed at unix:///d.sock (from DOCKER_HOST): ERROR: failed to "
         "solve: process did not complete successfully: exit code: 1"
     )
+
+
+# --- slow pods (Setup.slow_pods): a second Deployment, only normal pods scale ------------
+
+
+class _SlowKube:
+    """Records what the cluster backend asks of Kubernetes for slow pods."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int]] = []
+        self.slow_alive = True
+
+    def apply(self, obj):
+        self.calls.append(("apply", obj["metadata"]["name"], obj["spec"]["replicas"]))
+
+    def delete(self, obj):
+        self.calls.append(("delete", obj["metadata"]["name"], 0))
+        self.slow_alive = False
+
+    def wait_deployment(self, ns, name, timeout):
+        self.calls.append(("wait", name, 0))
+
+    def scale(self, ns, name, replicas):
+        self.calls.append(("scale", name, replicas))
+
+    def pods(self, ns, selector):
+        assert selector.endswith("ingressbed.dev/variant=slow")
+        return [object()] if self.slow_alive else []
+
+
+def _slow_bed(monkeypatch):
+    from ingressbed import layouts
+
+    monkeypatch.setenv("INGRESSBED_HELLOGO_IMAGE", "r/hellogo@sha256:" + "a" * 64)
+    bed = ClusterBackend(BedOptions(backend="cluster", context="c"), QUIET)
+    bed.kube = _SlowKube()  # type: ignore[assignment]
+    return bed, layouts.setup("one-port", replicas=6)
+
+
+def test_slow_pods_run_as_their_own_deployment_and_go_when_the_setup_drops_them(monkeypatch):
+    import dataclasses
+
+    bed, plain = _slow_bed(monkeypatch)
+    slow = dataclasses.replace(plain, slow_pods=1, slow_ms=200)
+    bed._slow_pods(slow)
+    assert bed.kube.calls == [("apply", "hellogo-slow", 1), ("wait", "hellogo-slow", 0)]
+    bed.setup = slow
+    bed.kube.calls.clear()
+    bed._slow_pods(slow)  # unchanged: nothing to do
+    assert bed.kube.calls == []
+    bed._slow_pods(plain)
+    assert bed.kube.calls == [("delete", "hellogo-slow", 0)]
+
+
+def test_scaling_adds_or_removes_normal_pods_only(monkeypatch):
+    import dataclasses
+
+    bed, plain = _slow_bed(monkeypatch)
+    bed.setup = dataclasses.replace(plain, slow_pods=2, slow_ms=200)
+    with pytest.raises(Exception, match="cannot scale to 1: 2 slow pod"):
+        bed.scale(1)

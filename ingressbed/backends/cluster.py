@@ -16,6 +16,7 @@ cluster's lifecycle and full control of the controller.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -477,10 +478,12 @@ class ClusterBackend:
     def _apply(self, setup: Setup, *, fresh_balancers: bool) -> None:
         ingress_keys.check(setup)
         self.ctl.apply_keys(setup.controller, self.name)
-        if self.setup is None or setup.replicas != self._replicas():
-            with self.steps.step(f"Scaling hellogo to {setup.replicas}"):
-                self.k.scale(self.namespace, "hellogo", setup.replicas)
+        normal = setup.replicas - setup.slow_pods
+        if self.setup is None or normal != self._replicas():
+            with self.steps.step(f"Scaling hellogo to {normal}"):
+                self.k.scale(self.namespace, "hellogo", normal)
                 self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
+        self._slow_pods(setup)
         obj = km.ingress(setup.ingress, self.namespace)
         clashes = ingress_conflicts(obj, self.k.ingresses())
         if clashes:
@@ -519,6 +522,37 @@ class ClusterBackend:
     def _replicas(self) -> int:
         return int(self.k.deployment(self.namespace, "hellogo").spec.replicas or 0)
 
+    def _slow_pods(self, setup: Setup) -> None:
+        """Run ``setup.slow_pods`` pods answering ``slow_ms`` late, or none (``hellogo-slow``)."""
+        before = self.setup.slow_pods if self.setup else 0
+        before_ms = self.setup.slow_ms if self.setup else 0
+        if (setup.slow_pods, setup.slow_ms) == (before, before_ms):
+            return
+        image, policy = self.hellogo_image()
+        slow = km.hellogo_deployment(
+            self.namespace, image, setup.slow_pods, policy, delay_ms=max(setup.slow_ms, 1)
+        )
+        if not setup.slow_pods:
+            with self.steps.step("Removing the slow hellogo pods"):
+                self.k.delete(slow)
+                poll(
+                    lambda: True if not self._slow_pod_names() else None,
+                    timeout=ROLLOUT_TIMEOUT,
+                    what="the slow hellogo pods to go away",
+                    interval=0.25,
+                )
+            return
+        title = f"Running {setup.slow_pods} slow hellogo pod(s) ({setup.slow_ms} ms late)"
+        with self.steps.step(title):
+            if before_ms and before_ms != setup.slow_ms:
+                self.k.delete(slow)  # a new delay is a new pod template: start afresh
+            self.k.apply(slow)
+            self.k.wait_deployment(self.namespace, km.SLOW_DEPLOYMENT, ROLLOUT_TIMEOUT)
+
+    def _slow_pod_names(self) -> list[str]:
+        selector = f"{HELLOGO_SELECTOR},{km.VARIANT_LABEL}=slow"
+        return [p.metadata.name for p in self.k.pods(self.namespace, selector)]
+
     def dbg_backend(self, port: int) -> dict[str, Any] | None:
         """``/dbg backends get <ns>-hellogo-<port>`` in the controller pod (None: no backend)."""
         return self.ctl.backend(km.upstream_name(self.namespace, port))
@@ -542,7 +576,12 @@ class ClusterBackend:
 
     def pods(self) -> list[Pod]:
         return [
-            Pod(p.metadata.name, p.status.pod_ip, p.spec.node_name or "")
+            Pod(
+                p.metadata.name,
+                p.status.pod_ip,
+                p.spec.node_name or "",
+                int((p.metadata.labels or {}).get(km.DELAY_LABEL, "0")),
+            )
             for p in self.k.ready_pods(self.namespace, HELLOGO_SELECTOR)
         ]
 
@@ -576,12 +615,16 @@ class ClusterBackend:
             )
 
     def scale(self, replicas: int) -> None:
+        """Scale to ``replicas`` pods in all; only normal pods are added or removed."""
+        slow = self.setup.slow_pods if self.setup else 0
+        if replicas < slow:
+            raise ConfigError(f"cannot scale to {replicas}: {slow} slow pod(s) stay")
         with self.steps.step(f"Scaling hellogo to {replicas}"):
-            self.k.scale(self.namespace, "hellogo", replicas)
+            self.k.scale(self.namespace, "hellogo", replicas - slow)
             self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
             self._wait_balancer(f"{replicas} pods")
         if self.setup is not None:
-            self.setup = Setup(self.setup.ingress, self.setup.controller, replicas)
+            self.setup = dataclasses.replace(self.setup, replicas=replicas)
             self._converge(self.setup)
 
     def kill(self, pod: str) -> None:
