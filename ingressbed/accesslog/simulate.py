@@ -1,0 +1,642 @@
+"""Replaying parsed log lines through candidate placements and per-pod caches (pure).
+
+A ``Simulation`` takes chunks of log lines and keeps, per candidate:
+
+* requests per pod, and per hash key (for the hottest keys);
+* one page cache per pod with hellogo's rule: a page (host, request target) is fresh
+  while its age is below the TTL; MISS and EXPIRED store it, HIT does not refresh it;
+  methods other than GET and HEAD bypass; at ``max_entries`` pages the page stored
+  longest ago is evicted. Time comes from the log (or ``--rate`` for logs without).
+
+Memory is bounded by the number of distinct requests and keys: each distinct set of
+logged fields is turned into a request, its keys and ring picks once (the memo), and
+every later line with the same fields costs a dict lookup. The caches hold at most
+``max_entries`` pages per pod.
+
+After the last chunk, ``result`` adds the share of keys and of requests that move when
+one pod is added (a fresh address after the last) or removed (the last one).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingressbed.accesslog.formats import URLS
+from ingressbed.accesslog.records import Extractor, Record, key_needs, parse_time
+from ingressbed.errors import ConfigError
+from ingressbed.placement import KeyExpr, Request, Ring
+from ingressbed.placement.ring import FLAVORS
+from ingressbed.vocabulary import Endpoint, Flavor
+
+#: The candidate without hashing: a strict cycle over the endpoints.
+ROUND_ROBIN = "round-robin"
+#: How far (seconds) a line's time may lag the latest one seen: nginx workers write
+#: their lines out of order by about a second.
+TIME_SLACK = 2.0
+#: Lines that did not parse shown in the output (all are counted).
+SKIPPED_SHOWN = 5
+_RR = (-1, -1)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One placement to compare: a flavor and its hash key, or round robin."""
+
+    flavor: str
+    hash_by: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``flavor hash-by`` or ``round-robin``."""
+        return ROUND_ROBIN if self.hash_by is None else f"{self.flavor} {self.hash_by}"
+
+    @staticmethod
+    def parse(text: str) -> Candidate:
+        """Parse ``FLAVOR=EXPR`` or ``round-robin``.
+
+        Args:
+            text: e.g. ``ingress-nginx=$host$request_uri``, ``nginx=$remote_addr``.
+
+        Returns:
+            The candidate.
+
+        Raises:
+            ConfigError: an unknown flavor or an empty key.
+        """
+        if text.strip() == ROUND_ROBIN:
+            return Candidate(ROUND_ROBIN)
+        flavor, sep, expr = text.partition("=")
+        if not sep or flavor.strip() not in FLAVORS or not expr:
+            raise ConfigError(
+                f"--candidate {text!r}: give FLAVOR=EXPR with FLAVOR one of "
+                f"{', '.join(FLAVORS)} (e.g. ingress-nginx=$host$request_uri), or {ROUND_ROBIN}"
+            )
+        return Candidate(flavor.strip(), expr)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every candidate shares: endpoints, cache, time and output sizes."""
+
+    endpoints: tuple[Endpoint, ...]
+    cache_ttl: float = 100.0
+    cache_entries: int = 100_000
+    rate: float | None = None
+    controller_version: str | None = None
+    top: int = 5
+
+
+@dataclass(frozen=True)
+class HotKey:
+    """One of the hottest keys of a candidate."""
+
+    key: str
+    requests: int
+    share: float
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class PodLoad:
+    """One endpoint's requests, share and cache hits."""
+
+    endpoint: str
+    requests: int
+    share: float
+    hits: int
+    hit_ratio: float | None
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What moves when one pod is added or removed (shares of keys and of requests)."""
+
+    added: str
+    keys_on_add: float
+    requests_on_add: float
+    removed: str | None
+    keys_on_remove: float | None
+    requests_on_remove: float | None
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """Everything measured for one candidate."""
+
+    label: str
+    flavor: str
+    hash_by: str | None
+    pods: list[PodLoad]
+    max_over_mean: float
+    cache_hit_ratio: float
+    distinct_keys: int | None
+    hottest: list[HotKey]
+    moved: Moved | None
+    round_robin_requests: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data."""
+        return {
+            "label": self.label,
+            "flavor": self.flavor,
+            "hash_by": self.hash_by,
+            "pods": [
+                {
+                    "endpoint": p.endpoint,
+                    "requests": p.requests,
+                    "share": p.share,
+                    "cache_hits": p.hits,
+                    "cache_hit_ratio": p.hit_ratio,
+                }
+                for p in self.pods
+            ],
+            "max_over_mean": self.max_over_mean,
+            "cache_hit_ratio": self.cache_hit_ratio,
+            "distinct_keys": self.distinct_keys,
+            "hottest_keys": [vars(h) for h in self.hottest],
+            "moved": None if self.moved is None else vars(self.moved),
+            "round_robin_requests": self.round_robin_requests,
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A line that did not parse."""
+
+    line: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """The whole analysis: counts, time span, and one result per candidate."""
+
+    requests: int
+    skipped: int
+    skipped_examples: list[Skipped]
+    distinct_pages: int
+    seconds: float
+    endpoints: list[str]
+    candidates: list[CandidateResult]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: the first candidate's figures at the top, every candidate listed."""
+        first = self.candidates[0].to_dict()
+        return {
+            "requests": self.requests,
+            "skipped": self.skipped,
+            "skipped_examples": [vars(s) for s in self.skipped_examples],
+            "pods": [
+                {"endpoint": p["endpoint"], "requests": p["requests"], "share": p["share"]}
+                for p in first["pods"]
+            ],
+            "max_over_mean": first["max_over_mean"],
+            "cache_hit_ratio": first["cache_hit_ratio"],
+            "candidate": first["label"],
+            "distinct_pages": self.distinct_pages,
+            "seconds": self.seconds,
+            "endpoints": self.endpoints,
+            **self.settings,
+            "candidates": [c.to_dict() for c in self.candidates],
+        }
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """A request picked for the replay, with its line number."""
+
+    line: int
+    record: Record
+
+
+class Simulation:
+    """Feeds log lines through every candidate; ``result`` summarises."""
+
+    def __init__(
+        self,
+        extractor: Extractor,
+        candidates: Sequence[Candidate],
+        settings: Settings,
+        *,
+        sample: int = 0,
+        seed: int = 1,
+    ) -> None:
+        """Prepare rings, keys and empty caches.
+
+        Args:
+            extractor: how to read the format's lines.
+            candidates: the placements to compare (at least one).
+            settings: endpoints, cache TTL and size, rate, controller version.
+            sample: how many requests to keep, uniformly at random, for a replay.
+            seed: random seed of the sample.
+
+        Raises:
+            ConfigError: no candidate, no endpoint, a bad key or flavor, or a format
+                without time and no ``rate``.
+        """
+        if not candidates:
+            raise ConfigError("no candidate to analyse")
+        self.endpoints = tuple(dict.fromkeys(settings.endpoints))
+        if not self.endpoints:
+            raise ConfigError("no endpoints: give --endpoints or --pods")
+        if extractor.time_group is None and extractor.format_name != URLS and not settings.rate:
+            raise ConfigError(
+                f"the log format {extractor.format_name} has no $time_local, $time_iso8601 or "
+                "$msec: give --rate R to space its requests R per second"
+            )
+        if settings.rate is not None and settings.rate <= 0:
+            raise ConfigError(f"--rate {settings.rate}: must be above 0")
+        if settings.cache_entries < 1:
+            raise ConfigError(f"--cache-entries {settings.cache_entries}: must be 1 or more")
+        self.extractor = extractor
+        self.candidates = list(candidates)
+        self.settings = settings
+        self.rate = settings.rate or 100.0
+        index = {e: i for i, e in enumerate(self.endpoints)}
+        self._keys: list[KeyExpr | None] = []
+        self._rings: list[Ring[Endpoint] | None] = []
+        for c in self.candidates:
+            if c.hash_by is None:
+                self._keys.append(None)
+                self._rings.append(None)
+            else:
+                self._keys.append(
+                    KeyExpr(
+                        c.hash_by, flavor=c.flavor, controller_version=settings.controller_version
+                    )
+                )
+                self._rings.append(Ring.build(c.flavor, self.endpoints))
+        self._index = index
+        count = len(self.candidates)
+        pods = len(self.endpoints)
+        self.requests = 0
+        self.skipped = 0
+        self.examples: list[Skipped] = []
+        self.binary_lines = 0
+        self._page_groups = extractor.page_groups()
+        self._page_memo: dict[Any, tuple[Any, ...]] = {}
+        self._key_groups: list[tuple[int, ...] | None] = [
+            None if c.hash_by is None else extractor.groups_for(sorted(key_needs([c.hash_by])))
+            for c in self.candidates
+        ]
+        self._key_memos: list[dict[Any, tuple[Any, ...]]] = [{} for _ in range(count)]
+        self._all_groups = extractor.all_groups()
+        self._now = 0.0
+        self._pages: dict[tuple[str, str], int] = {}
+        self._key_ids: list[dict[bytes, int]] = [{} for _ in range(count)]
+        self._key_counts: list[list[int]] = [[] for _ in range(count)]
+        self._counts = [[0] * pods for _ in range(count)]
+        self._hits = [[0] * pods for _ in range(count)]
+        self._caches: list[list[OrderedDict[int, float]]] = [
+            [OrderedDict() for _ in range(pods)] for _ in range(count)
+        ]
+        self._rr = [0] * count
+        self._rr_requests = [0] * count
+        self._latest = -math.inf
+        self._latest_text = ""
+        self._last_text: str | None = None
+        self._first_time: float | None = None
+        self._sample_size = sample
+        self._sample: list[Sampled] = []
+        self._rng = random.Random(seed)
+        self._next_pick = 0 if sample else -1  # 0-based index of the next request kept
+        self._w = 1.0
+
+    # ------------------------------------------------------------------ hot path
+    def feed(self, lines: Sequence[str], first_line: int) -> None:
+        """Simulate one chunk of lines.
+
+        Args:
+            lines: consecutive lines of the log.
+            first_line: the 1-based line number of ``lines[0]``.
+
+        Raises:
+            ConfigError: time going backwards by more than ``TIME_SLACK`` seconds, or a
+                time that does not parse.
+        """
+        match = self.extractor.regex.match
+        time_group = self.extractor.time_group
+        page_groups = self._page_groups
+        page_get = self._page_memo.get
+        key_groups = self._key_groups
+        key_gets = [memo.get for memo in self._key_memos]
+        counts, hits, caches = self._counts, self._hits, self._caches
+        key_counts, rr, rr_requests = self._key_counts, self._rr, self._rr_requests
+        ttl = self.settings.cache_ttl
+        max_entries = self.settings.cache_entries
+        pods = len(self.endpoints)
+        cand = range(len(self.candidates))
+        picks: list[Any] = [None] * len(self.candidates)
+        n = self.requests
+        now = self._now
+        last_text = self._last_text
+        rate = self.rate
+        next_pick = self._next_pick
+        for offset, line in enumerate(lines):
+            m = match(line)
+            if m is None:
+                self._skip(first_line + offset, line, "does not match the log format")
+                continue
+            page_key = m.group(*page_groups)
+            entry = page_get(page_key)
+            if entry is None:
+                entry = self._page_entry(page_key)
+            if entry[0] < 0:
+                self._skip(first_line + offset, line, entry[2])
+                continue
+            bad = None
+            for c in cand:
+                groups = key_groups[c]
+                if groups is None:
+                    picks[c] = _RR
+                    continue
+                value = m.group(*groups) if groups else ""
+                pick = key_gets[c](value)
+                if pick is None:
+                    pick = self._key_entry(c, groups, value)
+                if pick[0] == -2:
+                    bad = pick[2]
+                    break
+                picks[c] = pick
+            if bad is not None:
+                self._skip(first_line + offset, line, bad)
+                continue
+            if time_group is not None:
+                text = m.group(time_group)
+                if text != last_text:
+                    now = self._clock(text, first_line + offset)
+                    last_text = text
+            else:
+                now = n / rate
+            if n == next_pick:
+                self._take(n, first_line + offset, m)
+                next_pick = self._next_pick
+            n += 1
+            page, cacheable = entry
+            for c in cand:
+                pod, key_id = picks[c]
+                if pod < 0:
+                    pod = rr[c] % pods
+                    rr[c] += 1
+                    rr_requests[c] += 1
+                else:
+                    key_counts[c][key_id] += 1
+                counts[c][pod] += 1
+                if cacheable:
+                    store = caches[c][pod]
+                    stored = store.get(page)
+                    if stored is not None and now - stored < ttl:
+                        hits[c][pod] += 1
+                    else:
+                        store[page] = now
+                        if stored is not None:
+                            store.move_to_end(page)
+                        elif len(store) > max_entries:
+                            store.popitem(last=False)
+        self.requests = n
+        self._now = now
+        self._last_text = last_text
+
+    # ----------------------------------------------------------------- slow paths
+    def _page_entry(self, page_key: Any) -> tuple[Any, ...]:
+        """(page id, cacheable) for one distinct page; (-1, False, reason) to skip."""
+        try:
+            record = self.extractor.record(self._page_groups, page_key)
+        except ConfigError as exc:
+            entry: tuple[Any, ...] = (-1, False, str(exc))
+        else:
+            entry = (self._pages.setdefault(record.page, len(self._pages)), record.cacheable)
+        self._page_memo[page_key] = entry
+        return entry
+
+    def _key_entry(self, c: int, groups: tuple[int, ...], value: Any) -> tuple[Any, ...]:
+        """(pod index or -1 for round robin, key id) of one distinct key; (-2, -1, reason)."""
+        key = self._keys[c]
+        ring = self._rings[c]
+        assert key is not None and ring is not None
+        try:
+            if groups:
+                request = self.extractor.record(groups, value).request
+            else:  # the key reads nothing the log holds (a constant, or --host)
+                request = Request(host=self.extractor.host or "")
+            raw = key.evaluate(request)
+        except ConfigError as exc:
+            entry: tuple[Any, ...] = (-2, -1, str(exc))
+        else:
+            if not raw and self.candidates[c].flavor == Flavor.NGINX and len(self.endpoints) > 1:
+                entry = (-1, -1)  # nginx balances an empty key round robin
+            else:
+                ids = self._key_ids[c]
+                key_id = ids.get(raw)
+                if key_id is None:
+                    key_id = ids[raw] = len(ids)
+                    self._key_counts[c].append(0)
+                entry = (self._index[ring.lookup(raw)], key_id)
+        self._key_memos[c][value] = entry
+        return entry
+
+    def _clock(self, text: str, line: int) -> float:
+        variable = self.extractor.time_variable
+        assert variable is not None
+        try:
+            value = parse_time(variable, text)
+        except ValueError as exc:
+            raise ConfigError(f"line {line}: ${variable} {text!r} is not a time") from exc
+        if self._first_time is None:
+            self._first_time = value
+        if value < self._latest - TIME_SLACK:
+            raise ConfigError(
+                f"line {line}: time goes backwards from {self._latest_text} to {text} "
+                f"({self._latest - value:.0f} s): the log is not in time order; sort it, or "
+                "join rotated files oldest first"
+            )
+        if value > self._latest:
+            self._latest, self._latest_text = value, text
+        return self._latest
+
+    def _skip(self, line: int, text: str, reason: str) -> None:
+        if not text.strip():
+            return  # blank lines are not requests
+        if "\x00" in text or text.count("\ufffd") > 2:
+            self.binary_lines += 1
+            reason = "binary data"
+        self.skipped += 1
+        if len(self.examples) < SKIPPED_SHOWN:
+            shown = text.rstrip("\r\n")
+            shown = shown if len(shown) <= 120 else shown[:117] + "..."
+            self.examples.append(
+                Skipped(line, shown.encode("ascii", "backslashreplace").decode(), reason)
+            )
+
+    def _advance_sample(self) -> None:
+        # Reservoir sampling, "Algorithm L": the index of the next request to keep.
+        size = self._sample_size
+        self._w *= math.exp(math.log(self._rng.random() or 1e-300) / size)
+        gap = math.floor(math.log(self._rng.random() or 1e-300) / math.log(1 - self._w))
+        self._next_pick += gap + 1
+
+    def _take(self, index: int, line: int, m: re.Match[str]) -> None:
+        groups = self._all_groups
+        try:
+            record = self.extractor.record(groups, m.group(*groups))
+        except ConfigError:
+            self._next_pick = index + 1  # a part only the replay reads is bad: take the next
+            return
+        if len(self._sample) < self._sample_size:
+            self._sample.append(Sampled(line, record))
+            if len(self._sample) < self._sample_size:
+                self._next_pick = index + 1
+                return
+        else:
+            self._sample[self._rng.randrange(self._sample_size)] = Sampled(line, record)
+        self._advance_sample()
+
+    def sample(self) -> list[Sampled]:
+        """The requests kept for a replay, in log order."""
+        return sorted(self._sample, key=lambda s: s.line)
+
+    # ------------------------------------------------------------------ summary
+    def result(self) -> Result:
+        """Summarise everything fed so far.
+
+        Returns:
+            The result, candidates in the order given.
+        """
+        total = self.requests
+        results = [self._candidate_result(c, total) for c in range(len(self.candidates))]
+        seconds = 0.0
+        if self._first_time is not None:
+            seconds = self._latest - self._first_time
+        elif self.extractor.time_group is None:
+            seconds = total / self.rate
+        return Result(
+            requests=total,
+            skipped=self.skipped,
+            skipped_examples=list(self.examples),
+            distinct_pages=len(self._pages),
+            seconds=seconds,
+            endpoints=[str(e) for e in self.endpoints],
+            candidates=results,
+            settings={
+                "log_format": self.extractor.format_name,
+                "cache_ttl": self.settings.cache_ttl,
+                "cache_entries": self.settings.cache_entries,
+            },
+        )
+
+    def _candidate_result(self, c: int, total: int) -> CandidateResult:
+        candidate = self.candidates[c]
+        counts, hits = self._counts[c], self._hits[c]
+        mean = total / len(self.endpoints)
+        pods = [
+            PodLoad(
+                endpoint=str(e),
+                requests=counts[i],
+                share=counts[i] / total if total else 0.0,
+                hits=hits[i],
+                hit_ratio=hits[i] / counts[i] if counts[i] else None,
+            )
+            for i, e in enumerate(self.endpoints)
+        ]
+        hottest: list[HotKey] = []
+        moved = None
+        distinct = None
+        if candidate.hash_by is not None:
+            ring = self._rings[c]
+            assert ring is not None
+            keys = list(self._key_ids[c])
+            key_counts = self._key_counts[c]
+            distinct = len(keys)
+            for key_id in heapq.nlargest(
+                self.settings.top, range(len(keys)), key=key_counts.__getitem__
+            ):
+                hottest.append(
+                    HotKey(
+                        key=_show_key(keys[key_id]),
+                        requests=key_counts[key_id],
+                        share=key_counts[key_id] / total if total else 0.0,
+                        endpoint=str(ring.lookup(keys[key_id])),
+                    )
+                )
+            moved = _moved(candidate.flavor, self.endpoints, ring, keys, key_counts)
+        return CandidateResult(
+            label=candidate.label,
+            flavor=candidate.flavor,
+            hash_by=candidate.hash_by,
+            pods=pods,
+            max_over_mean=max(counts) / mean if mean else 0.0,
+            cache_hit_ratio=sum(hits) / total if total else 0.0,
+            distinct_keys=distinct,
+            hottest=hottest,
+            moved=moved,
+            round_robin_requests=self._rr_requests[c] if candidate.hash_by is not None else total,
+        )
+
+
+def _show_key(key: bytes) -> str:
+    if len(key) in (4, 16) and not key.isascii():
+        import ipaddress
+
+        return str(ipaddress.ip_address(key))  # $binary_remote_addr
+    return key.decode("utf-8", "backslashreplace")
+
+
+def fresh_endpoint(endpoints: Sequence[Endpoint]) -> Endpoint:
+    """The endpoint a scale-up adds: the address after the last one, not yet taken.
+
+    Args:
+        endpoints: the current endpoints (at least one).
+
+    Returns:
+        A new endpoint on the last one's port.
+    """
+    import ipaddress
+
+    taken = {e.address for e in endpoints}
+    try:
+        address = ipaddress.ip_address(endpoints[-1].address) + 1
+    except ValueError:
+        address = ipaddress.ip_address("10.255.0.1")
+    while str(address) in taken:
+        address += 1
+    return Endpoint(str(address), endpoints[-1].port)
+
+
+def _moved(
+    flavor: str,
+    endpoints: tuple[Endpoint, ...],
+    ring: Ring[Endpoint],
+    keys: list[bytes],
+    counts: list[int],
+) -> Moved:
+    added = fresh_endpoint(endpoints)
+    bigger = Ring.build(flavor, [*endpoints, added])
+    smaller = Ring.build(flavor, endpoints[:-1]) if len(endpoints) > 1 else None
+    total = sum(counts) or 1
+    keys_add = requests_add = keys_remove = requests_remove = 0
+    for key, count in zip(keys, counts, strict=True):
+        before = ring.lookup(key)
+        if bigger.lookup(key) != before:
+            keys_add += 1
+            requests_add += count
+        if smaller is not None and smaller.lookup(key) != before:
+            keys_remove += 1
+            requests_remove += count
+    distinct = len(keys) or 1
+    return Moved(
+        added=str(added),
+        keys_on_add=keys_add / distinct,
+        requests_on_add=requests_add / total,
+        removed=str(endpoints[-1]) if smaller is not None else None,
+        keys_on_remove=keys_remove / distinct if smaller is not None else None,
+        requests_on_remove=requests_remove / total if smaller is not None else None,
+    )
