@@ -16,6 +16,7 @@ HITs, other methods than GET/HEAD a BYPASS.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -67,6 +68,7 @@ class Report:
     seconds: float
     pods_agree: int
     cache_agree: int
+    statuses: dict[str, int]
     disagreements: list[Disagreement]
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +82,7 @@ class Report:
             "seconds": self.seconds,
             "pods_agree": self.pods_agree,
             "cache_agree": self.cache_agree,
+            "statuses": self.statuses,
             "disagreements": [vars(d) for d in self.disagreements],
         }
 
@@ -90,7 +93,9 @@ class Report:
             f"({self.flavor}, hash {self.hash_by!r}, {len(self.endpoints)} pods) "
             f"in {self.seconds:.1f} s",
             f"  pod as predicted:            {self.pods_agree}/{self.sent}",
-            f"  X-Cache-Status as predicted: {self.cache_agree}/{self.sent}",
+            f"  X-Cache-Status as predicted: {self.cache_agree}/{self.sent} ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
+            + ")",
         ]
         if self.disagreements:
             lines.append(f"  {len(self.disagreements)} disagreements; the first:")
@@ -250,5 +255,6 @@ def run(sample: Sequence[Sampled], candidates: Sequence[Candidate], options: Bed
         seconds=seconds,
         pods_agree=pods_agree,
         cache_agree=cache_agree,
+        statuses=dict(Counter(o.cache_status or "-" for o in observed)),
         disagreements=found,
     )

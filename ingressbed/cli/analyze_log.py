@@ -16,15 +16,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ingressbed.accesslog import read, render
-from ingressbed.accesslog.records import Extractor
-from ingressbed.accesslog.simulate import Candidate, Settings, Simulation
 from ingressbed.cli.predict import parse_endpoints
 from ingressbed.errors import ConfigError
 from ingressbed.options import add_cli_arguments
 from ingressbed.placement import synthetic_endpoints
+
+if TYPE_CHECKING:
+    from ingressbed.accesslog.simulate import Candidate, Simulation
+
+# ingressbed.accesslog is imported when --access-log is used, not when ``analyze`` builds
+# its parser: the subcommand's other modes never load it.
 
 #: Seconds between two progress lines on stderr.
 PROGRESS_EVERY = 2.0
@@ -90,6 +93,8 @@ def candidates(args: argparse.Namespace) -> list[Candidate]:
     Raises:
         ConfigError: a malformed ``--candidate``.
     """
+    from ingressbed.accesslog.simulate import Candidate
+
     if args.candidate:
         return [Candidate.parse(item) for item in args.candidate]
     return [Candidate(args.flavor, args.hash_by)]
@@ -110,6 +115,10 @@ def analyse(
     Raises:
         ConfigError: bad options, format or input (one line each).
     """
+    from ingressbed.accesslog import read
+    from ingressbed.accesslog.records import Extractor
+    from ingressbed.accesslog.simulate import Settings, Simulation
+
     chosen = candidates(args)
     keys = [c.hash_by for c in chosen if c.hash_by is not None]
     extractor = Extractor.build(args.log_format, keys, host=args.host, client=bool(args.replay))
@@ -177,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: bad options or input (the CLI prints one line).
     """
+    from ingressbed.accesslog import render
+
     if args.ports:
         raise ConfigError("--ports applies to synthetic keys, not to --access-log")
     if args.plot and render.plot_unavailable():
@@ -186,11 +197,11 @@ def run(args: argparse.Namespace) -> int:
     result = simulation.result()
     report = None
     if args.replay:
-        from ingressbed.accesslog import replay
+        from ingressbed.accesslog.replay import run as replay
         from ingressbed.options import from_args
 
         options = from_args(args, "analyze")
-        report = replay.run(simulation.sample(), simulation.candidates, options)
+        report = replay(simulation.sample(), simulation.candidates, options)
     if args.plot:
         render.plot(result, Path(args.plot))
     if args.json:
