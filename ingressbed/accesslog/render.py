@@ -144,8 +144,9 @@ def plot(result: Result, dest: Path) -> Path:
             panel.set_xticks(range(pods))
             panel.set_xticklabels([str(i + 1) for i in range(pods)])
             panel.set_xlabel("pod (endpoint order)")
+            label = c.label.replace("$", r"\$")  # not matplotlib mathtext
             panel.set_title(
-                f"{c.label}\nmax/mean {c.max_over_mean:.2f}, cache hit {c.cache_hit_ratio:.2f}",
+                f"{label}\nmax/mean {c.max_over_mean:.2f}, cache hit {c.cache_hit_ratio:.2f}",
                 fontsize=8,
             )
         axes[0][0].set_ylabel("share of requests (dashed: even)")
