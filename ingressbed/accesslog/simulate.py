@@ -19,6 +19,7 @@ one pod is added (a fresh address after the last) or removed (the last one).
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import random
@@ -289,6 +290,12 @@ class Simulation:
             for c in self.candidates
         ]
         self._key_memos: list[dict[Any, tuple[Any, ...]]] = [{} for _ in range(count)]
+        # Candidates whose key reads more than the page's fields keep a memo of their own.
+        self._separate: list[tuple[int, tuple[int, ...]]] = [
+            (c, groups)
+            for c, groups in enumerate(self._key_groups)
+            if groups is not None and not set(groups) <= set(self._page_groups)
+        ]
         self._all_groups = extractor.all_groups()
         self._now = 0.0
         self._pages: dict[tuple[str, str], int] = {}
@@ -315,6 +322,9 @@ class Simulation:
     def feed(self, lines: Sequence[str], first_line: int) -> None:
         """Simulate one chunk of lines.
 
+        The cyclic garbage collector is paused meanwhile: the loop allocates many short
+        tuples and no cycles, and each collection would walk every memo entry.
+
         Args:
             lines: consecutive lines of the log.
             first_line: the 1-based line number of ``lines[0]``.
@@ -323,11 +333,19 @@ class Simulation:
             ConfigError: time going backwards by more than ``TIME_SLACK`` seconds, or a
                 time that does not parse.
         """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._feed(lines, first_line)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _feed(self, lines: Sequence[str], first_line: int) -> None:
         match = self.extractor.regex.match
         time_group = self.extractor.time_group
         page_groups = self._page_groups
         page_get = self._page_memo.get
-        key_groups = self._key_groups
         key_gets = [memo.get for memo in self._key_memos]
         counts, hits, caches = self._counts, self._hits, self._caches
         key_counts, rr, rr_requests = self._key_counts, self._rr, self._rr_requests
@@ -335,7 +353,7 @@ class Simulation:
         max_entries = self.settings.cache_entries
         pods = len(self.endpoints)
         cand = range(len(self.candidates))
-        picks: list[Any] = [None] * len(self.candidates)
+        separate = self._separate
         n = self.requests
         now = self._now
         last_text = self._last_text
@@ -353,23 +371,22 @@ class Simulation:
             if entry[0] < 0:
                 self._skip(first_line + offset, line, entry[2])
                 continue
-            bad = None
-            for c in cand:
-                groups = key_groups[c]
-                if groups is None:
-                    picks[c] = _RR
+            picks = entry[2]
+            if separate:
+                picks = list(picks)
+                bad = None
+                for c, groups in separate:
+                    value = m.group(*groups)
+                    pick = key_gets[c](value)
+                    if pick is None:
+                        pick = self._key_entry(c, groups, value)
+                    if pick[0] == -2:
+                        bad = pick[2]
+                        break
+                    picks[c] = pick
+                if bad is not None:
+                    self._skip(first_line + offset, line, bad)
                     continue
-                value = m.group(*groups) if groups else ""
-                pick = key_gets[c](value)
-                if pick is None:
-                    pick = self._key_entry(c, groups, value)
-                if pick[0] == -2:
-                    bad = pick[2]
-                    break
-                picks[c] = pick
-            if bad is not None:
-                self._skip(first_line + offset, line, bad)
-                continue
             if time_group is not None:
                 text = m.group(time_group)
                 if text != last_text:
@@ -381,7 +398,7 @@ class Simulation:
                 self._take(n, first_line + offset, m)
                 next_pick = self._next_pick
             n += 1
-            page, cacheable = entry
+            page, cacheable = entry[0], entry[1]
             for c in cand:
                 pod, key_id = picks[c]
                 if pod < 0:
@@ -408,39 +425,48 @@ class Simulation:
 
     # ----------------------------------------------------------------- slow paths
     def _page_entry(self, page_key: Any) -> tuple[Any, ...]:
-        """(page id, cacheable) for one distinct page; (-1, False, reason) to skip."""
+        """(page id, cacheable, picks) for one distinct page; (-1, False, reason) to skip.
+
+        ``picks`` holds the pick of every candidate whose key reads only what the page
+        is read from (and round robin's marker); the others' are None.
+        """
+        separate = {c for c, _ in self._separate}
         try:
             record = self.extractor.record(self._page_groups, page_key)
+            picks = tuple(
+                None if c in separate else self._pick(c, record.request)
+                for c in range(len(self.candidates))
+            )
         except ConfigError as exc:
             entry: tuple[Any, ...] = (-1, False, str(exc))
         else:
-            entry = (self._pages.setdefault(record.page, len(self._pages)), record.cacheable)
+            page = self._pages.setdefault(record.page, len(self._pages))
+            entry = (page, record.cacheable, picks)
         self._page_memo[page_key] = entry
         return entry
 
-    def _key_entry(self, c: int, groups: tuple[int, ...], value: Any) -> tuple[Any, ...]:
-        """(pod index or -1 for round robin, key id) of one distinct key; (-2, -1, reason)."""
+    def _pick(self, c: int, request: Request) -> tuple[int, int]:
+        """(pod index or -1 for round robin, key id) of candidate ``c`` for ``request``."""
         key = self._keys[c]
         ring = self._rings[c]
-        assert key is not None and ring is not None
+        if key is None or ring is None:
+            return _RR
+        raw = key.evaluate(request)
+        if not raw and self.candidates[c].flavor == Flavor.NGINX and len(self.endpoints) > 1:
+            return _RR  # nginx balances an empty key round robin
+        ids = self._key_ids[c]
+        key_id = ids.get(raw)
+        if key_id is None:
+            key_id = ids[raw] = len(ids)
+            self._key_counts[c].append(0)
+        return self._index[ring.lookup(raw)], key_id
+
+    def _key_entry(self, c: int, groups: tuple[int, ...], value: Any) -> tuple[Any, ...]:
+        """The pick of candidate ``c`` for one distinct key value; (-2, -1, reason) to skip."""
         try:
-            if groups:
-                request = self.extractor.record(groups, value).request
-            else:  # the key reads nothing the log holds (a constant, or --host)
-                request = Request(host=self.extractor.host or "")
-            raw = key.evaluate(request)
+            entry: tuple[Any, ...] = self._pick(c, self.extractor.record(groups, value).request)
         except ConfigError as exc:
-            entry: tuple[Any, ...] = (-2, -1, str(exc))
-        else:
-            if not raw and self.candidates[c].flavor == Flavor.NGINX and len(self.endpoints) > 1:
-                entry = (-1, -1)  # nginx balances an empty key round robin
-            else:
-                ids = self._key_ids[c]
-                key_id = ids.get(raw)
-                if key_id is None:
-                    key_id = ids[raw] = len(ids)
-                    self._key_counts[c].append(0)
-                entry = (self._index[ring.lookup(raw)], key_id)
+            entry = (-2, -1, str(exc))
         self._key_memos[c][value] = entry
         return entry
 
