@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingressbed.accesslog import generate, read
 from ingressbed.accesslog.records import Extractor
-from ingressbed.accesslog.simulate import Candidate, Settings, Simulation
+from ingressbed.accesslog.results import Candidate, Settings
+from ingressbed.accesslog.simulate import Simulation
 from ingressbed.placement import synthetic_endpoints
 
 TARGET = 3.0

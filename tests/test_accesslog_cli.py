@@ -78,6 +78,8 @@ def test_the_text_table_compares_candidates(capsys, vhost_log):
     [
         (b"", [], "is empty: no line to analyse"),
         (b"\x00\x01\x02junk\n" * 50, [], "is binary data, not a text access log"),
+        (b"not a log\n" * 500 + b"\x00\xff" * 100, [], "is binary data, not a text access log"),
+        (b"\x1f\x8bxx", [], "cannot read it: Compressed file ended"),
         (b"hello\nworld\n", [], "no line matches the log format upstreaminfo; line 1: 'hello'"),
         (b"", ["--hash-by", "$host"], "needs $host or $http_host, but the log format upstreaminfo"),
         (b"", ["--log-format", "$hots $request"], "unknown variable $hots"),

@@ -7,7 +7,7 @@ import json
 from ingressbed.accesslog import generate
 from ingressbed.accesslog.records import Record
 from ingressbed.accesslog.replay import bed_setup, compare, predict
-from ingressbed.accesslog.simulate import Sampled
+from ingressbed.accesslog.results import Sampled
 from ingressbed.cli import main
 from ingressbed.placement import Request, synthetic_endpoints
 from ingressbed.vocabulary import Observation

@@ -9,13 +9,9 @@ import pytest
 from hellogo.cache import HIT, PageCache
 from ingressbed.accesslog import generate
 from ingressbed.accesslog.records import Extractor
-from ingressbed.accesslog.simulate import (
-    TIME_SLACK,
-    Candidate,
-    Settings,
-    Simulation,
-    fresh_endpoint,
-)
+from ingressbed.accesslog.results import Candidate, Settings
+from ingressbed.accesslog.simulate import TIME_SLACK, Simulation
+from ingressbed.accesslog.summary import fresh_endpoint
 from ingressbed.errors import ConfigError
 from ingressbed.placement import Predictor, Request, moved_share, synthetic_endpoints
 

@@ -23,6 +23,7 @@ from ingressbed.errors import ConfigError
 #: Bytes of text read per chunk of lines.
 CHUNK_BYTES = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 4096
 
 
 @contextmanager
@@ -36,7 +37,8 @@ def open_log(path: str) -> Iterator[io.TextIOWrapper]:
         A text stream (UTF-8, bad bytes replaced).
 
     Raises:
-        ConfigError: the file does not exist or cannot be read.
+        ConfigError: the file does not exist or cannot be read, or starts with binary
+            data (a NUL byte in its first 4 KiB).
     """
     raw: BinaryIO
     if path == "-":
@@ -52,6 +54,14 @@ def open_log(path: str) -> Iterator[io.TextIOWrapper]:
         binary: BinaryIO = raw
         if _peek(raw, 2) == _GZIP_MAGIC:
             binary = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+        try:
+            head = _peek(binary, _SNIFF_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ConfigError(f"--access-log {path}: cannot read it: {exc}") from exc
+        if b"\0" in head:
+            # Text logs hold no NUL byte; checked before reading lines, since binary data
+            # may have no line end at all.
+            raise ConfigError(f"--access-log {path} is binary data, not a text access log")
         text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
         try:
             yield text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from ingressbed.accesslog.simulate import CandidateResult, Result
+from ingressbed.accesslog.results import CandidateResult, Result
 from ingressbed.errors import ConfigError
 
 PLOTS_HINT = "--plot needs matplotlib: pip install 'ingressbed[plots]'"

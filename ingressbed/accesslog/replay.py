@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ingressbed.accesslog.records import CACHEABLE_METHODS, NO_HOST
-from ingressbed.accesslog.simulate import Candidate, Sampled
+from ingressbed.accesslog.results import Candidate, Sampled
 from ingressbed.errors import ConfigError
 from ingressbed.options import BedOptions
 from ingressbed.placement import Predictor

@@ -26,197 +26,31 @@ import random
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ingressbed.accesslog.formats import URLS
-from ingressbed.accesslog.records import Extractor, Record, key_needs, parse_time
+from ingressbed.accesslog.records import Extractor, key_needs, parse_time
+from ingressbed.accesslog.results import (
+    Candidate,
+    CandidateResult,
+    HotKey,
+    PodLoad,
+    Result,
+    Sampled,
+    Settings,
+    Skipped,
+)
+from ingressbed.accesslog.summary import moved_on_scale, show_key
 from ingressbed.errors import ConfigError
 from ingressbed.placement import KeyExpr, Request, Ring
-from ingressbed.placement.ring import FLAVORS
 from ingressbed.vocabulary import Endpoint, Flavor
 
-#: The candidate without hashing: a strict cycle over the endpoints.
-ROUND_ROBIN = "round-robin"
 #: How far (seconds) a line's time may lag the latest one seen: nginx workers write
 #: their lines out of order by about a second.
 TIME_SLACK = 2.0
 #: Lines that did not parse shown in the output (all are counted).
 SKIPPED_SHOWN = 5
 _RR = (-1, -1)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One placement to compare: a flavor and its hash key, or round robin."""
-
-    flavor: str
-    hash_by: str | None = None
-
-    @property
-    def label(self) -> str:
-        """``flavor hash-by`` or ``round-robin``."""
-        return ROUND_ROBIN if self.hash_by is None else f"{self.flavor} {self.hash_by}"
-
-    @staticmethod
-    def parse(text: str) -> Candidate:
-        """Parse ``FLAVOR=EXPR`` or ``round-robin``.
-
-        Args:
-            text: e.g. ``ingress-nginx=$host$request_uri``, ``nginx=$remote_addr``.
-
-        Returns:
-            The candidate.
-
-        Raises:
-            ConfigError: an unknown flavor or an empty key.
-        """
-        if text.strip() == ROUND_ROBIN:
-            return Candidate(ROUND_ROBIN)
-        flavor, sep, expr = text.partition("=")
-        if not sep or flavor.strip() not in FLAVORS or not expr:
-            raise ConfigError(
-                f"--candidate {text!r}: give FLAVOR=EXPR with FLAVOR one of "
-                f"{', '.join(FLAVORS)} (e.g. ingress-nginx=$host$request_uri), or {ROUND_ROBIN}"
-            )
-        return Candidate(flavor.strip(), expr)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What every candidate shares: endpoints, cache, time and output sizes."""
-
-    endpoints: tuple[Endpoint, ...]
-    cache_ttl: float = 100.0
-    cache_entries: int = 100_000
-    rate: float | None = None
-    controller_version: str | None = None
-    top: int = 5
-
-
-@dataclass(frozen=True)
-class HotKey:
-    """One of the hottest keys of a candidate."""
-
-    key: str
-    requests: int
-    share: float
-    endpoint: str
-
-
-@dataclass(frozen=True)
-class PodLoad:
-    """One endpoint's requests, share and cache hits."""
-
-    endpoint: str
-    requests: int
-    share: float
-    hits: int
-    hit_ratio: float | None
-
-
-@dataclass(frozen=True)
-class Moved:
-    """What moves when one pod is added or removed (shares of keys and of requests)."""
-
-    added: str
-    keys_on_add: float
-    requests_on_add: float
-    removed: str | None
-    keys_on_remove: float | None
-    requests_on_remove: float | None
-
-
-@dataclass(frozen=True)
-class CandidateResult:
-    """Everything measured for one candidate."""
-
-    label: str
-    flavor: str
-    hash_by: str | None
-    pods: list[PodLoad]
-    max_over_mean: float
-    cache_hit_ratio: float
-    distinct_keys: int | None
-    hottest: list[HotKey]
-    moved: Moved | None
-    round_robin_requests: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result as JSON-ready data."""
-        return {
-            "label": self.label,
-            "flavor": self.flavor,
-            "hash_by": self.hash_by,
-            "pods": [
-                {
-                    "endpoint": p.endpoint,
-                    "requests": p.requests,
-                    "share": p.share,
-                    "cache_hits": p.hits,
-                    "cache_hit_ratio": p.hit_ratio,
-                }
-                for p in self.pods
-            ],
-            "max_over_mean": self.max_over_mean,
-            "cache_hit_ratio": self.cache_hit_ratio,
-            "distinct_keys": self.distinct_keys,
-            "hottest_keys": [vars(h) for h in self.hottest],
-            "moved": None if self.moved is None else vars(self.moved),
-            "round_robin_requests": self.round_robin_requests,
-        }
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A line that did not parse."""
-
-    line: int
-    text: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Result:
-    """The whole analysis: counts, time span, and one result per candidate."""
-
-    requests: int
-    skipped: int
-    skipped_examples: list[Skipped]
-    distinct_pages: int
-    seconds: float
-    endpoints: list[str]
-    candidates: list[CandidateResult]
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: the first candidate's figures at the top, every candidate listed."""
-        first = self.candidates[0].to_dict()
-        return {
-            "requests": self.requests,
-            "skipped": self.skipped,
-            "skipped_examples": [vars(s) for s in self.skipped_examples],
-            "pods": [
-                {"endpoint": p["endpoint"], "requests": p["requests"], "share": p["share"]}
-                for p in first["pods"]
-            ],
-            "max_over_mean": first["max_over_mean"],
-            "cache_hit_ratio": first["cache_hit_ratio"],
-            "candidate": first["label"],
-            "distinct_pages": self.distinct_pages,
-            "seconds": self.seconds,
-            "endpoints": self.endpoints,
-            **self.settings,
-            "candidates": [c.to_dict() for c in self.candidates],
-        }
-
-
-@dataclass(frozen=True)
-class Sampled:
-    """A request picked for the replay, with its line number."""
-
-    line: int
-    record: Record
 
 
 class Simulation:
@@ -587,13 +421,13 @@ class Simulation:
             ):
                 hottest.append(
                     HotKey(
-                        key=_show_key(keys[key_id]),
+                        key=show_key(keys[key_id]),
                         requests=key_counts[key_id],
                         share=key_counts[key_id] / total if total else 0.0,
                         endpoint=str(ring.lookup(keys[key_id])),
                     )
                 )
-            moved = _moved(candidate.flavor, self.endpoints, ring, keys, key_counts)
+            moved = moved_on_scale(candidate.flavor, self.endpoints, ring, keys, key_counts)
         return CandidateResult(
             label=candidate.label,
             flavor=candidate.flavor,
@@ -606,63 +440,3 @@ class Simulation:
             moved=moved,
             round_robin_requests=self._rr_requests[c] if candidate.hash_by is not None else total,
         )
-
-
-def _show_key(key: bytes) -> str:
-    if len(key) in (4, 16) and not key.isascii():
-        import ipaddress
-
-        return str(ipaddress.ip_address(key))  # $binary_remote_addr
-    return key.decode("utf-8", "backslashreplace")
-
-
-def fresh_endpoint(endpoints: Sequence[Endpoint]) -> Endpoint:
-    """The endpoint a scale-up adds: the address after the last one, not yet taken.
-
-    Args:
-        endpoints: the current endpoints (at least one).
-
-    Returns:
-        A new endpoint on the last one's port.
-    """
-    import ipaddress
-
-    taken = {e.address for e in endpoints}
-    try:
-        address = ipaddress.ip_address(endpoints[-1].address) + 1
-    except ValueError:
-        address = ipaddress.ip_address("10.255.0.1")
-    while str(address) in taken:
-        address += 1
-    return Endpoint(str(address), endpoints[-1].port)
-
-
-def _moved(
-    flavor: str,
-    endpoints: tuple[Endpoint, ...],
-    ring: Ring[Endpoint],
-    keys: list[bytes],
-    counts: list[int],
-) -> Moved:
-    added = fresh_endpoint(endpoints)
-    bigger = Ring.build(flavor, [*endpoints, added])
-    smaller = Ring.build(flavor, endpoints[:-1]) if len(endpoints) > 1 else None
-    total = sum(counts) or 1
-    keys_add = requests_add = keys_remove = requests_remove = 0
-    for key, count in zip(keys, counts, strict=True):
-        before = ring.lookup(key)
-        if bigger.lookup(key) != before:
-            keys_add += 1
-            requests_add += count
-        if smaller is not None and smaller.lookup(key) != before:
-            keys_remove += 1
-            requests_remove += count
-    distinct = len(keys) or 1
-    return Moved(
-        added=str(added),
-        keys_on_add=keys_add / distinct,
-        requests_on_add=requests_add / total,
-        removed=str(endpoints[-1]) if smaller is not None else None,
-        keys_on_remove=keys_remove / distinct if smaller is not None else None,
-        requests_on_remove=requests_remove / total if smaller is not None else None,
-    )

@@ -24,7 +24,8 @@ from ingressbed.options import add_cli_arguments
 from ingressbed.placement import synthetic_endpoints
 
 if TYPE_CHECKING:
-    from ingressbed.accesslog.simulate import Candidate, Simulation
+    from ingressbed.accesslog.results import Candidate
+    from ingressbed.accesslog.simulate import Simulation
 
 # ingressbed.accesslog is imported when --access-log is used, not when ``analyze`` builds
 # its parser: the subcommand's other modes never load it.
@@ -93,7 +94,7 @@ def candidates(args: argparse.Namespace) -> list[Candidate]:
     Raises:
         ConfigError: a malformed ``--candidate``.
     """
-    from ingressbed.accesslog.simulate import Candidate
+    from ingressbed.accesslog.results import Candidate
 
     if args.candidate:
         return [Candidate.parse(item) for item in args.candidate]
@@ -117,7 +118,8 @@ def analyse(
     """
     from ingressbed.accesslog import read
     from ingressbed.accesslog.records import Extractor
-    from ingressbed.accesslog.simulate import Settings, Simulation
+    from ingressbed.accesslog.results import Settings
+    from ingressbed.accesslog.simulate import Simulation
 
     chosen = candidates(args)
     keys = [c.hash_by for c in chosen if c.hash_by is not None]

@@ -1,0 +1,80 @@
+"""Figures computed after the last line: remapping on scale up and down, keys as text."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from ingressbed.accesslog.results import Moved
+from ingressbed.placement import Ring
+from ingressbed.vocabulary import Endpoint
+
+
+def show_key(key: bytes) -> str:
+    """A key as text: ``$binary_remote_addr`` keys as addresses, bytes escaped."""
+    if len(key) in (4, 16) and not key.isascii():
+        return str(ipaddress.ip_address(key))  # $binary_remote_addr
+    return key.decode("utf-8", "backslashreplace")
+
+
+def fresh_endpoint(endpoints: Sequence[Endpoint]) -> Endpoint:
+    """The endpoint a scale-up adds: the address after the last one, not yet taken.
+
+    Args:
+        endpoints: the current endpoints (at least one).
+
+    Returns:
+        A new endpoint on the last one's port.
+    """
+    taken = {e.address for e in endpoints}
+    try:
+        address = ipaddress.ip_address(endpoints[-1].address) + 1
+    except ValueError:
+        address = ipaddress.ip_address("10.255.0.1")
+    while str(address) in taken:
+        address += 1
+    return Endpoint(str(address), endpoints[-1].port)
+
+
+def moved_on_scale(
+    flavor: str,
+    endpoints: tuple[Endpoint, ...],
+    ring: Ring[Endpoint],
+    keys: list[bytes],
+    counts: list[int],
+) -> Moved:
+    """Shares of keys and of requests whose pod changes on scale up and down.
+
+    Args:
+        flavor: the ring's flavor.
+        endpoints: the current endpoints.
+        ring: their ring.
+        keys: the distinct keys.
+        counts: requests per key, in the same order.
+
+    Returns:
+        The shares when ``fresh_endpoint`` is added and when the last endpoint is
+        removed (None for the latter with one endpoint).
+    """
+    added = fresh_endpoint(endpoints)
+    bigger = Ring.build(flavor, [*endpoints, added])
+    smaller = Ring.build(flavor, endpoints[:-1]) if len(endpoints) > 1 else None
+    total = sum(counts) or 1
+    keys_add = requests_add = keys_remove = requests_remove = 0
+    for key, count in zip(keys, counts, strict=True):
+        before = ring.lookup(key)
+        if bigger.lookup(key) != before:
+            keys_add += 1
+            requests_add += count
+        if smaller is not None and smaller.lookup(key) != before:
+            keys_remove += 1
+            requests_remove += count
+    distinct = len(keys) or 1
+    return Moved(
+        added=str(added),
+        keys_on_add=keys_add / distinct,
+        requests_on_add=requests_add / total,
+        removed=str(endpoints[-1]) if smaller is not None else None,
+        keys_on_remove=keys_remove / distinct if smaller is not None else None,
+        requests_on_remove=requests_remove / total if smaller is not None else None,
+    )
