@@ -196,3 +196,12 @@ def test_candidates_parse_from_the_command_line_form():
     assert Candidate.parse("round-robin").label == "round-robin"
     with pytest.raises(ConfigError, match="FLAVOR=EXPR"):
         Candidate.parse("haproxy=$host")
+
+
+def test_keys_are_shown_on_one_line():
+    from ingressbed.accesslog.summary import show_key
+
+    assert show_key(b"\nABC", binary_address=True) == "10.65.66.67"
+    assert show_key(b"\nABC") == "\\nABC"
+    assert show_key("/caf\u00e9".encode()) == "/café"
+    assert show_key(b"/\xff") == "/\\xff"

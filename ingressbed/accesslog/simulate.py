@@ -416,12 +416,16 @@ class Simulation:
             keys = list(self._key_ids[c])
             key_counts = self._key_counts[c]
             distinct = len(keys)
+            binary = candidate.hash_by.strip().lower() in (
+                "$binary_remote_addr",
+                "${binary_remote_addr}",
+            )
             for key_id in heapq.nlargest(
                 self.settings.top, range(len(keys)), key=key_counts.__getitem__
             ):
                 hottest.append(
                     HotKey(
-                        key=show_key(keys[key_id]),
+                        key=show_key(keys[key_id], binary_address=binary),
                         requests=key_counts[key_id],
                         share=key_counts[key_id] / total if total else 0.0,
                         endpoint=str(ring.lookup(keys[key_id])),

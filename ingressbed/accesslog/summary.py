@@ -10,11 +10,23 @@ from ingressbed.placement import Ring
 from ingressbed.vocabulary import Endpoint
 
 
-def show_key(key: bytes) -> str:
-    """A key as text: ``$binary_remote_addr`` keys as addresses, bytes escaped."""
-    if len(key) in (4, 16) and not key.isascii():
-        return str(ipaddress.ip_address(key))  # $binary_remote_addr
-    return key.decode("utf-8", "backslashreplace")
+def show_key(key: bytes, *, binary_address: bool = False) -> str:
+    """A key as one line of text.
+
+    Args:
+        key: the key bytes.
+        binary_address: the key is ``$binary_remote_addr`` (4 or 16 raw bytes).
+
+    Returns:
+        The address for a binary address key; otherwise the key decoded as UTF-8 with
+        undecodable bytes and unprintable characters escaped.
+    """
+    if binary_address and len(key) in (4, 16):
+        return str(ipaddress.ip_address(key))
+    text = key.decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def fresh_endpoint(endpoints: Sequence[Endpoint]) -> Endpoint:
