@@ -41,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser: the ``analyze`` parser.
     """
     group = parser.add_argument_group("access log (ingressbed analyze --access-log FILE)")
-    group.add_argument("--access-log", metavar="FILE", help="log to analyse (.gz or - for stdin)")
+    group.add_argument(
+        "--access-log", metavar="FILE", help="log to analyse: plain, gzip, or - for stdin"
+    )
     group.add_argument(
         "--log-format",
         default="upstreaminfo",
