@@ -205,3 +205,25 @@ def test_keys_are_shown_on_one_line():
     assert show_key(b"\nABC") == "\\nABC"
     assert show_key("/caf\u00e9".encode()) == "/café"
     assert show_key(b"/\xff") == "/\\xff"
+
+
+@pytest.mark.parametrize("key", ["$request_uri", "$host", "$arg_id", "$http_x_user"])
+def test_one_candidate_alone_or_among_others_gives_the_same_figures(key):
+    # Alone, a key reading only the page's fields takes the one-candidate loop.
+    fmt = '$msec $host $remote_addr "$request" $http_x_user'
+    lines = []
+    for i, url in enumerate(generate.lines(3000, fmt="urls", pages=80)):
+        host, path = url.strip().split("/", 3)[2:]
+        query = f"?id={i % 5}" if i % 3 else ""  # no id: nginx balances round robin
+        user = f"u{i % 3}" if i % 4 else "-"
+        lines.append(line(i / 7, f"/{path}{query}", host).rstrip("\n") + f" {user}\n")
+    alone = simulate(lines, [Candidate("nginx", key)], fmt=fmt, cache_ttl=5)
+    assert alone._single == (key != "$http_x_user")
+    among = simulate(
+        lines, [Candidate("round-robin"), Candidate("nginx", key)], fmt=fmt, cache_ttl=5
+    )
+    assert not among._single
+    first = alone.result().candidates[0]
+    assert first == among.result().candidates[1]
+    assert 0 < first.cache_hit_ratio < 1
+    assert (first.round_robin_requests > 0) == (key in ("$arg_id", "$http_x_user"))
