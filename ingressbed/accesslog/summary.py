@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
 
 from ingressbed.accesslog.results import Moved
 from ingressbed.placement import Ring
+
+# The pod a scale-up adds is the one the synthetic analysis adds (the address after the
+# last endpoint's), so both report remapping for the same change.
+from ingressbed.placement.analysis import _fresh_endpoint as fresh_endpoint
 from ingressbed.vocabulary import Endpoint
 
 
@@ -27,25 +30,6 @@ def show_key(key: bytes, *, binary_address: bool = False) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
-def fresh_endpoint(endpoints: Sequence[Endpoint]) -> Endpoint:
-    """The endpoint a scale-up adds: the address after the last one, not yet taken.
-
-    Args:
-        endpoints: the current endpoints (at least one).
-
-    Returns:
-        A new endpoint on the last one's port.
-    """
-    taken = {e.address for e in endpoints}
-    try:
-        address = ipaddress.ip_address(endpoints[-1].address) + 1
-    except ValueError:
-        address = ipaddress.ip_address("10.255.0.1")
-    while str(address) in taken:
-        address += 1
-    return Endpoint(str(address), endpoints[-1].port)
 
 
 def moved_on_scale(
