@@ -158,3 +158,26 @@ def test_the_generator_is_seeded_and_zipf_popular():
     assert first == list(generate.lines(2000, fmt="urls", seed=5))
     counts = {url: first.count(url) for url in set(first)}
     assert max(counts, key=counts.__getitem__) == "http://site1.example.test/article/1\n"
+
+
+def test_host_option_supplies_the_host_upstreaminfo_does_not_log(capsys, tmp_path):
+    path = tmp_path / "access.log"
+    path.write_text("".join(generate.lines(500)))
+    status, out, _ = run(
+        capsys, "--access-log", path, "--hash-by", "$host$request_uri", "--host", "Shop.Test",
+        "--top", "1", "--json",
+    )  # fmt: skip
+    assert status == 0
+    hottest = json.loads(out)["candidates"][0]["hottest_keys"][0]
+    assert hottest["key"] == "shop.test/article/1"  # $host is lowercased, as nginx does
+
+
+def test_replay_needs_a_hashing_candidate(capsys, tmp_path):
+    path = tmp_path / "access.log"
+    path.write_text("".join(generate.lines(50)))
+    status, _, err = run(
+        capsys, "--access-log", path, "--candidate", "round-robin", "--replay", "5",
+        "--backend", "local",
+    )  # fmt: skip
+    assert status == 1
+    assert "--replay needs a candidate with a hash key" in err
