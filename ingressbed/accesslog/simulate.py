@@ -8,9 +8,10 @@ A ``Simulation`` takes chunks of log lines and keeps, per candidate:
   methods other than GET and HEAD bypass; at ``max_entries`` pages the page stored
   longest ago is evicted. Time comes from the log (or ``--rate`` for logs without).
 
-Memory is bounded by the number of distinct requests and keys: each distinct set of
-logged fields is turned into a request, its keys and ring picks once (the memo), and
-every later line with the same fields costs a dict lookup. The caches hold at most
+Memory is bounded by the number of distinct pages and keys: each distinct page (host,
+request line) is parsed, checked and, for keys that read nothing else, hashed and placed
+once (the page memo); a key reading more (the client, a header) has a memo of its own.
+Every later line with the same fields costs a dict lookup. The caches hold at most
 ``max_entries`` pages per pod.
 
 After the last chunk, ``result`` adds the share of keys and of requests that move when
