@@ -2,6 +2,8 @@
 
 python bench/run_all.py            # all
 python bench/run_all.py probe e2e  # some, by name (bench_<name>.py)
+
+Registered: every bench_<name>.py here (placement, probe, hellogo, e2e, accesslog, ...).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ingressbed.cli import analyze_log
 from ingressbed.cli.predict import add_placement_options, parse_endpoints
 from ingressbed.errors import ConfigError
 from ingressbed.placement import Analysis, analyze, synthetic_endpoints
@@ -52,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="Service ports for the cross-port figure, e.g. 8080,9090,8081",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
+    analyze_log.add_arguments(parser)  # --access-log mode: see ingressbed/cli/analyze_log.py
     parser.set_defaults(run=run)
 
 
@@ -119,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     """
     if args.flavor == Flavor.NGINX and args.controller_version:
         raise ConfigError("--controller-version applies to the ingress-nginx flavor only")
+    if args.access_log:  # a real log instead of synthetic keys
+        return analyze_log.run(args)
     ports = _ports(args.ports)
     if args.endpoints:
         endpoints = parse_endpoints(args.endpoints)

@@ -1,0 +1,223 @@
+"""`ingressbed analyze --access-log FILE`: a user's own log through candidate placements.
+
+Reads the log (plain, gzip or ``-`` for stdin) in chunks, feeds each through every
+candidate (``--candidate FLAVOR=EXPR`` repeated, or ``round-robin``; default the one
+given by ``--flavor`` and ``--hash-by``) and prints one table: max/mean load, cache hit
+ratio of per-pod caches, keys and requests moved on scale up/down, requests per pod,
+the hottest keys. ``--json`` prints the same as one JSON object, ``--plot F.png`` draws
+requests per pod per candidate, and ``--replay N`` sends a sample of N requests through
+the live bed and compares its answers with the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from ingressbed.cli.predict import parse_endpoints
+from ingressbed.errors import ConfigError
+from ingressbed.options import add_cli_arguments
+from ingressbed.placement import synthetic_endpoints
+
+if TYPE_CHECKING:
+    from ingressbed.accesslog.results import Candidate
+    from ingressbed.accesslog.simulate import Simulation
+
+# ingressbed.accesslog is imported when --access-log is used, not when ``analyze`` builds
+# its parser: the subcommand's other modes never load it.
+
+#: Seconds between two progress lines on stderr.
+PROGRESS_EVERY = 2.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the access-log options to ``analyze``.
+
+    Args:
+        parser: the ``analyze`` parser.
+    """
+    group = parser.add_argument_group("access log (ingressbed analyze --access-log FILE)")
+    group.add_argument(
+        "--access-log", metavar="FILE", help="log to analyse: plain, gzip, or - for stdin"
+    )
+    group.add_argument(
+        "--log-format",
+        default="upstreaminfo",
+        metavar="FMT",
+        help="upstreaminfo (ingress-nginx default), combined, urls (one URL per line), or "
+        "an nginx log_format string (default %(default)s)",
+    )
+    group.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        metavar="FLAVOR=EXPR",
+        help="a placement to compare, e.g. ingress-nginx=$host$request_uri, nginx=$host, "
+        "round-robin (repeatable; default: --flavor with --hash-by)",
+    )
+    group.add_argument(
+        "--cache-ttl", type=float, default=100.0, metavar="S", help="page TTL (default 100)"
+    )
+    group.add_argument(
+        "--cache-entries",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="pages per pod cache (default 100000, as hellogo)",
+    )
+    group.add_argument(
+        "--rate", type=float, metavar="R", help="requests per second for logs without time"
+    )
+    group.add_argument("--host", metavar="NAME", help="host of every request when none is logged")
+    group.add_argument("--top", type=int, default=5, metavar="K", help="hottest keys shown")
+    group.add_argument("--plot", metavar="FILE.png", help="draw requests per pod per candidate")
+    group.add_argument(
+        "--replay",
+        type=int,
+        metavar="N",
+        help="send a sample of N requests through the live bed (see --backend) and compare",
+    )
+    add_cli_arguments(parser, "analyze")
+
+
+def candidates(args: argparse.Namespace) -> list[Candidate]:
+    """The candidates the options name.
+
+    Args:
+        args: parsed options.
+
+    Returns:
+        ``--candidate`` items, or the one of ``--flavor`` and ``--hash-by``.
+
+    Raises:
+        ConfigError: a malformed ``--candidate``.
+    """
+    from ingressbed.accesslog.results import Candidate
+
+    if args.candidate:
+        return [Candidate.parse(item) for item in args.candidate]
+    return [Candidate(args.flavor, args.hash_by)]
+
+
+def analyse(
+    args: argparse.Namespace, progress: TextIO | None = sys.stderr
+) -> tuple[Simulation, float]:
+    """Read the whole log through a simulation.
+
+    Args:
+        args: parsed options.
+        progress: where progress lines go (None: nowhere).
+
+    Returns:
+        The fed simulation and the seconds it took.
+
+    Raises:
+        ConfigError: bad options, format or input (one line each).
+    """
+    from ingressbed.accesslog import read
+    from ingressbed.accesslog.records import Extractor
+    from ingressbed.accesslog.results import Settings
+    from ingressbed.accesslog.simulate import Simulation
+
+    chosen = candidates(args)
+    keys = [c.hash_by for c in chosen if c.hash_by is not None]
+    extractor = Extractor.build(args.log_format, keys, host=args.host, client=bool(args.replay))
+    if args.endpoints:
+        endpoints = parse_endpoints(args.endpoints)
+    else:
+        endpoints = synthetic_endpoints(6 if args.pods is None else args.pods)
+    if args.top < 0:
+        raise ConfigError(f"--top {args.top}: must be 0 or more")
+    if args.replay is not None and args.replay < 1:
+        raise ConfigError(f"--replay {args.replay}: must be 1 or more")
+    settings = Settings(
+        endpoints=tuple(endpoints),
+        cache_ttl=args.cache_ttl,
+        cache_entries=args.cache_entries,
+        rate=args.rate,
+        controller_version=args.controller_version,
+        top=args.top,
+    )
+    if settings.cache_ttl < 0:
+        raise ConfigError(f"--cache-ttl {settings.cache_ttl}: must be 0 or more")
+    simulation = Simulation(extractor, chosen, settings, sample=args.replay or 0, seed=args.seed)
+    name = args.access_log
+    start = last = time.monotonic()
+    line = 1
+    with read.open_log(name) as stream:
+        for chunk in read.chunks(stream, name):
+            try:
+                simulation.feed(chunk, line)
+            except ConfigError as exc:
+                raise ConfigError(f"--access-log {name}: {exc}") from exc
+            line += len(chunk)
+            if simulation.requests == 0 and simulation.binary_lines:
+                raise ConfigError(f"--access-log {name} is binary data, not a text access log")
+            now = time.monotonic()
+            if progress is not None and now - last >= PROGRESS_EVERY:
+                last = now
+                print(
+                    f"ingressbed: analyze: {line - 1:,} lines read, "
+                    f"{(line - 1) / (now - start):,.0f} lines/s",
+                    file=progress,
+                    flush=True,
+                )
+    if line == 1:
+        raise ConfigError(f"--access-log {name} is empty: no line to analyse")
+    if simulation.requests == 0:
+        first = simulation.examples[0] if simulation.examples else None
+        shown = f"; line {first.line}: {first.text!r}" if first else ""
+        raise ConfigError(
+            f"--access-log {name}: no line matches the log format {extractor.format_name}"
+            f"{shown}; give --log-format with the format the log was written in"
+        )
+    return simulation, time.monotonic() - start
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse the log, print the table or JSON, and replay a sample if asked.
+
+    Args:
+        args: parsed options of ``analyze``.
+
+    Returns:
+        0, or 1 when a replay disagrees with the model.
+
+    Raises:
+        ConfigError: bad options or input (the CLI prints one line).
+    """
+    from ingressbed.accesslog import render
+
+    if args.ports:
+        raise ConfigError("--ports applies to synthetic keys, not to --access-log")
+    if args.plot and render.plot_unavailable():
+        raise ConfigError(render.PLOTS_HINT)
+    quiet = bool(getattr(args, "quiet", False))
+    simulation, _ = analyse(args, None if quiet else sys.stderr)
+    result = simulation.result()
+    report = None
+    if args.replay:
+        from ingressbed.accesslog.replay import run as replay
+        from ingressbed.options import from_args
+
+        options = from_args(args, "analyze")
+        report = replay(simulation.sample(), simulation.candidates, options)
+    if args.plot:
+        render.plot(result, Path(args.plot))
+    if args.json:
+        data = result.to_dict()
+        if report is not None:
+            data["replay"] = report.to_dict()
+        print(json.dumps(data, indent=2))
+    else:
+        print(render.text(result))
+        if report is not None:
+            print()
+            print(report.text())
+        if args.plot:
+            print(f"\nwrote {args.plot}")
+    return 1 if report is not None and report.disagreements else 0
