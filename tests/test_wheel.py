@@ -9,6 +9,7 @@ the wheel's ``pytest11`` entry point, and the test runs on the real local backen
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -41,11 +42,24 @@ def test_skipped_by_name(bed):
 """
 
 
+def _tracked_copy(dest: Path) -> Path:
+    """The repository's tracked files only: a stale ``build/`` must not reach the wheel."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    source = _tracked_copy(tmp_path_factory.mktemp("source"))
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
         capture_output=True,
         text=True,
         check=False,
@@ -61,6 +75,11 @@ def test_the_wheel_carries_the_data_the_entry_points_and_no_repository_parts(whe
     assert any(n.startswith("ingressbed/manifests/catalog") for n in names), sorted(names)
     assert "hellogo/Dockerfile" in names
     assert "ingressbed/pytest_plugin/__init__.py" in names
+    packages = {
+        init.parent.relative_to(REPO).as_posix() + "/__init__.py"
+        for init in (REPO / "ingressbed").rglob("__init__.py")
+    }
+    assert packages <= names, f"packages missing from the wheel: {sorted(packages - names)}"
     assert not [n for n in names if n.split("/")[0] in ("fixtures", "tests", "e2e", "bench")]
     meta = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     entry_points = zipfile.ZipFile(wheel).read(meta).decode()
