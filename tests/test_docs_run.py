@@ -11,8 +11,10 @@ on the local backend (``INGRESSBED_BACKEND=local``) and with a plain system ``PA
 
 - ``bash``/``sh``: the whole block runs with ``bash -e -o pipefail``; exit status 0.
 - ``console``: ``$ `` lines are commands (a line ending in ``\\`` or ``|`` continues),
-  the lines after a command are its expected output; each command must exit 0 and,
-  where output is shown, print it (a ``...`` line stands for any number of lines).
+  the lines after a command are its expected output; each command must exit 0, or the
+  status its last line names with a trailing ``# exit N`` (for a doc that shows an
+  error), and where output is shown, print it: a ``...`` line stands for any number of
+  lines, ``...`` inside a line for any text (a time, a temporary name).
 
 A block that needs what this machine cannot give is marked just before it with
 ``<!--pytest.mark.docs_need("kind")-->`` (or ``"cluster"``, ``"docker"``), and
@@ -77,6 +79,12 @@ class Command:
     text: str
     expected: list[str]
 
+    @property
+    def status(self) -> int:
+        """The exit status the doc promises: ``# exit N`` at the end, else 0."""
+        found = re.search(r"#\s*exit\s+(\d+)\s*$", self.text)
+        return int(found.group(1)) if found else 0
+
 
 def console_commands(code: str) -> list[Command]:
     """``$ `` commands of a console block and the output lines shown after each."""
@@ -106,7 +114,15 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     head, rest = expected[0], expected[1:]
     if head.strip() == "...":
         return any(matches(rest, actual[k:]) for k in range(len(actual) + 1))
-    return bool(actual) and actual[0].rstrip() == head and matches(rest, actual[1:])
+    return bool(actual) and same_line(head, actual[0].rstrip()) and matches(rest, actual[1:])
+
+
+def same_line(expected: str, actual: str) -> bool:
+    """Equal, where ``...`` in ``expected`` stands for any text."""
+    if "..." not in expected:
+        return expected == actual
+    pattern = ".*".join(re.escape(part) for part in expected.split("..."))
+    return re.fullmatch(pattern, actual) is not None
 
 
 @pytest.fixture
@@ -153,14 +169,19 @@ def check_console(block: Block, cwd: Path) -> None:
     commands = console_commands(block.code)
     script = "set +e\n"
     for n, command in enumerate(commands):
-        script += f"printf '@@cmd {n}@@\\n'\n{command.text}\nprintf '\\n@@rc {n} %d@@\\n' $?\n"
+        # stdout and stderr together, as a terminal shows them
+        script += f"printf '@@cmd {n}@@\\n'\n{{\n{command.text}\n}} 2>&1\n"
+        script += f"printf '\\n@@rc {n} %d@@\\n' $?\n"
     done = run(script, cwd)
     outputs = re.split(r"@@cmd \d+@@\n", done.stdout)[1:]
     assert len(outputs) == len(commands), f"{block.id}: the block stopped early:\n{done.stderr}"
     for command, output in zip(commands, outputs, strict=True):
         body, _, status = output.rpartition("@@rc ")
         code = int(status.split()[1].rstrip("@"))
-        assert code == 0, f"{block.id}: `{command.text}` exited {code}:\n{body}\n{done.stderr}"
+        assert code == command.status, (
+            f"{block.id}: `{command.text}` exited {code}, not {command.status}:\n{body}\n"
+            f"{done.stderr}"
+        )
         if command.expected:
             actual = [line.rstrip() for line in body.rstrip("\n").splitlines()]
             assert matches(command.expected, actual), (
