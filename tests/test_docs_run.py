@@ -3,8 +3,9 @@
 Blocks are found with pytest-codeblocks' Markdown reader (``extract_from_file``): it is
 small, maintained, knows fenced blocks and ``<!--pytest.mark...-->`` comments before
 them, and we need only its reader, not its runner (which runs in the current folder and
-cannot compare the output of single commands). Each ``bash``/``sh``/``console`` block runs
-in a fresh temporary folder holding a copy of the repository's tracked files, with
+cannot compare the output of single commands). The ``bash``/``sh``/``console`` blocks of
+one document run in order (a walk-through builds on its earlier steps) in a fresh
+temporary folder holding a copy of the repository's tracked files, with
 ``.venv`` (and ``.tox``) linked from this checkout, as after README's set-up commands,
 on the local backend (``INGRESSBED_BACKEND=local``) and with a plain system ``PATH``
 (no virtualenv of the test run leaks in: a bare ``pytest`` is what a user would get).
@@ -201,8 +202,13 @@ def test_every_shell_block_is_found_and_every_need_is_known():
     assert not unknown, f"docs_need names one of {sorted(ALLOWED_NEEDS)}: {unknown}"
 
 
-@pytest.mark.parametrize("block", [b for b in ALL if not b.needs], ids=lambda b: b.id)
-def test_the_block_works_when_copied(block: Block, workdir: Path):
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: str(d.relative_to(REPO)))
+def test_the_doc_works_when_copied(doc: Path, workdir: Path):
+    for block in [b for b in ALL if b.doc == doc and not b.needs]:
+        check_block(block, workdir)
+
+
+def check_block(block: Block, workdir: Path) -> None:
     if block.syntax == "console":
         check_console(block, workdir)
         return
