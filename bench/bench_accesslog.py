@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from summary import record
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingressbed.accesslog import generate, read
@@ -100,6 +102,14 @@ def main() -> int:
     assert bare_n == one_n == three_n == args.lines, (bare_n, one_n, three_n)
     ratio = one_s / bare_s
     print(f"bare regex parse   {bare_s:6.2f} s  {bare_n / bare_s:>11,.0f} lines/s")
+    record(
+        "accesslog",
+        "analyze, 1 candidate",
+        one_n / one_s,
+        "lines/s",
+        "bare regex parse",
+        bare_n / bare_s,
+    )
     print(
         f"analyze (1 cand.)  {one_s:6.2f} s  {one_n / one_s:>11,.0f} lines/s  "
         f"ratio {ratio:.2f}x  {'ok' if ratio <= TARGET else f'SLOW (target {TARGET:g}x)'}"

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from summary import record
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 60.0
 
@@ -41,6 +43,7 @@ def main() -> None:
     print(f"{'e2e on local (target 60 s)':<28}{e2e:>9.1f}  {e2e_summary}")
     print(f"{'self-tests (baseline)':<28}{unit:>9.1f}  {unit_summary}")
     print(f"e2e / target = {e2e / TARGET:.2f}; e2e / self-tests = {e2e / unit:.2f}")
+    record("e2e", "e2e suite on local, start-up included", e2e, "s", "self-tests", unit)
 
 
 if __name__ == "__main__":

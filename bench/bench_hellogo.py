@@ -25,6 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from summary import record
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hellogo.process import HellogoProcess, free_ports
@@ -161,6 +163,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in results:
             if name != "nginx":
                 print(f"ratio {name}/nginx: {results[name] / results['nginx']:.2f}")
+                record(
+                    "hellogo",
+                    f"{name} per pod",
+                    results[name],
+                    "req/s",
+                    "nginx return 200",
+                    results["nginx"],
+                )
         return 0
     except BenchError as exc:
         print(f"bench_hellogo: {exc}", file=sys.stderr)

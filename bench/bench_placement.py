@@ -18,6 +18,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from summary import record
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingressbed.placement import Predictor, Request, Ring
@@ -76,6 +78,14 @@ def main() -> int:
         rate = args.keys / lookup_s
         verdict = "ok" if rate >= 500_000 else "SLOW (target 500,000/s)"
         missed += rate < 500_000
+        record(
+            "placement",
+            f"{flavor} ring lookup (1,000 endpoints)",
+            rate,
+            "/s",
+            "bare CRC-32 loop",
+            args.keys / crc_s,
+        )
         print(
             f"lookup {flavor:<13} {rate:12,.0f}/s   crc32 {args.keys / crc_s:12,.0f}/s   "
             f"lookup/crc {lookup_s / crc_s:5.2f}   {verdict}"

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import time
 
+from summary import record
+
 from ingressbed import layouts, measure, traffic
 from ingressbed.backends.local import LocalBackend
 from ingressbed.clients.http import HttpRequest, probe
@@ -93,6 +95,8 @@ def main() -> None:
     print(f"{'wrk (baseline)':<14}{baseline:>12.0f}{1.0:>9.2f}")
     print(f"{'fast engine':<14}{fast:>12.0f}{fast / baseline:>9.2f}")
     print(f"{'httpx engine':<14}{slow:>12.0f}{slow / baseline:>9.2f}")
+    record("probe", "fast probe engine", fast, "req/s", "wrk", baseline)
+    record("probe", "httpx probe engine", slow, "req/s", "wrk", baseline)
     print(
         f"10,000 distinct clients placed: {placed} clients in {placement_seconds:.2f} s "
         f"(target <= 10 s)"
