@@ -28,6 +28,7 @@ class BedOptions:
     namespace_prefix  every namespace the bed creates starts with this
     dry_run     write plans instead of acting (kind/cluster `up`)
     quiet       no progress lines
+    keep_runs   how many run folders the artifacts folder keeps (older ones are removed)
     """
 
     backend: str = "auto"
@@ -42,6 +43,7 @@ class BedOptions:
     namespace_prefix: str = "ingressbed"
     dry_run: bool = False
     quiet: bool = False
+    keep_runs: int = 10
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

@@ -13,6 +13,7 @@ import signal
 import string
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ingressbed.backends.local_addresses import AddressBlock
@@ -35,8 +36,10 @@ class PodSet:
         cache_ttl: float = 100.0,
         start_timeout: float = 15.0,
         seed: int | None = None,
+        on_death: Callable[[Child], None] | None = None,
     ) -> None:
         self._block = block
+        self._on_death = on_death
         self._log_dir = log_dir
         self._cache_ttl = cache_ttl
         self._start_timeout = start_timeout
@@ -78,7 +81,12 @@ class PodSet:
             str(self._cache_ttl),
         ]
         child = Child(
-            pod.name, argv, self._log_dir / f"{pod.name}.log", env=env, capture_stdout=True
+            f"pod {pod.name} ({pod.ip})",
+            argv,
+            self._log_dir / f"{pod.name}.log",
+            env=env,
+            capture_stdout=True,
+            on_exit=self._on_death,
         )
         return pod, child
 
@@ -95,13 +103,12 @@ class PodSet:
                 with signals_deferred():
                     started.append(self._spawn())
             deadline = time.monotonic() + self._start_timeout
-            for pod, child in started:
+            for _, child in started:
                 try:
                     child.wait_line(READY_PREFIX, deadline)
                 except SetupError as exc:
                     raise SetupError(
-                        f"pod {pod.name} on {pod.ip} ({', '.join(map(str, HELLOGO_PORTS))}) "
-                        f"did not come up: {exc}"
+                        f"{exc} (ports {', '.join(map(str, HELLOGO_PORTS))}); it did not come up"
                     ) from exc
         except BaseException:  # also Ctrl-C: no half-started pod survives
             _stop_all([child for _, child in started])
@@ -128,6 +135,7 @@ class PodSet:
 def _stop_all(children: list[Child]) -> None:
     """SIGTERM every child at once, then wait for each (graceful, but in parallel)."""
     for child in children:
+        child.expect_exit()
         child.signal(signal.SIGTERM)
     for child in children:
         child.stop()
