@@ -313,11 +313,13 @@ class LocalBackend:
             raise SetupError("the local backend is not started; call start() first")
         return self._pods
 
-    def _evidence(self, *names: str) -> str:
-        """Copy run-folder files to this run's artifacts; say where (the run folder goes)."""
+    def _evidence(self, line: str, *names: str) -> str:
+        """``line`` pointing at copies of run-folder files kept in this run's artifacts
+        (the run folder goes away at close; a message must name files that stay)."""
         run_dir = self._run_dir
         if run_dir is None:
-            return ""
+            return line
+        line = re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ", r"\1 ", line)
         try:
             folder = artifacts.evidence_folder(
                 self.options.artifacts, "local-nginx", self.options.keep_runs
@@ -326,8 +328,8 @@ class LocalBackend:
                 with contextlib.suppress(FileNotFoundError):
                     artifacts.copy_tail(run_dir / name, folder / name)
         except OSError as exc:
-            return f" (could not keep {', '.join(names)}: {exc.strerror})"
-        return f" (kept in {folder})"
+            return f"{line.replace(str(run_dir) + '/', '')} (could not keep it: {exc.strerror})"
+        return f"{line.replace(str(run_dir), str(folder))} (kept in {folder})"
 
     def _configure(self, setup: Setup) -> None:
         pods = self._require_started()
@@ -381,8 +383,8 @@ class LocalBackend:
         if result.returncode != 0:
             lines = [ln for ln in result.stderr.splitlines() if "[emerg]" in ln] or [result.stderr]
             (self._run_dir / "nginx-t.out").write_text(result.stderr)
-            kept = self._evidence("nginx.conf", "nginx-t.out")
-            raise ConfigError(f"nginx rejected the generated config: {lines[0].strip()}{kept}")
+            line = self._evidence(lines[0].strip(), "nginx.conf", "nginx-t.out")
+            raise ConfigError(f"nginx rejected the generated config: {line}")
 
     def _wait_generation(self, workers: int, timeout: float = 10.0) -> None:
         """Poll the status server on new connections until the new generation answers
@@ -416,15 +418,16 @@ class LocalBackend:
 
     def _error_line(self) -> str:
         assert self._run_dir is not None
-        kept = self._evidence("nginx.conf", "error.log", "nginx.out")
+        found = "no [emerg] line in its logs"
         for name in ("error.log", "nginx.out"):
             with contextlib.suppress(OSError):
                 lines = [
                     ln for ln in (self._run_dir / name).read_text().splitlines() if "[emerg]" in ln
                 ]
                 if lines:
-                    return lines[-1].strip() + kept
-        return "no [emerg] line in its logs" + kept
+                    found = lines[-1].strip()
+                    break
+        return self._evidence(found, "nginx.conf", "error.log", "nginx.out")
 
 
 def _child_count(pid: int) -> int:
