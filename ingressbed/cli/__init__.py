@@ -16,6 +16,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ingressbed.backends.local_addresses import held_blocks
 from ingressbed.backends.processes import live_children
@@ -28,8 +29,15 @@ EXIT_CLOSED_STDOUT = 141
 SUBCOMMANDS = ("up", "down", "repro", "predict", "analyze", "report")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (with where to find the usage), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ingressbed",
         description="Test bed for ingress routing affinity and caching.",
     )

@@ -81,7 +81,7 @@ def add_placement_options(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument(
         "--flavor",
-        choices=(Flavor.INGRESS_NGINX, Flavor.NGINX),
+        choices=(Flavor.INGRESS_NGINX.value, Flavor.NGINX.value),
         default=Flavor.INGRESS_NGINX,
         help="data plane whose ring to use (default %(default)s)",
     )

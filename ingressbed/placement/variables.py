@@ -211,7 +211,10 @@ def parse_target(target: str) -> Target:
 
 def _client_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if not text:
-        raise ConfigError("the hash key reads the client address but the request has no client_ip")
+        raise ConfigError(
+            "the hash key reads the client address but the request has none: "
+            "give --client-ip (or client_ip in a --batch line)"
+        )
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError as exc:
