@@ -98,3 +98,23 @@ def test_a_bring_up_step_that_fails_says_which_and_leaves_nothing(tmp_path, monk
     with pytest.raises(ToolError, match=r"^Finding nginx: INGRESSBED_NGINX=/nonexistent/nginx"):
         bed.start()
     assert bed._block is None
+
+
+def test_a_backends_diagnostics_keep_the_end_of_long_logs_and_say_so(tmp_path):
+    bed = LocalBackend(BedOptions(backend="local", quiet=True, artifacts=tmp_path))
+    bed.start()
+    try:
+        bed.apply(layouts.setup("one-port", replicas=1))
+        with (bed._run_dir / "error.log").open("a") as log:  # a long-running bed's log
+            log.writelines(f"noise {n}\n" for n in range(60_000))
+            log.write("the line that explains the failure\n")
+        paths = bed.diagnostics(tmp_path / "diag")
+    finally:
+        bed.close()
+    names = {p.name for p in paths}
+    assert {"nginx-error.log", "nginx-nginx.conf", "backends.json", "TRIMMED.txt"} <= names
+    kept = (tmp_path / "diag" / "nginx-error.log").read_text()
+    assert kept.endswith("the line that explains the failure\n")
+    assert len(kept) <= artifacts.LOG_TAIL_BYTES + 100
+    assert "nginx-error.log: kept the last" in (tmp_path / "diag" / "TRIMMED.txt").read_text()
+    assert sum(p.stat().st_size for p in paths) <= artifacts.TEST_BUDGET_BYTES

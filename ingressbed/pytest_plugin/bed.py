@@ -216,6 +216,9 @@ def pytest_runtest_makereport(
             report.sections.append(("ingressbed diagnostics", f"could not collect: {exc}"))
         else:
             listing = "\n".join(str(p) for p in paths) or "(none)"
+            trimmed = dest / artifacts.TRIM_NOTE
+            if trimmed.exists():  # say what was cut to keep the artifacts folder bounded
+                listing += "\ntrimmed:\n" + trimmed.read_text().rstrip()
             report.sections.append(("ingressbed diagnostics", f"written to {dest}:\n{listing}"))
             if isinstance(report.longrepr, str):
                 report.longrepr += f" (diagnostics: {dest})"
