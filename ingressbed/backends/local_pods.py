@@ -95,8 +95,9 @@ class PodSet:
         if replicas < 0:
             raise SetupError(f"replicas must be 0 or more, not {replicas}")
         if len(self._pods) > replicas:
-            _stop_all([child for _, child in self._pods[replicas:]])
-            del self._pods[replicas:]
+            with signals_deferred():
+                _stop_all([child for _, child in self._pods[replicas:]])
+                del self._pods[replicas:]
         started: list[tuple[Pod, Child]] = []
         try:
             for _ in range(replicas - len(self._pods)):
@@ -119,8 +120,9 @@ class PodSet:
         """SIGKILL the pod named ``name``; return it. Its replacement is started by ``ensure``."""
         for index, (pod, child) in enumerate(self._pods):
             if pod.name == name:
-                child.stop(force=True)
-                del self._pods[index]
+                with signals_deferred():
+                    child.stop(force=True)
+                    del self._pods[index]
                 return pod
         raise SetupError(f"no pod named {name!r}; pods are: {', '.join(p.name for p in self.pods)}")
 
@@ -133,9 +135,14 @@ class PodSet:
 
 
 def _stop_all(children: list[Child]) -> None:
-    """SIGTERM every child at once, then wait for each (graceful, but in parallel)."""
-    for child in children:
-        child.expect_exit()
-        child.signal(signal.SIGTERM)
-    for child in children:
-        child.stop()
+    """SIGTERM every child at once, then wait for each (graceful, but in parallel).
+
+    Ctrl-C waits until this is done (bounded by ``Child.stop``'s timeouts), so a second
+    Ctrl-C cannot leave a pod nobody stops.
+    """
+    with signals_deferred():
+        for child in children:
+            child.expect_exit()
+            child.signal(signal.SIGTERM)
+        for child in children:
+            child.stop()

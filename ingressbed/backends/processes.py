@@ -171,6 +171,7 @@ class Child:
         self._on_exit = on_exit
         self._stopping = False
         self._ready = False
+        self._closed = False
         self._handled = threading.Event()
         self._log_file: IO[bytes] = open(log, "ab")  # noqa: SIM115 (closed in stop)
         try:
@@ -200,14 +201,16 @@ class Child:
 
     def _exited(self) -> None:
         """Watcher thread: the process has exited (not yet reaped)."""
-        if self.kill_group:
-            # The exited leader still holds its pid, so the group id cannot be reused yet.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        returncode = self.proc.wait()
-        if self._ready and not self._stopping:
-            self.death = f"{self.name} {describe_exit(returncode)}"
-        self._handled.set()
+        try:
+            if self.kill_group:
+                # The exited leader still holds its pid, so the group id cannot be reused yet.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+            returncode = self.proc.wait()
+            if self._ready and not self._stopping:
+                self.death = f"{self.name} {describe_exit(returncode)}"
+        finally:
+            self._handled.set()
         if self.death is not None and self._on_exit is not None:
             self._on_exit(self)
 
@@ -298,6 +301,8 @@ class Child:
         Returns once the process is reaped (and with ``kill_group`` its group killed).
         """
         self._stopping = True
+        if self._closed:
+            return
         self.signal(signal.SIGKILL if force else signal.SIGTERM)
         if not self._handled.wait(timeout):
             self.signal(signal.SIGKILL)
@@ -310,4 +315,5 @@ class Child:
         self._log_file.close()
         with contextlib.suppress(OSError):
             os.close(self.pidfd)
+        self._closed = True
         _LIVE.discard(self)
