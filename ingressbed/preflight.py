@@ -3,7 +3,9 @@ one line out), so every failure is one line at start-up rather than a traceback 
 
 Use, in order (the I/O stays with the caller)::
 
-    config = parse_kubeconfig(path.read_text(), str(path))      # the kubeconfig parses
+    (path,) = kubeconfig_paths(options.kubeconfig, os.environ, str(Path.home()))[:1]
+    if not Path(path).exists(): raise missing_kubeconfig([path])
+    config = parse_kubeconfig(Path(path).read_text(), path)     # the kubeconfig parses
     context = find_context(config, options.context, str(path))  # the context exists
     check_api_server(context.server, lambda: VersionApi(api).get_code())  # it answers
 
@@ -37,6 +39,30 @@ class KubeContext:
     server: str
     user: str
     namespace: str | None = None
+
+
+def kubeconfig_paths(explicit: str | None, environ: Mapping[str, str], home: str) -> list[str]:
+    """The kubeconfig files to read, in kubectl's order of precedence.
+
+    Args:
+        explicit: ``--kubeconfig`` (wins when given).
+        environ: the environment (``KUBECONFIG``: paths joined with ``:``, empty ones skipped).
+        home: the user's home folder (``~/.kube/config`` is the default).
+
+    Returns:
+        One or more paths.
+    """
+    if explicit:
+        return [explicit]
+    listed = [part for part in environ.get("KUBECONFIG", "").split(":") if part]
+    return listed or [f"{home.rstrip('/')}/.kube/config"]
+
+
+def missing_kubeconfig(paths: list[str]) -> ConfigError:
+    """The one-line error for kubeconfig files that do not exist."""
+    return ConfigError(
+        f"no kubeconfig at {', '.join(paths)}: pass --kubeconfig FILE or set KUBECONFIG"
+    )
 
 
 def parse_kubeconfig(text: str, source: str) -> Mapping[str, Any]:

@@ -4,8 +4,10 @@ and the artifacts folder."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
+from pathlib import Path
 
 import pytest
 import urllib3
@@ -18,6 +20,8 @@ from ingressbed.preflight import (
     check_api_server,
     explain_api_failure,
     find_context,
+    kubeconfig_paths,
+    missing_kubeconfig,
     parse_kubeconfig,
 )
 
@@ -125,8 +129,6 @@ def test_api_outcomes_are_one_line_each(outcome, message):
         assert said is None
     else:
         assert said is not None and "\n" not in said
-        import re
-
         assert re.search(message, said), said
 
 
@@ -143,9 +145,18 @@ def test_artifacts_check_names_the_folder_and_creates_nothing(tmp_path):
     try:
         if os.geteuid() == 0:  # root writes anywhere: use a read-only mount point instead
             with pytest.raises(ConfigError, match=r"/proc/1 is not writable"):
-                artifacts.check_writable(__import__("pathlib").Path("/proc/1/reports"))
+                artifacts.check_writable(Path("/proc/1/reports"))
         else:
             with pytest.raises(ConfigError, match=r"is not writable"):
                 artifacts.check_writable(locked / "reports")
     finally:
         locked.chmod(0o700)
+
+
+def test_kubeconfig_paths_follow_kubectls_precedence():
+    assert kubeconfig_paths("/x/kc", {"KUBECONFIG": "/a:/b"}, "/home/u") == ["/x/kc"]
+    assert kubeconfig_paths(None, {"KUBECONFIG": ":/a::/b"}, "/home/u") == ["/a", "/b"]
+    assert kubeconfig_paths(None, {}, "/home/u/") == ["/home/u/.kube/config"]
+    assert str(missing_kubeconfig(["/a"])) == (
+        "no kubeconfig at /a: pass --kubeconfig FILE or set KUBECONFIG"
+    )
