@@ -8,6 +8,13 @@ cookie affinity, service-upstream, ewma) is left out of ``capabilities``.
 Every change is applied by rewriting nginx.conf, checking it with ``nginx -t`` and
 reloading; the call returns once a new connection sees the new config generation and
 no old worker remains.
+
+Start-up is ``bring_up()``: an ordered list of steps (artifacts check, nginx, address
+block and run folder, nginx started). Clean-up holds at every moment: children are
+recorded in the same breath as they start, ``close()`` finishes even through Ctrl-C,
+the kernel stops every child if the runner dies, and the next run reclaims what a
+killed run left (``local_addresses.reclaim``). Every child is watched: a pod or nginx
+that dies on its own is named once and stops the session (docs/bad-input.md).
 """
 
 from __future__ import annotations
