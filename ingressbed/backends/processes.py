@@ -187,7 +187,16 @@ class Child:
         except OSError as exc:
             self._log_file.close()
             raise SetupError(f"cannot start {name} ({argv[0]}): {exc.strerror}") from exc
-        self.pidfd = os.pidfd_open(self.proc.pid)
+        try:
+            self.pidfd = os.pidfd_open(self.proc.pid)
+        except OSError as exc:  # Linux before 5.3: nothing could watch this child
+            self.proc.kill()
+            self.proc.wait()
+            self._log_file.close()
+            raise SetupError(
+                f"cannot watch {name}: pidfd_open failed ({exc.strerror}); "
+                "the local backend needs Linux 5.3 or later"
+            ) from exc
         self._drain: threading.Thread | None = None
         _LIVE.add(self)
         _WATCHER.add(self)
