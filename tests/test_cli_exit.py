@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_local_interrupts import BLOCK_LINE, assert_nothing_left
+from tests.test_local_interrupts import BLOCK_LINE, assert_nothing_left, interruptible
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "ingressbed.cli"]
@@ -37,6 +37,7 @@ def test_ctrl_c_says_only_what_is_true_and_leaves_nothing(tmp_path):
     proc = subprocess.Popen(
         [*CLI, "repro", str(scenario), "--backend", "local"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
     )  # fmt: skip
     assert proc.stderr is not None
     prefix, seen = None, []
