@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -110,55 +106,3 @@ def test_keep_always_keeps_the_folder_but_stops_processes():
         assert processes_mentioning(prefix) == []
     finally:
         subprocess.run(["rm", "-rf", str(run_dir)], check=True)
-
-
-@pytest.mark.parametrize("after", [0.0, 0.5], ids=["while-pods-start", "during-traffic"])
-def test_ctrl_c_in_the_middle_of_a_real_run_leaves_nothing_behind(after):
-    """Interrupt a real e2e session as its pods start or while traffic runs (``after``
-    seconds later: only picks the moment, asserts nothing about time); all must be gone."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "e2e/test_scale.py",
-            "--backend",
-            "local",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "-s",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    prefix = None
-    output = ""
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            match = re.search(r"Starting nginx on (127\.\d+\.\d+)\.1:\d+ \(", line)
-            if match:
-                prefix = match.group(1) + "."
-                break
-        assert prefix, "the run never started nginx"
-        # Wait until pods serve (their processes exist), then interrupt.
-        deadline = time.monotonic() + 30
-        while not any("hellogo" in p for p in processes_mentioning(prefix)):
-            assert time.monotonic() < deadline, "pods never started"
-            time.sleep(0.02)
-        time.sleep(after)
-        proc.send_signal(signal.SIGINT)
-        output = proc.communicate(timeout=30)[0]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode != 0, output[-2000:]
-    assert processes_mentioning(prefix) == [], output[-3000:]
-    leftovers = [p for p in Path("/tmp").glob(f"ingressbed-{prefix[:-1]}-*")]
-    assert leftovers == []
-    assert not (LOCK_DIR / f"{prefix[:-1]}.lock").exists()
-    assert os.path.isdir(REPO)

@@ -8,6 +8,13 @@ cookie affinity, service-upstream, ewma) is left out of ``capabilities``.
 Every change is applied by rewriting nginx.conf, checking it with ``nginx -t`` and
 reloading; the call returns once a new connection sees the new config generation and
 no old worker remains.
+
+Start-up is ``bring_up()``: an ordered list of steps (artifacts check, nginx, address
+block and run folder, nginx started). Clean-up holds at every moment: children are
+recorded in the same breath as they start, ``close()`` finishes even through Ctrl-C,
+the kernel stops every child if the runner dies, and the next run reclaims what a
+killed run left (``local_addresses.reclaim``). Every child is watched: a pod or nginx
+that dies on its own is named once and stops the session (docs/bad-input.md).
 """
 
 from __future__ import annotations
@@ -21,13 +28,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
 
-from ingressbed import ingress_keys
+from ingressbed import artifacts, ingress_keys
 from ingressbed.backends import base, converge
-from ingressbed.backends.local_addresses import AddressBlock
+from ingressbed.backends.bringup import BringUpStep, run_all
+from ingressbed.backends.local_addresses import LOCK_DIR, AddressBlock
 from ingressbed.backends.local_nginx import GENERATION_PATH, Listen, render
 from ingressbed.backends.local_pods import PodSet
 from ingressbed.backends.processes import Child, signals_deferred
@@ -48,6 +56,7 @@ from ingressbed.vocabulary import (
 )
 
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
+_NGINX_FILES = ("nginx.conf", "error.log", "access.log", "nginx.out")
 _IDLE = Setup(IngressSpec("idle", (Route("/healthz-idle", HTTP_PORT),)), replicas=0)
 
 
@@ -72,7 +81,16 @@ def _ip_key(pod: Pod) -> tuple[int, ...]:
 
 
 class LocalBackend:
-    """hellogo processes on 127.A.B.x behind plain nginx on 127.A.B.1."""
+    """hellogo processes on 127.A.B.x behind plain nginx on 127.A.B.1.
+
+    A pod or nginx that dies on its own is noticed at once (the process watcher); from
+    then on the backend refuses every call with one line naming what died and how, and
+    the pytest plugin fails the test that met it with that line and stops the session
+    (docs/bad-input.md, "When a pod or nginx dies"). The bed does not replace the pod as
+    a Deployment would: a replacement would hide the crash being reported, and every
+    later result would rest on a bed that just broke. ``kill()`` is different: a kill
+    asked for is followed by a replacement with a new name and address, as in a cluster.
+    """
 
     name = "local"
     data_plane = Flavor.NGINX
@@ -84,7 +102,6 @@ class LocalBackend:
         self.options = options or BedOptions(backend="local")
         self.steps = steps or Steps(quiet=self.options.quiet)
         self._nginx_bin = ""
-        self._run_dir: Path | None = None
         self._block: AddressBlock | None = None
         self._pods: PodSet | None = None
         self._nginx: Child | None = None
@@ -92,6 +109,12 @@ class LocalBackend:
         self._setup = _IDLE
         self._generation = 0
         self._failed = False
+        self._deaths: list[str] = []
+        self._death_seen = threading.Event()
+
+    @property
+    def _run_dir(self) -> Path | None:
+        return self._block.run_dir if self._block is not None else None
 
     # ----------------------------------------------------------------- lifecycle
     def versions(self) -> dict[str, str]:
@@ -105,30 +128,80 @@ class LocalBackend:
             "hellogo": "source",
         }
 
+    def bring_up(self) -> list[BringUpStep]:
+        """The start, step by step: what ``start()`` runs and ``--dry-run`` prints."""
+        return [
+            BringUpStep(
+                "Checking the artifacts folder",
+                self._check_artifacts,
+                f"check that {self.options.artifacts} can take run folders (creates nothing)",
+            ),
+            BringUpStep(
+                "Finding nginx",
+                self._find_nginx,
+                "use $INGRESSBED_NGINX, else nginx on PATH, /usr/sbin or /usr/local/sbin",
+            ),
+            BringUpStep(
+                "Reserving a loopback block",
+                self._reserve,
+                f"reclaim what dead runs left in {LOCK_DIR} (lock not held, owner gone)\n"
+                f"lock a free 127.A.B.0/24 ({LOCK_DIR}/127.A.B.lock holds this pid)\n"
+                "make the run folder <tmp>/ingressbed-127.A.B-XXXX (config, logs, pods/)",
+            ),
+            BringUpStep(
+                "Starting nginx",
+                self._start_nginx,
+                "render nginx.conf with no pods yet and check it with nginx -t\n"
+                "run nginx -p <run folder> -c nginx.conf -g 'daemon off;' on 127.A.B.1 "
+                "(own session, killed with the bed, workers killed with the master)\n"
+                "wait until a new connection sees config generation 1",
+            ),
+        ]
+
     def start(self) -> None:
         if self._nginx is not None:
             return
         try:
-            with self.steps.step("Finding nginx"):
-                self._nginx_bin = find_nginx()
-            with self.steps.step("Reserving a loopback block"):
-                self._block = AddressBlock()
-                self._run_dir = Path(tempfile.mkdtemp(prefix=f"ingressbed-{self._block.prefix}-"))
-                # nginx workers drop to an unprivileged user when started as root.
-                self._run_dir.chmod(0o755)
-                (self._run_dir / "pods").mkdir()
-                (self._run_dir / "tmp").mkdir()
-                self._listen = Listen(
-                    self._block.ingress, self._block.free_port(), self._block.free_port()
-                )
-                self._pods = PodSet(self._block, self._run_dir / "pods")
-            with self.steps.step(f"Starting nginx on {self._block.ingress}:{self._listen.port}"):
-                self._configure(_IDLE)
+            run_all(self.bring_up(), self.steps)
         except BaseException:
             self.close()
             raise
 
+    def _check_artifacts(self) -> None:
+        artifacts.check_writable(self.options.artifacts)
+
+    def _find_nginx(self) -> None:
+        self._nginx_bin = find_nginx()
+
+    def _reserve(self) -> None:
+        with signals_deferred():  # a lock or folder taken is a lock or folder recorded
+            self._block = AddressBlock()
+            run_dir = self._block.make_run_dir()
+        (run_dir / "pods").mkdir()
+        (run_dir / "tmp").mkdir()
+        self._listen = Listen(self._block.ingress, self._block.free_port(), self._block.free_port())
+        self._pods = PodSet(self._block, run_dir / "pods", on_death=self._died)
+        self.steps.note(
+            f"local backend: block {self._block.prefix}.0/24, ingress "
+            f"{self._listen.address}:{self._listen.port}, run folder {run_dir}"
+        )
+
+    def _start_nginx(self) -> None:
+        self._configure(_IDLE)
+
     def close(self) -> None:
+        """Stop everything; Ctrl-C (once or twice) during this waits until it is done.
+
+        Raises:
+            SetupError: something could not be removed (named); nothing is claimed done
+                that was not.
+        """
+        with signals_deferred():
+            if self._block is not None:
+                self.steps.note("local backend: stopping nginx and pods, removing its folder")
+            self._close()
+
+    def _close(self) -> None:
         keep = self.options.keep == "always" or (self.options.keep == "on-failure" and self._failed)
         if self._nginx is not None:
             self._nginx.stop()
@@ -137,18 +210,37 @@ class LocalBackend:
             self._pods.close()
             self._pods = None
         if self._block is not None:
-            self._block.release()
-            self._block = None
-        if self._run_dir is not None:
-            if keep:
-                self.steps.note(f"local backend: kept its folder (config, logs) at {self._run_dir}")
-            else:
-                shutil.rmtree(self._run_dir, ignore_errors=True)
-            self._run_dir = None
+            block, self._block = self._block, None
+            try:
+                if keep and block.run_dir is not None:
+                    self.steps.note(
+                        f"local backend: kept its folder (config, logs) at {block.run_dir}"
+                    )
+                    block.run_dir = None
+                else:
+                    block.remove_run_dir()
+            finally:
+                block.release()
 
     def mark_failed(self) -> None:
         """Tell the backend a test failed (``--keep on-failure`` keeps its folder)."""
         self._failed = True
+
+    def unexpected_exit(self) -> str | None:
+        """What died on its own (pod name and address, or nginx, and how), or None."""
+        return self._deaths[0] if self._deaths else None
+
+    def _died(self, child: Child) -> None:  # the watcher thread
+        what = child.death or f"{child.name} exited"
+        if child.kill_group:
+            what += "; its workers were killed with it"
+        self._deaths.append(what)
+        self._death_seen.set()
+
+    def wait_death(self, timeout: float) -> str | None:
+        """Wait up to ``timeout`` seconds for something to die on its own; what died."""
+        self._death_seen.wait(timeout)
+        return self.unexpected_exit()
 
     # ------------------------------------------------------------------- serving
     def apply(self, setup: Setup) -> None:
@@ -172,6 +264,7 @@ class LocalBackend:
         return [Endpoint(pod.ip, port) for pod in self.pods()]
 
     def scale(self, replicas: int) -> None:
+        self._require_started()
         self._configure(Setup(self._setup.ingress, self._setup.controller, replicas))
         converge.converge(self, self._setup, timeout=10.0)
 
@@ -186,32 +279,67 @@ class LocalBackend:
         return Address(self._listen.address, self._listen.port)
 
     def diagnostics(self, dest: Path) -> list[Path]:
+        """Copy config, logs (their ends) and the balancer's state to ``dest``.
+
+        Logs are cut to their last ``artifacts.LOG_TAIL_BYTES``, the whole to
+        ``artifacts.TEST_BUDGET_BYTES``; ``TRIMMED.txt`` says what was cut.
+        """
         dest.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
-        if self._run_dir is None:
-            return written
-        for name in ("nginx.conf", "error.log", "access.log"):
-            src = self._run_dir / name
-            if src.exists():
-                written.append(Path(shutil.copy(src, dest / f"nginx-{name}")))
-        for log in self._pods.logs() if self._pods else []:
-            written.append(Path(shutil.copy(log, dest / f"pod-{log.name}")))
+        notes: list[str] = []
+        run_dir = self._run_dir
+        if run_dir is None:
+            return []
+        sources = [(run_dir / name, f"nginx-{name}") for name in _NGINX_FILES]
+        sources += [(log, f"pod-{log.name}") for log in (self._pods.logs() if self._pods else [])]
+        for src, name in sources:
+            with contextlib.suppress(FileNotFoundError):
+                note = artifacts.copy_tail(src, dest / name)
+                if note:
+                    notes.append(note)
+        pods = self._pods.pods if self._pods is not None else []
         backends = {
-            f"hellogo-{port}": [str(ep) for ep in self.endpoints(port)]
+            f"hellogo-{port}": [str(Endpoint(pod.ip, port)) for pod in sorted(pods, key=_ip_key)]
             for port in self._setup.ingress.ports
         }
         state = dest / "backends.json"
         state.write_text(
-            json.dumps({"generation": self._generation, "backends": backends}, indent=2)
+            json.dumps(
+                {"generation": self._generation, "backends": backends, "died": self._deaths},
+                indent=2,
+            )
         )
-        written.append(state)
-        return written
+        notes += artifacts.bound(dest)
+        artifacts.write_trim_note(dest, notes)
+        return sorted(p for p in dest.iterdir() if p.is_file())
 
     # ------------------------------------------------------------------ internals
     def _require_started(self) -> PodSet:
+        if self._deaths:
+            raise SetupError(
+                f"{self._deaths[0]}; the local backend stops here (it does not replace "
+                "what died: later results would rest on a broken bed)"
+            )
         if self._pods is None or self._run_dir is None:
             raise SetupError("the local backend is not started; call start() first")
         return self._pods
+
+    def _evidence(self, line: str, *names: str) -> str:
+        """``line`` pointing at copies of run-folder files kept in this run's artifacts
+        (the run folder goes away at close; a message must name files that stay)."""
+        run_dir = self._run_dir
+        if run_dir is None:
+            return line
+        line = re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ", r"\1 ", line)
+        try:
+            folder = artifacts.evidence_folder(
+                self.options.artifacts, "local-nginx", self.options.keep_runs
+            )
+            for name in names:
+                with contextlib.suppress(FileNotFoundError):
+                    artifacts.copy_tail(run_dir / name, folder / name)
+        except OSError as exc:
+            return f"{line.replace(str(run_dir) + '/', '')} (could not keep it: {exc.strerror})"
+        return f"{line.replace(str(run_dir), str(folder))} (kept in {folder})"
 
     def _configure(self, setup: Setup) -> None:
         pods = self._require_started()
@@ -231,7 +359,7 @@ class LocalBackend:
         if self._nginx is None:
             with signals_deferred():
                 self._nginx = Child(
-                    "nginx",
+                    f"nginx (the data plane on {self._listen.address})",
                     [
                         self._nginx_bin,
                         "-p",
@@ -242,22 +370,31 @@ class LocalBackend:
                         "daemon off;",
                     ],
                     self._run_dir / "nginx.out",
+                    kill_group=True,
+                    on_exit=self._died,
                 )
         else:
             self._nginx.signal(signal.SIGHUP)
         self._wait_generation(int(setup.controller.get("worker-processes", "1")))
+        self._nginx.mark_ready()
 
     def _check_config(self, conf: Path) -> None:
         assert self._run_dir is not None
-        result = subprocess.run(
-            [self._nginx_bin, "-t", "-q", "-p", str(self._run_dir), "-c", str(conf)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        # Held Ctrl-C: subprocess.run kills an interrupted child but does not wait for it,
+        # and a still-running `nginx -t` would create files in a folder being removed.
+        with signals_deferred():
+            result = subprocess.run(
+                [self._nginx_bin, "-t", "-q", "-p", str(self._run_dir), "-c", str(conf)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            )
         if result.returncode != 0:
             lines = [ln for ln in result.stderr.splitlines() if "[emerg]" in ln] or [result.stderr]
-            raise ConfigError(f"nginx rejected the generated config: {lines[0].strip()} ({conf})")
+            (self._run_dir / "nginx-t.out").write_text(result.stderr)
+            line = self._evidence(lines[0].strip(), "nginx.conf", "nginx-t.out")
+            raise ConfigError(f"nginx rejected the generated config: {line}")
 
     def _wait_generation(self, workers: int, timeout: float = 10.0) -> None:
         """Poll the status server on new connections until the new generation answers
@@ -267,6 +404,7 @@ class LocalBackend:
         want = str(self._generation)
         while time.monotonic() < deadline:
             if not self._nginx.alive():
+                self._nginx.expect_exit()
                 raise SetupError(f"nginx exited: {self._error_line()}")
             if self._status() == want and _child_count(self._nginx.pid) <= workers:
                 return
@@ -290,14 +428,16 @@ class LocalBackend:
 
     def _error_line(self) -> str:
         assert self._run_dir is not None
+        found = "no [emerg] line in its logs"
         for name in ("error.log", "nginx.out"):
             with contextlib.suppress(OSError):
                 lines = [
                     ln for ln in (self._run_dir / name).read_text().splitlines() if "[emerg]" in ln
                 ]
                 if lines:
-                    return lines[-1].strip()
-        return f"see {self._run_dir / 'error.log'}"
+                    found = lines[-1].strip()
+                    break
+        return self._evidence(found, "nginx.conf", "error.log", "nginx.out")
 
 
 def _child_count(pid: int) -> int:

@@ -13,6 +13,7 @@ import signal
 import string
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ingressbed.backends.local_addresses import AddressBlock
@@ -35,8 +36,10 @@ class PodSet:
         cache_ttl: float = 100.0,
         start_timeout: float = 15.0,
         seed: int | None = None,
+        on_death: Callable[[Child], None] | None = None,
     ) -> None:
         self._block = block
+        self._on_death = on_death
         self._log_dir = log_dir
         self._cache_ttl = cache_ttl
         self._start_timeout = start_timeout
@@ -78,7 +81,12 @@ class PodSet:
             str(self._cache_ttl),
         ]
         child = Child(
-            pod.name, argv, self._log_dir / f"{pod.name}.log", env=env, capture_stdout=True
+            f"pod {pod.name} ({pod.ip})",
+            argv,
+            self._log_dir / f"{pod.name}.log",
+            env=env,
+            capture_stdout=True,
+            on_exit=self._on_death,
         )
         return pod, child
 
@@ -87,21 +95,21 @@ class PodSet:
         if replicas < 0:
             raise SetupError(f"replicas must be 0 or more, not {replicas}")
         if len(self._pods) > replicas:
-            _stop_all([child for _, child in self._pods[replicas:]])
-            del self._pods[replicas:]
+            with signals_deferred():
+                _stop_all([child for _, child in self._pods[replicas:]])
+                del self._pods[replicas:]
         started: list[tuple[Pod, Child]] = []
         try:
             for _ in range(replicas - len(self._pods)):
                 with signals_deferred():
                     started.append(self._spawn())
             deadline = time.monotonic() + self._start_timeout
-            for pod, child in started:
+            for _, child in started:
                 try:
                     child.wait_line(READY_PREFIX, deadline)
                 except SetupError as exc:
                     raise SetupError(
-                        f"pod {pod.name} on {pod.ip} ({', '.join(map(str, HELLOGO_PORTS))}) "
-                        f"did not come up: {exc}"
+                        f"{exc} (ports {', '.join(map(str, HELLOGO_PORTS))}); it did not come up"
                     ) from exc
         except BaseException:  # also Ctrl-C: no half-started pod survives
             _stop_all([child for _, child in started])
@@ -112,8 +120,9 @@ class PodSet:
         """SIGKILL the pod named ``name``; return it. Its replacement is started by ``ensure``."""
         for index, (pod, child) in enumerate(self._pods):
             if pod.name == name:
-                child.stop(force=True)
-                del self._pods[index]
+                with signals_deferred():
+                    child.stop(force=True)
+                    del self._pods[index]
                 return pod
         raise SetupError(f"no pod named {name!r}; pods are: {', '.join(p.name for p in self.pods)}")
 
@@ -126,8 +135,14 @@ class PodSet:
 
 
 def _stop_all(children: list[Child]) -> None:
-    """SIGTERM every child at once, then wait for each (graceful, but in parallel)."""
-    for child in children:
-        child.signal(signal.SIGTERM)
-    for child in children:
-        child.stop()
+    """SIGTERM every child at once, then wait for each (graceful, but in parallel).
+
+    Ctrl-C waits until this is done (bounded by ``Child.stop``'s timeouts), so a second
+    Ctrl-C cannot leave a pod nobody stops.
+    """
+    with signals_deferred():
+        for child in children:
+            child.expect_exit()
+            child.signal(signal.SIGTERM)
+        for child in children:
+            child.stop()

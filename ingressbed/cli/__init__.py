@@ -1,25 +1,43 @@
 """The ``ingressbed`` command. One module per subcommand, each with ``add_parser`` and ``run``.
 
 Every ``BedError`` is caught here once: its one-line message goes to stderr and the exit
-status is 1 (with ``--verbose`` the traceback too).
+status is 1 (with ``--verbose`` the traceback too). A reader that closes stdout early
+(``ingressbed analyze --json | head``) ends the command quietly with status 141, as a
+program killed by SIGPIPE would. After Ctrl-C the command says whether anything it
+started is still running, and never claims a cleanup it did not finish.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
+from ingressbed.backends.local_addresses import held_blocks
+from ingressbed.backends.processes import live_children
 from ingressbed.errors import BedError
+
+#: Exit status after stdout was closed by its reader (128 + SIGPIPE).
+EXIT_CLOSED_STDOUT = 141
 
 #: Subcommand modules under ingressbed.cli, in help order.
 SUBCOMMANDS = ("up", "down", "repro", "predict", "analyze", "report")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (with where to find the usage), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ingressbed",
         description="Test bed for ingress routing affinity and caching.",
     )
@@ -35,15 +53,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        return _run(args)
+    except BrokenPipeError:  # raised by the last flush, after the command returned
+        return _closed_stdout()
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed stdout shows here, not in the interpreter's exit
+        return status
     except BedError as exc:
         if args.verbose:
             traceback.print_exc()
         print(f"ingressbed: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return _closed_stdout()
     except KeyboardInterrupt:
-        print("ingressbed: interrupted; everything started was cleaned up", file=sys.stderr)
+        print(f"ingressbed: interrupted; {_what_is_left()}", file=sys.stderr)
         return 130
+
+
+def _closed_stdout() -> int:
+    """stdout's reader went away: point stdout at /dev/null so the interpreter's final
+    flush cannot fail again, and end quietly."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_CLOSED_STDOUT
+
+
+def _what_is_left() -> str:
+    running, blocks = live_children(), held_blocks()
+    if not running and not blocks:
+        return "nothing it started is left running"
+    parts = [f"still running: {', '.join(running)}"] if running else []
+    parts += [f"address blocks still held: {', '.join(blocks)}"] if blocks else []
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":

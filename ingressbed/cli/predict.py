@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from ingressbed.errors import ConfigError
 from ingressbed.placement import PINNED_CONTROLLER_VERSION, Predictor, Request
+from ingressbed.placement import endpoints as placement_endpoints
 from ingressbed.vocabulary import Endpoint, Flavor
 
 _FIELDS = ("client_ip", "host", "request_uri", "headers", "cookies", "scheme")
@@ -80,7 +81,7 @@ def add_placement_options(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument(
         "--flavor",
-        choices=(Flavor.INGRESS_NGINX, Flavor.NGINX),
+        choices=(Flavor.INGRESS_NGINX.value, Flavor.NGINX.value),
         default=Flavor.INGRESS_NGINX,
         help="data plane whose ring to use (default %(default)s)",
     )
@@ -93,28 +94,13 @@ def add_placement_options(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_endpoints(text: str) -> list[Endpoint]:
-    """Parse the ``--endpoints`` value.
-
-    Args:
-        text: ``A:P,B:P,[v6]:P``.
-
-    Returns:
-        The endpoints, in order.
+    """Parse the ``--endpoints`` value: ``A:P,B:P,[v6]:P`` (IPv6 only in brackets, ports
+    1-65535, no endpoint twice).
 
     Raises:
-        ConfigError: an item that is not ``ADDRESS:PORT`` or an empty list.
+        ConfigError: the first bad item, a duplicate or an empty list, in one line.
     """
-    endpoints = []
-    for item in (piece.strip() for piece in text.split(",")):
-        if not item:
-            continue
-        try:
-            endpoints.append(Endpoint.parse(item))
-        except ValueError as exc:
-            raise ConfigError(f"--endpoints: {exc}") from exc
-    if not endpoints:
-        raise ConfigError("--endpoints is empty: give ADDRESS:PORT,ADDRESS:PORT,...")
-    return endpoints
+    return placement_endpoints.parse_endpoints(text, "--endpoints")
 
 
 def _pairs(option: str, items: Iterable[str]) -> dict[str, str]:

@@ -46,8 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    scenario = load(args.file)  # validated before anything starts
-    options = from_args(args, "repro")
+    options = from_args(args, "repro")  # options, then the file: nothing has started yet
+    scenario = load(args.file)
     steps = Steps(quiet=options.quiet)
     bed = create(options, steps)
     reason = skip_reason(scenario, bed)  # decided before anything starts

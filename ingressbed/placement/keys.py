@@ -5,7 +5,8 @@ Three grammars, all compiled once into a ``KeyExpr`` and then evaluated per requ
 * ingress-nginx 0.33.0 and later: the annotation is cut into tokens the way its Lua
   ``parse_complex_value`` does: ``\\$name`` is literal text (backslash kept), ``${name}``
   and ``$name`` are variables, a ``$`` not followed by a name is literal, any other
-  backslash is dropped. A variable nginx does not find adds nothing.
+  backslash is dropped. A variable nginx does not find adds nothing. An unbalanced
+  ``${`` (which the Lua code would hash as text) is refused as nginx's parser refuses it.
 * ingress-nginx up to 0.32: the annotation minus its first character is ONE variable
   name. A name nginx cannot resolve (``host$request_uri``) yields nil, and the ring hashes
   the three bytes ``nil``, so every request lands on the same endpoint.
@@ -200,7 +201,18 @@ def _unsupported(name: str, expr: str) -> str:
     return f"unsupported variable ${name} in hash key {expr!r}: {_SUPPORTED_HINT}"
 
 
+_UNBALANCED = re.compile(r"(?<!\\)\$\{(?![0-9A-Za-z_]+\})")
+
+
 def _lua_parts(expr: str) -> list[_Text | _Var]:
+    unbalanced = _UNBALANCED.search(expr)
+    if unbalanced:
+        # The Lua balancer would hash "${..." as plain text: every request the same key.
+        # nginx's parser refuses it; so does the model, rather than answer nonsense.
+        raise ConfigError(
+            f"unbalanced '${{' at position {unbalanced.start() + 1} of hash key {expr!r}: "
+            "write ${name} with a closing '}'"
+        )
     parts: list[_Text | _Var] = []
     for match in _LUA_TOKENS.finditer(expr):
         escaped, braced, plain, text = match.groups()

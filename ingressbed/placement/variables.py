@@ -135,31 +135,86 @@ def lookup(name: str, request: Request) -> bytes | None:
     if name in ("remote_addr", "binary_remote_addr"):
         address = _client_address(request.client_ip)
         return address.packed if name == "binary_remote_addr" else format_address(address)
+    target = parse_target(request.request_uri)
     if name == "host":
+        if target.host is not None:
+            return target.host
         return host_value(request.header("host") or "")
     if name == "request_uri":
-        return request.request_uri.encode()
-    path, question, query = request.request_uri.partition("?")
+        return target.request_uri.encode()
+    query = target.query
     if name in ("uri", "document_uri"):
-        return normalize_path(path)
+        return normalize_path(target.path)
     if name in ("args", "query_string"):
-        return query.encode() if question else None
+        return None if query is None else query.encode()
     if name == "is_args":
-        return b"?" if question else b""
+        return b"?" if query else b""  # empty for "/x" and for "/x?" alike
     if name == "scheme":
         return request.scheme.encode()
     if name.startswith("http_") and len(name) > 5:
         return _header_variable(name[5:], request)
     if name.startswith("arg_") and len(name) > 4:
-        return argument(query if question else "", name[4:])
+        return argument(query or "", name[4:])
     if name.startswith("cookie_") and len(name) > 7:
         return cookie(request.cookie_header() or "", name[7:])
     raise ConfigError(f"unsupported variable ${name}")
 
 
+_ABSOLUTE = re.compile(r"([A-Za-z]+)://([^/?#]*)(.*)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A request target split the way nginx splits it.
+
+    ``host`` is the host of an absolute-form target (``http://h/p``: it wins over the Host
+    header), else None. ``request_uri`` is ``$request_uri`` (for an absolute form the part
+    after the authority, ``/`` if nothing follows). ``path`` runs to the first ``?`` or
+    ``#``; ``query`` is the text between ``?`` and ``#`` (``""`` for a bare ``?``), or
+    None without ``?``.
+    """
+
+    host: bytes | None
+    request_uri: str
+    path: str
+    query: str | None
+
+
+def parse_target(target: str) -> Target:
+    """Split a request target (origin form ``/p?q`` or absolute form ``http://h/p?q``).
+
+    Args:
+        target: the request target as sent.
+
+    Returns:
+        Its parts.
+
+    Raises:
+        ConfigError: an absolute form with a host nginx refuses.
+    """
+    host: bytes | None = None
+    absolute = _ABSOLUTE.fullmatch(target)
+    if absolute:
+        host = host_value(absolute.group(2))
+        target = absolute.group(3) or "/"
+    cut = len(target)
+    for mark in "?#":
+        found = target.find(mark)
+        if 0 <= found < cut:
+            cut = found
+    path = target[:cut] or "/"
+    query: str | None = None
+    if target[cut : cut + 1] == "?":
+        query = target[cut + 1 :].split("#", 1)[0]
+    return Target(host, target, path, query)
+
+
 def _client_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if not text:
-        raise ConfigError("the hash key reads the client address but the request has no client_ip")
+        raise ConfigError(
+            "the hash key reads the client address but the request has none: "
+            "give --client-ip (or client_ip in a --batch line)"
+        )
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError as exc:

@@ -21,14 +21,13 @@ from __future__ import annotations
 import re
 import signal
 import threading
-import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import FrameType
 
 import pytest
 
-from ingressbed import ingress_keys
+from ingressbed import artifacts, ingress_keys
 from ingressbed.backends import base, create
 from ingressbed.backends.base import Backend
 from ingressbed.errors import BedError
@@ -41,23 +40,18 @@ OPTIONS_KEY = pytest.StashKey[BedOptions]()
 BED_KEY = pytest.StashKey[Backend]()
 USED_KEY = pytest.StashKey[bool]()
 RUN_DIR_KEY = pytest.StashKey[Path]()
+DEATH_KEY = pytest.StashKey[str]()
 
 
 def run_dir(config: pytest.Config) -> Path:
     """This run's artifacts folder, ``<--artifacts>/<timestamp>/``, created on first use.
 
-    Diagnostics go to ``diagnostics/`` inside it, the report next to them.
+    Diagnostics go to ``diagnostics/`` inside it, the report next to them. Only the newest
+    runs are kept (``artifacts.new_run_folder``).
     """
     if RUN_DIR_KEY not in config.stash:
-        base_dir = options_from(config).artifacts
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        folder = base_dir / stamp
-        suffix = 1
-        while folder.exists():
-            suffix += 1
-            folder = base_dir / f"{stamp}-{suffix}"
-        folder.mkdir(parents=True)
-        config.stash[RUN_DIR_KEY] = folder
+        options = options_from(config)
+        config.stash[RUN_DIR_KEY] = artifacts.current_run(options.artifacts, options.keep_runs)
     return config.stash[RUN_DIR_KEY]
 
 
@@ -112,10 +106,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "needs(*capabilities): capabilities the backend must have; the test is skipped, "
         "with the missing ones named, before its fixtures are set up",
     )
-    options_from(config)  # a bad flag or variable stops the run here, in one line
+    options = options_from(config)  # a bad flag or variable stops the run here, in one line
     # A CI runner stops jobs with SIGTERM: treat it like Ctrl-C so teardown runs.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:  # at start-up, not when the report is written at the end
+        artifacts.check_writable(options.artifacts)
+    except BedError as exc:
+        raise pytest.UsageError(f"ingressbed: {exc}") from None
 
 
 @pytest.fixture(scope="session")
@@ -208,15 +206,36 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = yield
     if call.excinfo is not None and call.excinfo.errisinstance(BedError):
         report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
-    if report.failed and call.when == "call" and item.stash.get(USED_KEY, False):
-        backend = item.config.stash.get(BED_KEY, None)
-        if backend is not None:
-            dest = run_dir(item.config) / "diagnostics" / _safe(item.nodeid)
-            try:
-                paths = backend.diagnostics(dest)
-            except Exception as exc:  # diagnostics must never hide the real failure
-                report.sections.append(("ingressbed diagnostics", f"could not collect: {exc}"))
-            else:
-                listing = "\n".join(str(p) for p in paths) or "(none)"
-                report.sections.append(("ingressbed diagnostics", f"written to {dest}:\n{listing}"))
+    backend = item.config.stash.get(BED_KEY, None)
+    death = _unreported_death(item, backend)
+    if death:
+        # The test that met the death says what died, once; nothing runs after it.
+        report.outcome = "failed"
+        report.longrepr = f"ingressbed: {death}; the session stops here"
+        item.session.shouldstop = f"ingressbed: {death}"
+    used = item.stash.get(USED_KEY, False)
+    if report.failed and call.when == "call" and used and backend is not None:
+        dest = run_dir(item.config) / "diagnostics" / _safe(item.nodeid)
+        try:
+            paths = backend.diagnostics(dest)
+        except Exception as exc:  # diagnostics must never hide the real failure
+            report.sections.append(("ingressbed diagnostics", f"could not collect: {exc}"))
+        else:
+            listing = "\n".join(str(p) for p in paths) or "(none)"
+            trimmed = dest / artifacts.TRIM_NOTE
+            if trimmed.exists():  # say what was cut to keep the artifacts folder bounded
+                listing += "\ntrimmed:\n" + trimmed.read_text().rstrip()
+            report.sections.append(("ingressbed diagnostics", f"written to {dest}:\n{listing}"))
+            if isinstance(report.longrepr, str):
+                report.longrepr += f" (diagnostics: {dest})"
     return report
+
+
+def _unreported_death(item: pytest.Item, backend: Backend | None) -> str | None:
+    """A pod or data plane that died on its own and was not reported yet."""
+    check = getattr(backend, "unexpected_exit", None)
+    death = check() if callable(check) else None
+    if not isinstance(death, str) or item.session.stash.get(DEATH_KEY, None):
+        return None
+    item.session.stash[DEATH_KEY] = death
+    return death

@@ -1,0 +1,108 @@
+"""Dead processes are named: a pod or nginx dying on its own, with real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingressbed import layouts
+from ingressbed.backends.local import LocalBackend
+from ingressbed.errors import SetupError
+from ingressbed.options import BedOptions
+from tests.test_local_interrupts import children, wait_gone
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def bed(tmp_path):
+    backend = LocalBackend(BedOptions(backend="local", quiet=True, artifacts=tmp_path))
+    backend.start()
+    yield backend
+    backend.close()
+
+
+def test_a_pod_killed_from_outside_is_named_with_its_address_and_signal(bed):
+    bed.apply(layouts.setup("one-port", replicas=3))
+    victim = bed.pods()[1]
+    child = next(c for p, c in bed._pods._pods if p == victim)
+    assert bed.unexpected_exit() is None
+    os.kill(child.pid, signal.SIGKILL)
+    death = bed.wait_death(10)
+    assert death == f"pod {victim.name} ({victim.ip}) was killed by SIGKILL (signal 9)"
+    with pytest.raises(SetupError, match=rf"^pod {victim.name} \({victim.ip}\) was killed.*stops"):
+        bed.scale(3)
+
+
+def test_a_pod_that_exits_is_named_with_its_status(bed):
+    bed.apply(layouts.setup("one-port", replicas=1))
+    (pod,) = bed.pods()
+    child = bed._pods._pods[0][1]
+    os.kill(child.pid, signal.SIGTERM)  # hellogo stops gracefully: status 0
+    assert bed.wait_death(10) == f"pod {pod.name} ({pod.ip}) exited with status 0"
+
+
+def test_an_asked_for_kill_is_not_a_death_and_gets_a_replacement(bed):
+    bed.apply(layouts.setup("one-port", replicas=2))
+    before = {p.name for p in bed.pods()}
+    bed.kill(sorted(before)[0])
+    after = {p.name for p in bed.pods()}
+    assert len(after) == 2 and len(after - before) == 1
+    bed.scale(1)  # scaling down stops pods on purpose
+    assert bed.unexpected_exit() is None
+
+
+def test_when_the_nginx_master_dies_its_workers_die_with_it(bed):
+    bed.apply(layouts.setup("one-port", controller={"worker-processes": "2"}, replicas=1))
+    master = bed._nginx.pid
+    workers = children(master)
+    assert len(workers) == 2
+    os.kill(master, signal.SIGKILL)
+    assert wait_gone(workers, timeout=5) == [], "no orphaned worker keeps listening"
+    death = bed.wait_death(5)
+    assert death is not None and death.startswith("nginx (the data plane on 127.")
+    assert "SIGKILL" in death and "workers were killed with it" in death
+    with pytest.raises(SetupError, match=r"nginx .* was killed by SIGKILL"):
+        bed.apply(layouts.setup("one-port", replicas=1))
+
+
+SESSION = """
+import os, signal
+from ingressbed import layouts
+
+def test_meets_the_death(serve):
+    bed = serve(layouts.setup("one-port", replicas=2))
+    child = bed._pods._pods[0][1]
+    os.kill(child.pid, signal.SIGKILL)
+    assert bed.wait_death(10)
+
+def test_later_one(serve):
+    serve(layouts.setup("one-port", replicas=2))
+
+def test_later_two(serve):
+    serve(layouts.setup("one-port", replicas=2))
+"""
+
+
+def test_the_session_stops_at_the_test_that_met_the_death_and_says_it_once(tmp_path):
+    (tmp_path / "test_dies.py").write_text(SESSION)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tmp_path / "test_dies.py"), "--backend", "local",
+         "-p", "no:cacheprovider", "-q", "-rN", "--artifacts", str(tmp_path / "reports"),
+         "--rootdir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "1 failed in" in out and "passed" not in out, out  # the later tests never ran
+    assert "test_later" not in out, out
+    said = [ln for ln in out.splitlines() if "the session stops here" in ln]
+    assert len(said) == 1, out  # once, in the failure of the test that met it
+    assert said[0].startswith("ingressbed: pod hellogo-") and "(127." in said[0], out
+    assert "was killed by SIGKILL (signal 9)" in said[0], out
+    assert "Interrupted: ingressbed: pod hellogo-" in out, out

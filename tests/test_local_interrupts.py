@@ -1,0 +1,210 @@
+"""Cleanup that holds at every moment, with real nginx, real processes and real signals.
+
+A real e2e session (``e2e/test_scale.py`` on the local backend) is interrupted with one or
+two SIGINTs at a moment picked by what it prints or writes (never by elapsed time): during
+bring-up, while its pods start, while traffic flows, during teardown. Afterwards no process
+of its block runs, and its run folder and lock file are gone. A SIGKILLed runner takes its
+pods and nginx with it, and the next run reclaims its folder and lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from ingressbed.backends.local_addresses import LOCK_DIR, reclaim, run_dirs
+
+REPO = Path(__file__).resolve().parent.parent
+BLOCK_LINE = re.compile(r"local backend: block (127\.\d+\.\d+)\.0/24, .* run folder (\S+)")
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line.strip())
+    return found
+
+
+def wait_gone(pids: Iterable[int], timeout: float = 10.0) -> list[int]:
+    """Wait (pidfd) until every pid has exited; return those still alive at the deadline."""
+    fds = {}
+    for pid in pids:
+        try:
+            fds[os.pidfd_open(pid)] = pid
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + timeout
+    try:
+        while fds:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select(list(fds), [], [], left)
+            for fd in ready:
+                os.close(fd)
+                del fds[fd]
+        return sorted(fds.values())
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    """Re-check ``condition`` until it holds; fail naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never saw: {what}"
+        select.select([], [], [], 0.01)  # re-check interval; the condition decides
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def interruptible() -> None:
+    """In the child before exec: Ctrl-C as in a terminal. A shell starts background jobs
+    with SIGINT ignored, and Python then never turns SIGINT into KeyboardInterrupt; the
+    self-test must not depend on how it was launched."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def assert_nothing_left(prefix: str, output: str) -> None:
+    assert processes_mentioning(f"--address {prefix}.") == [], output[-3000:]
+    assert processes_mentioning(f"ingressbed-{prefix}-") == [], output[-3000:]
+    assert run_dirs(prefix) == [], output[-3000:]
+    assert not (LOCK_DIR / f"{prefix}.lock").exists(), output[-3000:]
+
+
+MOMENTS = {
+    # moment: the line after which the signal is sent (and, for traffic, a file to grow)
+    "bring-up": "• Starting nginx ...",
+    "pods-start": "• Starting hellogo pods",
+    "traffic": "✓ Starting hellogo pods",
+    "teardown": "local backend: stopping nginx and pods",
+}
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c-twice"])
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_ctrl_c_at_any_moment_leaves_nothing_behind(moment, presses, tmp_path):
+    target = "e2e/test_scale.py"
+    if moment == "teardown":
+        target += "::test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", target, "--backend", "local", "-p", "no:cacheprovider",
+         "-q", "-s", "--artifacts", str(tmp_path / "reports")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=interruptible,
+    )  # fmt: skip
+    prefix = run_dir = None
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            match = BLOCK_LINE.search(line)
+            if match:
+                prefix, run_dir = match.group(1), Path(match.group(2))
+            if MOMENTS[moment] in line:
+                break
+        assert prefix and run_dir, "".join(seen)[-3000:]
+        assert MOMENTS[moment] in seen[-1], "".join(seen)[-3000:]
+        if moment == "traffic":
+            log = run_dir / "access.log"
+            wait_for(lambda: log.exists() and log.stat().st_size > 0, "requests in access.log")
+        for _ in range(presses):
+            proc.send_signal(signal.SIGINT)
+        output = "".join(seen) + proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if moment != "teardown":  # in teardown the tests may all have passed already
+        assert proc.returncode != 0, output[-2000:]
+    assert "everything started was cleaned up" not in output
+    assert_nothing_left(prefix, output)
+
+
+RUNNER = """
+import sys
+from pathlib import Path
+from ingressbed import layouts
+from ingressbed.backends.local import LocalBackend
+from ingressbed.options import BedOptions
+
+bed = LocalBackend(BedOptions(backend="local", quiet=True, artifacts=Path(sys.argv[1])))
+try:
+    bed.start()
+    bed.apply(layouts.setup("one-port", replicas=2))
+    pods = " ".join(str(child.pid) for _, child in bed._pods._pods)
+    print(bed._block.prefix, bed._run_dir, bed._nginx.pid, pods, flush=True)
+    sys.stdin.read()
+finally:
+    bed.close()
+"""
+
+
+def start_runner(tmp_path: Path) -> tuple[subprocess.Popen[str], str, Path, int, list[int]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(tmp_path / "reports")],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    prefix, run_dir, master, *pods = proc.stdout.readline().split()
+    return proc, prefix, Path(run_dir), int(master), [int(p) for p in pods]
+
+
+def test_a_sigkilled_runner_takes_its_processes_and_the_next_run_reclaims_the_rest(tmp_path):
+    proc, prefix, run_dir, master, pods = start_runner(tmp_path)
+    workers = children(master)
+    assert workers and len(pods) == 2
+    proc.kill()
+    proc.wait()
+    assert wait_gone([master, *workers, *pods]) == [], "pods and nginx die with the runner"
+    assert run_dir.exists() and (LOCK_DIR / f"{prefix}.lock").exists(), "left by the dead run"
+    assert prefix in reclaim()
+    assert not run_dir.exists()
+    assert not (LOCK_DIR / f"{prefix}.lock").exists()
+
+
+def test_reclaim_kills_workers_orphaned_when_runner_and_nginx_master_die_together(tmp_path):
+    proc, prefix, run_dir, master, pods = start_runner(tmp_path)
+    workers = children(master)
+    assert workers
+    os.kill(master, signal.SIGKILL)
+    proc.kill()
+    proc.wait()
+    assert wait_gone(pods) == []
+    assert prefix in reclaim()
+    assert wait_gone(workers) == [], "no nginx worker survives the reclaim"
+    assert not run_dir.exists()
+    assert not (LOCK_DIR / f"{prefix}.lock").exists()
+
+
+def test_a_live_run_is_never_reclaimed(tmp_path):
+    proc, prefix, run_dir, master, pods = start_runner(tmp_path)
+    try:
+        assert prefix not in reclaim()
+        assert run_dir.exists()
+        assert wait_gone([master, *pods], timeout=0.0) == sorted([master, *pods])
+    finally:
+        proc.stdin.close()  # the runner ends normally and cleans up
+        assert proc.wait(timeout=30) == 0
+    assert_nothing_left(prefix, "")
