@@ -1,7 +1,7 @@
 """Analysis figures: sanity and the consistent-hashing properties they must show.
 
-Thresholds follow DESIGN.md (Statistics): a sampled figure is compared with its exact
-value on the ring, allowing 4 binomial standard deviations.
+Thresholds never flake (docs/scenarios.md, "Expectations that do not flake"): a sampled
+figure is compared with its exact value on the ring, allowing 4 binomial standard deviations.
 """
 
 from __future__ import annotations

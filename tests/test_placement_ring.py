@@ -1,4 +1,4 @@
-"""Hash rings: cases derived by hand from the algorithm in docs/ingress-nginx-facts.md.
+"""Hash rings: cases derived by hand from the ring algorithm in docs/placement.md.
 
 The reference computations here deliberately avoid the model's shortcuts: points are
 CRC-32 of the whole node-plus-previous-point byte string, and the owner of a key is found

@@ -1,6 +1,6 @@
 """Consistent hash rings of ingress-nginx's Lua balancer and of nginx's ``hash ... consistent``.
 
-Both data planes build the same kind of ring (see docs/ingress-nginx-facts.md):
+Both data planes build the same kind of ring (docs/placement.md, "Two flavors, one ring"):
 
 * every node gets 160 points per unit of weight;
 * point 1 is CRC-32 of the node bytes followed by four zero bytes, point k is CRC-32 of the
