@@ -106,3 +106,27 @@ def test_keep_always_keeps_the_folder_but_stops_processes():
         assert processes_mentioning(prefix) == []
     finally:
         subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+
+
+def test_slow_pods_answer_late_keep_their_place_on_scale_and_go_with_the_setup():
+    import dataclasses
+
+    bed = quiet_backend()
+    bed.start()
+    try:
+        plain = layouts.setup("one-port", {"upstream-hash-by": "$request_uri"}, replicas=3)
+        bed.apply(dataclasses.replace(plain, slow_pods=1, slow_ms=300))
+        slow = [p for p in bed.pods() if p.slow_ms]
+        assert [p.slow_ms for p in slow] == [300] and len(bed.pods()) == 3
+        urls = [HttpRequest(f"/8080/p{i}", layouts.DEFAULT_HOST) for i in range(30)]
+        seen = probe(bed.address(), urls)
+        on_slow = [o for o in seen if o.pod == slow[0].name]
+        on_fast = [o for o in seen if o.pod != slow[0].name]
+        assert on_slow and on_fast, "the hash spreads 30 URLs over all three pods"
+        assert min(o.elapsed for o in on_slow) >= 0.3  # a delay can only add time
+        bed.scale(4)
+        assert [p.name for p in bed.pods() if p.slow_ms] == [slow[0].name]
+        bed.apply(plain)
+        assert [p for p in bed.pods() if p.slow_ms] == [] and len(bed.pods()) == 3
+    finally:
+        bed.close()

@@ -20,6 +20,7 @@ that dies on its own is named once and stops the session (docs/bad-input.md).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
@@ -265,7 +266,7 @@ class LocalBackend:
 
     def scale(self, replicas: int) -> None:
         self._require_started()
-        self._configure(Setup(self._setup.ingress, self._setup.controller, replicas))
+        self._configure(dataclasses.replace(self._setup, replicas=replicas))
         converge.converge(self, self._setup, timeout=10.0)
 
     def kill(self, pod: str) -> None:
@@ -345,10 +346,13 @@ class LocalBackend:
         pods = self._require_started()
         assert self._listen is not None and self._run_dir is not None
         have = len(pods.pods)
-        if setup.replicas != have:
+        slow_now = [p.slow_ms for p in pods.pods if p.slow_ms]
+        slow_ms = setup.slow_ms if setup.slow_pods else 0
+        if setup.replicas != have or slow_now != [slow_ms] * setup.slow_pods:
             verb = "Starting" if setup.replicas > have else "Stopping"
-            with self.steps.step(f"{verb} hellogo pods ({have} -> {setup.replicas})"):
-                pods.ensure(setup.replicas)
+            slow = f", {setup.slow_pods} slow by {slow_ms} ms" if setup.slow_pods else ""
+            with self.steps.step(f"{verb} hellogo pods ({have} -> {setup.replicas}{slow})"):
+                pods.ensure(setup.replicas, setup.slow_pods, slow_ms)
         self._generation += 1
         endpoints = {port: self.endpoints(port) for port in setup.ingress.ports}
         text = render(setup, endpoints, self._listen, str(self._run_dir), self._generation)

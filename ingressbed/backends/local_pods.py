@@ -58,8 +58,8 @@ class PodSet:
             if name not in taken:
                 return name
 
-    def _spawn(self) -> tuple[Pod, Child]:
-        pod = Pod(name=self._new_name(), ip=self._block.next_pod_address(), node="local")
+    def _spawn(self, slow_ms: int = 0) -> tuple[Pod, Child]:
+        pod = Pod(self._new_name(), self._block.next_pod_address(), "local", slow_ms)
         env = {
             **os.environ,
             "POD_NAME": pod.name,
@@ -79,6 +79,7 @@ class PodSet:
             str(WS_PORT),
             "--cache-ttl",
             str(self._cache_ttl),
+            *(["--delay-ms", str(slow_ms)] if slow_ms else []),
         ]
         child = Child(
             f"pod {pod.name} ({pod.ip})",
@@ -90,19 +91,34 @@ class PodSet:
         )
         return pod, child
 
-    def ensure(self, replicas: int) -> None:
-        """Start or stop pods until exactly ``replicas`` run and are ready."""
-        if replicas < 0:
-            raise SetupError(f"replicas must be 0 or more, not {replicas}")
-        if len(self._pods) > replicas:
+    def ensure(self, replicas: int, slow: int = 0, slow_ms: int = 0) -> None:
+        """Start or stop pods until exactly ``replicas`` run and are ready.
+
+        ``slow`` of them answer ``slow_ms`` milliseconds late (hellogo's ``--delay-ms``);
+        slow pods of another delay are replaced, and scaling adds or removes normal pods.
+        """
+        if replicas < 0 or not 0 <= slow <= replicas:
+            raise SetupError(
+                f"replicas must be 0 or more with 0..replicas slow, not {replicas}/{slow}"
+            )
+        want_ms = slow_ms if slow else 0
+        wrong = [i for i, (pod, _) in enumerate(self._pods) if pod.slow_ms not in (0, want_ms)]
+        slow_now = [i for i, (pod, _) in enumerate(self._pods) if pod.slow_ms == want_ms != 0]
+        drop = wrong + slow_now[slow:]
+        normal = [i for i, (pod, _) in enumerate(self._pods) if pod.slow_ms == 0]
+        drop += normal[max(0, replicas - slow) :]
+        if drop:
             with signals_deferred():
-                _stop_all([child for _, child in self._pods[replicas:]])
-                del self._pods[replicas:]
+                _stop_all([self._pods[i][1] for i in drop])
+                self._pods = [entry for i, entry in enumerate(self._pods) if i not in set(drop)]
+        have_slow = sum(1 for pod, _ in self._pods if pod.slow_ms)
+        have_normal = len(self._pods) - have_slow
+        delays = [want_ms] * (slow - have_slow) + [0] * (replicas - slow - have_normal)
         started: list[tuple[Pod, Child]] = []
         try:
-            for _ in range(replicas - len(self._pods)):
+            for delay in delays:
                 with signals_deferred():
-                    started.append(self._spawn())
+                    started.append(self._spawn(delay))
             deadline = time.monotonic() + self._start_timeout
             for _, child in started:
                 try:
