@@ -472,3 +472,29 @@ def test_scaling_adds_or_removes_normal_pods_only(monkeypatch):
     bed.setup = dataclasses.replace(plain, slow_pods=2, slow_ms=200)
     with pytest.raises(Exception, match="cannot scale to 1: 2 slow pod"):
         bed.scale(1)
+
+
+def test_an_api_server_that_does_not_answer_is_one_line_at_start_up(tmp_path):
+    """A real refused connection: the kubeconfig parses, the context exists, nobody listens."""
+    import socket
+
+    from ingressbed.backends.kube import Kube
+
+    with socket.socket() as probe:  # a port that was free a moment ago and is closed now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: ctx, context: {cluster: c, user: u}}]\n"
+    )
+    kube = Kube.connect(str(kubeconfig), "ctx")
+    try:
+        with pytest.raises(SetupError) as info:
+            ClusterBackend._check_api_server(kube)
+    finally:
+        kube.close()
+    message = str(info.value)
+    assert "\n" not in message and f"127.0.0.1:{port}" in message, message

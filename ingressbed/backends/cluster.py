@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ingressbed import ingress_keys
+from ingressbed import ingress_keys, preflight
 from ingressbed import k8s_manifests as km
 from ingressbed.backends import converge
 from ingressbed.backends.bringup import BringUpStep, run_all
@@ -305,8 +305,20 @@ class ClusterBackend:
 
     def _connect(self) -> None:
         self.hellogo_image()  # a missing image reference fails before anything is created
+        # Kube.connect: the kubeconfig parses and the context exists; then the server answers
         self.kube = Kube.connect(self.kubeconfig, self.context)
+        self._check_api_server(self.kube)
         self.controller = Controller(self.kube, self.steps)
+
+    @staticmethod
+    def _check_api_server(kube: Kube) -> None:
+        """The API server answers ``GET /version`` within 10 s, or one line says why not."""
+        from kubernetes import client
+
+        server = str(kube.api_client.configuration.host)
+        preflight.check_api_server(
+            server, lambda: client.VersionApi(kube.api_client).get_code(_request_timeout=10)
+        )
 
     def _find_controller(self) -> None:
         found = self.ctl.find(self.context)
