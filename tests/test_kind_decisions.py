@@ -286,9 +286,17 @@ def test_the_bring_up_warns_when_the_node_image_is_newer_than_the_controller_sup
     tmp_path, monkeypatch
 ):
     monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path))
-    old = KindBackend(BedOptions(backend="kind", controller_version="v1.11.8"), QUIET)
+    from ingressbed import tools
+
+    newest = tools.Lock.load().node_image  # the default 1.36 image, newer than 1.11.8 supports
+    old = KindBackend(
+        BedOptions(backend="kind", controller_version="v1.11.8", node_image=newest), QUIET
+    )
     pull = next(s for s in old.bring_up() if s.title.startswith("Pulling node image"))
     assert "supports Kubernetes up to 1.30" in pull.detail
+    pinned = KindBackend(BedOptions(backend="kind", controller_version="v1.11.8"), QUIET)
+    pull = next(s for s in pinned.bring_up() if s.title.startswith("Pulling node image"))
+    assert "supports" not in pull.detail and "v1.30." in pull.title
     new = KindBackend(BedOptions(backend="kind"), QUIET)
     pull = next(s for s in new.bring_up() if s.title.startswith("Pulling node image"))
     assert "supports" not in pull.detail and "v1.35." in pull.title

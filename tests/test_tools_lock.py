@@ -196,10 +196,11 @@ def test_node_image_per_controller_release_and_support_warning():
     lock = tools.Lock.load()
     assert lock.node_image_for("v1.15.1").startswith("kindest/node:v1.35.")
     assert "@sha256:" in lock.node_image_for("v1.15.1")
-    assert lock.node_image_for("v1.11.8") == lock.node_image
+    assert lock.node_image_for("v1.11.8").startswith("kindest/node:v1.30.")
     assert lock.node_image_note("v1.15.1", lock.node_image_for("v1.15.1")) == ""
+    assert lock.node_image_note("v1.11.8", lock.node_image_for("v1.11.8")) == ""
     assert "up to 1.35" in lock.node_image_note("v1.15.1", lock.node_image)
-    assert "up to 1.30" in lock.node_image_note("v1.11.8", lock.node_image_for("v1.11.8"))
+    assert "up to 1.30" in lock.node_image_note("v1.11.8", lock.node_image)
 
 
 def test_controller_manifest_from_a_local_mirror_is_verified(tmp_path, monkeypatch):
