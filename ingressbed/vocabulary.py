@@ -32,6 +32,7 @@ class Flavor(StrEnum):
 
     NGINX = "nginx"  # plain nginx, as F5 NGINX Ingress renders it (local backend)
     INGRESS_NGINX = "ingress-nginx"  # the controller's Lua balancer (kind, cluster)
+    HAPROXY = "haproxy"  # HAProxy 2.6 with balance source|uri|hdr (placement model)
 
 
 class Capability(StrEnum):

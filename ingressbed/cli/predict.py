@@ -4,7 +4,13 @@ One request from the options, or ``--batch``: one JSON object per stdin line
 (``client_ip``, ``host``, ``request_uri``, ``headers``, ``cookies``, ``scheme``; any may be
 left out, the options then fill in) and one answer per line, in order. The ring is built
 once. Answers are ``ADDRESS:PORT``; with ``--subset-size`` the group's endpoints separated
-by spaces; ``round-robin`` where nginx balances round robin (empty key).
+by spaces; ``round-robin`` where nginx balances round robin (empty key) or HAProxy does
+(missing header).
+
+``--flavor nginx`` takes ``--method hash-consistent|hash|ip-hash`` (default
+hash-consistent; ip-hash reads the client address and takes no ``--hash-by``).
+``--flavor haproxy`` takes ``--balance ALGO``, ``--hash-type consistent|map-based``
+(default map-based, as in HAProxy) and ``--server-ids N,N,...`` instead of ``--hash-by``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from dataclasses import replace
 from ingressbed.errors import ConfigError
 from ingressbed.placement import PINNED_CONTROLLER_VERSION, Predictor, Request
 from ingressbed.placement import endpoints as placement_endpoints
+from ingressbed.placement.haproxy import HaproxyPredictor, parse_server_ids
+from ingressbed.placement.nginx_methods import METHODS
 from ingressbed.vocabulary import Endpoint, Flavor
 
 _FIELDS = ("client_ip", "host", "request_uri", "headers", "cookies", "scheme")
@@ -26,7 +34,7 @@ DESCRIPTION = (
     "Print the endpoint a data plane picks for one request, or with --batch for each JSON "
     "object read from stdin (fields client_ip, host, request_uri, headers, cookies, scheme; "
     "missing ones come from the options). With --subset-size the group's endpoints are "
-    "printed, separated by spaces; 'round-robin' where nginx balances round robin."
+    "printed, separated by spaces; 'round-robin' where the data plane balances round robin."
 )
 
 
@@ -42,8 +50,35 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description=DESCRIPTION,
     )
     parser.add_argument("--endpoints", required=True, metavar="A:P,B:P,...")
-    parser.add_argument("--hash-by", required=True, metavar="EXPR", help="e.g. '$remote_addr'")
-    add_placement_options(parser)
+    parser.add_argument(
+        "--hash-by", metavar="EXPR", help="e.g. '$remote_addr' (not with haproxy or ip-hash)"
+    )
+    add_placement_options(parser, (Flavor.INGRESS_NGINX, Flavor.NGINX, Flavor.HAPROXY))
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        help="nginx flavor: hash KEY consistent (default), plain hash KEY, or ip_hash",
+    )
+    parser.add_argument(
+        "--balance",
+        metavar="ALGO",
+        help="haproxy flavor: source, uri [whole] [len N] [depth N] [path-only], hdr(NAME)",
+    )
+    parser.add_argument(
+        "--hash-type",
+        metavar="TYPE",
+        help="haproxy flavor: map-based (default) or consistent [FUNCTION [avalanche]]",
+    )
+    parser.add_argument(
+        "--server-ids",
+        metavar="N,N,...",
+        help="haproxy flavor: explicit server ids in endpoint order ('-': automatic)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="W,W,...",
+        help="nginx and haproxy flavors: server weights in endpoint order (default 1 each)",
+    )
     parser.add_argument("--client-ip", default="", help="client address ($remote_addr)")
     parser.add_argument("--host", default="", help="Host header")
     parser.add_argument("--request-uri", default="/", help="request target, path?query")
@@ -73,15 +108,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(run=run)
 
 
-def add_placement_options(parser: argparse.ArgumentParser) -> None:
+def add_placement_options(
+    parser: argparse.ArgumentParser,
+    flavors: Sequence[Flavor] = (Flavor.INGRESS_NGINX, Flavor.NGINX),
+) -> None:
     """Add the options ``predict`` and ``analyze`` share: flavor and controller version.
 
     Args:
         parser: the subcommand's parser.
+        flavors: the flavors the subcommand offers.
     """
     parser.add_argument(
         "--flavor",
-        choices=(Flavor.INGRESS_NGINX.value, Flavor.NGINX.value),
+        choices=tuple(f.value for f in flavors),
         default=Flavor.INGRESS_NGINX,
         help="data plane whose ring to use (default %(default)s)",
     )
@@ -174,35 +213,91 @@ def request_from_json(line: str, number: int, defaults: Request) -> Request:
     return replace(defaults, **data)
 
 
-def _answer(predictor: Predictor, request: Request) -> str:
-    if predictor.subsets is not None:
+def _answer(predictor: Predictor | HaproxyPredictor, request: Request) -> str:
+    if isinstance(predictor, Predictor) and predictor.subsets is not None:
         return " ".join(str(e) for e in predictor.pick_group(request))
     pick = predictor.pick(request)
     return ROUND_ROBIN if pick is None else str(pick)
 
 
-def predictor_from_args(args: argparse.Namespace, endpoints: Sequence[Endpoint]) -> Predictor:
+def _weights(text: str | None, count: int) -> list[int] | None:
+    if text is None:
+        return None
+    items = [piece.strip() for piece in text.split(",")]
+    for item in items:
+        if not item.isdigit() or not 1 <= int(item) <= 256:
+            raise ConfigError(f"--weights: {item!r} is not a weight (a whole number 1-256)")
+    if len(items) != count:
+        raise ConfigError(f"--weights has {len(items)} weights for {count} endpoints")
+    return [int(item) for item in items]
+
+
+def _refuse(args: argparse.Namespace, options: Sequence[str], why: str) -> None:
+    for option in options:
+        if getattr(args, option.lstrip("-").replace("-", "_"), None) is not None:
+            raise ConfigError(f"{option} {why}")
+
+
+def predictor_from_args(
+    args: argparse.Namespace, endpoints: Sequence[Endpoint]
+) -> Predictor | HaproxyPredictor:
     """The predictor the options describe.
 
     Args:
         args: parsed options (``--flavor``, ``--hash-by``, ``--controller-version``,
-            ``--subset-size``).
+            ``--subset-size``, ``--method``, ``--balance``, ``--hash-type``,
+            ``--server-ids``, ``--weights``).
         endpoints: the endpoints.
 
     Returns:
-        A predictor with its ring built.
+        A predictor with its ring or table built.
 
     Raises:
-        ConfigError: a controller version with the nginx flavor, or bad options.
+        ConfigError: an option the flavor or method does not take, a missing one, or a
+            bad value; one line.
     """
-    if args.flavor == Flavor.NGINX and args.controller_version:
+    if args.flavor != Flavor.INGRESS_NGINX and args.controller_version:
         raise ConfigError("--controller-version applies to the ingress-nginx flavor only")
+    subset_size = getattr(args, "subset_size", None)
+    if args.flavor == Flavor.HAPROXY:
+        _refuse(
+            args,
+            ("--hash-by", "--method", "--subset-size"),
+            "does not apply to the haproxy flavor: it hashes what --balance names",
+        )
+        if not args.balance:
+            raise ConfigError("the haproxy flavor needs --balance (source, uri, hdr(NAME), ...)")
+        ids = None if args.server_ids is None else parse_server_ids(args.server_ids)
+        return HaproxyPredictor(
+            endpoints,
+            args.balance,
+            args.hash_type or "map-based",
+            server_ids=ids,
+            weights=_weights(args.weights, len(endpoints)),
+        )
+    _refuse(
+        args,
+        ("--balance", "--hash-type", "--server-ids"),
+        "applies to the haproxy flavor only (give --flavor haproxy)",
+    )
+    method = args.method or "hash-consistent"
+    if args.flavor != Flavor.NGINX:
+        _refuse(args, ("--method", "--weights"), "applies to the nginx and haproxy flavors only")
+    if method == "ip-hash" and args.hash_by is not None:
+        raise ConfigError("--method ip-hash hashes the client address: drop --hash-by")
+    if method != "ip-hash" and args.hash_by is None:
+        raise ConfigError(
+            f"--hash-by is required with --flavor {args.flavor} (e.g. '$remote_addr')"
+        )
+    weights = _weights(args.weights, len(endpoints))
     return Predictor(
         args.flavor,
         endpoints,
-        args.hash_by,
+        args.hash_by or "",
         controller_version=args.controller_version,
-        subset_size=getattr(args, "subset_size", None),
+        subset_size=subset_size,
+        method=method,
+        weights=None if weights is None else dict(zip(endpoints, weights, strict=True)),
     )
 
 

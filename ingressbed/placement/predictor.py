@@ -1,7 +1,10 @@
 """Predicting the endpoint a data plane picks for a request.
 
 ``Predictor`` builds the ring and compiles the key once, so predicting a batch costs one
-key evaluation and one ring lookup per request. ``predict`` is the one-shot form.
+key evaluation and one ring lookup per request. ``predict`` is the one-shot form. The
+nginx flavor takes a ``method``: ``hash-consistent`` (the ring, the default), ``hash``
+or ``ip-hash`` (see ``nginx_methods``). The haproxy flavor has its own predictor
+(``haproxy.HaproxyPredictor``).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ingressbed.errors import ConfigError
+from ingressbed.placement import nginx_methods
 from ingressbed.placement.keys import KeyExpr
 from ingressbed.placement.ring import Ring
 from ingressbed.placement.subset import SubsetRing
@@ -28,6 +32,7 @@ class Predictor:
         controller_version: str | None = None,
         subset_size: int | None = None,
         weights: Mapping[Endpoint, int] | None = None,
+        method: str = "hash-consistent",
     ) -> None:
         """Build the ring and compile the key.
 
@@ -39,13 +44,25 @@ class Predictor:
                 ignored for the nginx flavor.
             subset_size: group size for ``upstream-hash-by-subset`` (ingress-nginx only).
             weights: optional endpoint weights (see ``Ring.build``).
+            method: nginx flavor only: ``hash-consistent``, ``hash`` or ``ip-hash`` (which
+                reads the client address and ignores ``hash_by``).
 
         Raises:
-            ConfigError: bad flavor, endpoints, expression or subset size.
+            ConfigError: bad flavor, endpoints, expression, method or subset size.
         """
-        self.key = KeyExpr(hash_by, flavor=flavor, controller_version=controller_version)
+        if method not in nginx_methods.METHODS:
+            raise ConfigError(f"method {method!r}: use one of {', '.join(nginx_methods.METHODS)}")
+        if method != "hash-consistent" and flavor != Flavor.NGINX:
+            raise ConfigError(f"method {method!r} exists only in the nginx flavor")
+        self.method = method
+        # ip_hash reads the client address itself; the key is compiled but never used.
+        expr = "$remote_addr" if method == "ip-hash" else hash_by
+        self.key = KeyExpr(expr, flavor=flavor, controller_version=controller_version)
         self.flavor = flavor
         self.endpoints: tuple[Endpoint, ...] = tuple(dict.fromkeys(endpoints))
+        self.weight_list: tuple[int, ...] = tuple(
+            1 if weights is None else weights.get(e, 1) for e in self.endpoints
+        )
         self.subsets: SubsetRing | None = None
         if subset_size is not None:
             if flavor != Flavor.INGRESS_NGINX:
@@ -69,7 +86,11 @@ class Predictor:
         """
         if self.subsets is not None:
             raise ConfigError("with subsets a request goes to a group: use pick_group")
+        if self.method == "ip-hash":
+            return nginx_methods.ip_hash_pick(self.endpoints, self.weight_list, request.client_ip)
         key = self.key.evaluate(request)
+        if self.method == "hash":
+            return nginx_methods.hash_pick(self.endpoints, self.weight_list, key)
         if self.flavor == Flavor.NGINX and not key:
             return self.endpoints[0] if len(self.endpoints) == 1 else None
         return self.ring.lookup(key)
