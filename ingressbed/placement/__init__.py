@@ -6,7 +6,10 @@ Pure code, no I/O. Two flavors, one per data plane:
   nodes ``address:port``), with the ``upstream-hash-by`` grammar of the chosen release,
   subset hashing and cookie affinity;
 * ``"nginx"``: nginx's ``hash <key> consistent`` (nodes ``host NUL port``, duplicate points
-  dropped, empty key = round robin).
+  dropped, empty key = round robin), and with ``method`` its ``ip_hash`` and plain ``hash``
+  (``nginx_methods``);
+* ``"haproxy"``: HAProxy 2.6's ``balance source|uri|hdr`` with ``hash-type map-based`` or
+  ``consistent`` and its server ids (``HaproxyPredictor`` in ``haproxy``).
 
 Typical use::
 
@@ -39,6 +42,7 @@ from ingressbed.placement.cookie import (
     session_kept,
     split_cookie,
 )
+from ingressbed.placement.haproxy import HaproxyPredictor, resolve_ids
 from ingressbed.placement.keys import (
     COMBINED_KEYS_SINCE,
     PINNED_CONTROLLER_VERSION,
@@ -68,6 +72,7 @@ __all__ = [
     "PINNED_CONTROLLER_VERSION",
     "POINTS_PER_WEIGHT",
     "Analysis",
+    "HaproxyPredictor",
     "KeyExpr",
     "Predictor",
     "Request",
@@ -88,6 +93,7 @@ __all__ = [
     "predict",
     "predict_cookie",
     "predict_subset",
+    "resolve_ids",
     "same_pod_across_ports",
     "sample_requests",
     "session_kept",
