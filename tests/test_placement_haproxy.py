@@ -42,6 +42,8 @@ ALL_BALANCES = (
     "uri len 9",
     "uri depth 2",
     "uri whole len 14 depth 3",
+    "uri path-only",
+    "uri path-only whole len 20",
     "hdr(x-key)",
     "hdr(host)",
 )
@@ -235,22 +237,23 @@ def _requests(backend: Backend, rng: random.Random) -> list[Request]:
         depth = "/".join(rng.choice(["a", "bb", "c%20d", ""]) for _ in range(rng.randrange(4)))
         query = rng.choice(["", f"?id={rng.randrange(1000)}", "?x=1/2&y=3", "?", "?q=a?b"])
         headers = {"X-Key": rng.choice(values)} if n % 5 else {}  # some lack the key
+        host = rng.choice(hosts)
+        target = f"/{backend.name}/{depth}{query}"
+        if n % 7 == 6:  # absolute-form: HAProxy hashes the whole URI unless path-only
+            host = host.split(":")[0]
+            target = f"http://{host}{target}"
         result.append(
-            Request(
-                client_ip=_client(rng, n),
-                host=rng.choice(hosts),
-                request_uri=f"/{backend.name}/{depth}{query}",
-                headers=headers,
-            )
+            Request(client_ip=_client(rng, n), host=host, request_uri=target, headers=headers)
         )
     return result
 
 
 def _ask(client: httpx.Client, request: Request) -> Endpoint:
     headers = {"Host": request.host, "X-Forwarded-For": request.client_ip, **request.headers}
-    answer = client.get(
-        request.request_uri, headers=headers, extensions={"target": request.request_uri.encode()}
-    )
+    target = request.request_uri
+    path = target if target.startswith("/") else "/" + target.split("/", 3)[3]
+    # httpx connects to the front; the raw target goes on the request line as it is.
+    answer = client.get(path, headers=headers, extensions={"target": target.encode()})
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-seen-src"] == request.client_ip  # set-src applied
     return Endpoint.parse(answer.text)
