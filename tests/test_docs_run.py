@@ -129,8 +129,11 @@ def same_line(expected: str, actual: str) -> bool:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     venv = REPO / ".venv"
-    if not (venv / "bin" / "ingressbed").exists():
-        pytest.fail("no .venv/bin/ingressbed in the checkout: run `bash scripts/bootstrap` first")
+    # Both must be there: README's `bash scripts/bootstrap`, run in the copy through the
+    # linked .venv, would otherwise reinstall ingressbed from the copy, which is deleted after.
+    missing = [t for t in ("ingressbed", "tox") if not (venv / "bin" / t).exists()]
+    if missing:
+        pytest.fail(f"no .venv/bin/{' or '.join(missing)}: run `bash scripts/bootstrap` first")
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
     ).stdout.decode()
