@@ -15,24 +15,13 @@ from ingressbed.backends.local_addresses import LOCK_DIR
 from ingressbed.clients.http import HttpRequest, probe
 from ingressbed.errors import ConfigError, SetupError, ToolError
 from ingressbed.options import BedOptions
+from tests.real_processes import processes_mentioning
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def quiet_backend(**options) -> LocalBackend:
     return LocalBackend(BedOptions(backend="local", quiet=True, **options))
-
-
-def processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in line:
-            found.append(line.strip())
-    return found
 
 
 def test_nginx_missing_is_one_clear_line(monkeypatch):

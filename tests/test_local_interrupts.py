@@ -22,21 +22,10 @@ from pathlib import Path
 import pytest
 
 from ingressbed.backends.local_addresses import LOCK_DIR, reclaim, run_dirs
+from tests.real_processes import processes_mentioning
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCK_LINE = re.compile(r"local backend: block (127\.\d+\.\d+)\.0/24, .* run folder (\S+)")
-
-
-def processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in line:
-            found.append(line.strip())
-    return found
 
 
 def wait_gone(pids: Iterable[int], timeout: float = 10.0) -> list[int]:

@@ -10,12 +10,9 @@ exactly the endpoint ``predict`` names.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +22,7 @@ import pytest
 
 from ingressbed.placement import Predictor, Request, predict
 from ingressbed.vocabulary import Endpoint, Flavor
+from tests.real_processes import free_ports, running_nginx
 
 NGINX_BIN = shutil.which("nginx") or (
     "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -52,18 +50,6 @@ class Upstream:
     key: str
     endpoints: tuple[Endpoint, ...]
     weights: tuple[int, ...]
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _endpoint_lists(
@@ -129,52 +115,13 @@ def _config(tmp: Path, front: int, upstreams: list[Upstream]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _wait_until_answering(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    for _ in range(500):  # at most ~10 s: each round waits on the process or a connect
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"nginx exited with {proc.returncode}: {log.read_text(errors='replace')}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.02)  # a bounded wait that also notices an early exit
-    raise RuntimeError(f"nginx did not answer on port {port}: {log.read_text(errors='replace')}")
-
-
 @pytest.fixture(scope="module")
 def real_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, list[Upstream]]]:
     tmp = tmp_path_factory.mktemp("nginx")
-    front, pa, pb, pc = _free_ports(4)
+    front, pa, pb, pc = free_ports(4)
     upstreams = _upstreams(pa, pb, pc)
-    (tmp / "nginx.conf").write_text(_config(tmp, front, upstreams))
-    proc = subprocess.Popen(
-        [
-            NGINX_BIN,
-            "-p",
-            str(tmp),
-            "-e",
-            str(tmp / "error.log"),
-            "-c",
-            str(tmp / "nginx.conf"),
-            "-g",
-            "daemon off;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,  # everything goes to error.log (-e and error_log)
-    )
-    try:
-        _wait_until_answering(proc, front, tmp / "error.log")
+    with running_nginx(NGINX_BIN, tmp, _config(tmp, front, upstreams), front):
         yield front, upstreams
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _requests(upstream: Upstream, rng: random.Random) -> list[Request]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from ingressbed.placement import Predictor, Request
 from ingressbed.placement.keys import KeyExpr
 from ingressbed.placement.nginx_methods import hash_pick, ip_hash_pick
 from ingressbed.vocabulary import Endpoint, Flavor
-from tests.test_placement_nginx import _free_ports, _wait_until_answering
+from tests.real_processes import free_ports, running_nginx
 
 NGINX_BIN = shutil.which("nginx") or (
     "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -121,34 +120,10 @@ def real_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
     if NGINX_BIN is None:
         pytest.fail("nginx is not installed: `bash scripts/bootstrap` installs it")
     tmp = tmp_path_factory.mktemp("nginx-methods")
-    front, pa, pb = _free_ports(3)
+    front, pa, pb = free_ports(3)
     upstreams = _upstreams(pa, pb)
-    (tmp / "nginx.conf").write_text(_config(tmp, front, upstreams))
-    proc = subprocess.Popen(
-        [
-            NGINX_BIN,
-            "-p",
-            str(tmp),
-            "-e",
-            str(tmp / "error.log"),
-            "-c",
-            str(tmp / "nginx.conf"),
-            "-g",
-            "daemon off;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,  # everything goes to error.log (-e and error_log)
-    )
-    try:
-        _wait_until_answering(proc, front, tmp / "error.log")
+    with running_nginx(NGINX_BIN, tmp, _config(tmp, front, upstreams), front):
         yield front, upstreams
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _clients(rng: random.Random) -> list[str]:

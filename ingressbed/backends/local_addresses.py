@@ -121,23 +121,6 @@ def _leftovers(prefix: str, folders: list[Path]) -> list[int]:
     ]
 
 
-def stale_blocks(lock_dir: Path | None = None) -> list[str]:
-    """Blocks a dead run left (lock not held, owner gone), without touching them."""
-    stale = []
-    for path in sorted((lock_dir or LOCK_DIR).glob("127.*.lock")):
-        lock = _take(path)
-        if lock is None:
-            continue
-        try:
-            lock.seek(0)
-            owner = lock.read().strip()
-            if not (owner.isdigit() and _pid_alive(int(owner))):
-                stale.append(path.name.removesuffix(".lock"))
-        finally:
-            lock.close()
-    return stale
-
-
 def reclaim(lock_dir: Path | None = None) -> list[str]:
     """Remove what dead runs left; return the blocks reclaimed (``127.A.B``).
 

@@ -1,0 +1,81 @@
+"""Helpers the self-tests share for real processes: free ports, a real nginx, leftovers.
+
+Not a test module (no ``test_`` prefix); imported as ``tests.real_processes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that were free a moment ago."""
+    sockets = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def wait_until_answering(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Until 127.0.0.1:``port`` accepts a connection; fail at once if ``proc`` exits."""
+    for _ in range(500):  # at most ~10 s: each round waits on the process or a connect
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"nginx exited with {proc.returncode}: {log.read_text(errors='replace')}"
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.02)  # a bounded wait that also notices an early exit
+    raise RuntimeError(f"nginx did not answer on port {port}: {log.read_text(errors='replace')}")
+
+
+@contextlib.contextmanager
+def running_nginx(binary: str, folder: Path, config: str, port: int) -> Iterator[None]:
+    """Run ``binary`` with ``config`` (written to ``folder``) until the block ends.
+
+    Returns once ``port`` answers; the process is stopped (and reaped) on the way out.
+    """
+    (folder / "nginx.conf").write_text(config)
+    log = folder / "error.log"
+    conf = folder / "nginx.conf"
+    argv = [binary, "-p", str(folder), "-e", str(log), "-c", str(conf), "-g", "daemon off;"]
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # everything goes to error.log (-e and error_log)
+    )
+    try:
+        wait_until_answering(proc, port, log)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that contain ``text``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line.strip())
+    return found
