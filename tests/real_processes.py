@@ -30,7 +30,7 @@ def wait_until_answering(proc: subprocess.Popen[bytes], port: int, log: Path) ->
     for _ in range(500):  # at most ~10 s: each round waits on the process or a connect
         if proc.poll() is not None:
             raise RuntimeError(
-                f"nginx exited with {proc.returncode}: {log.read_text(errors='replace')}"
+                f"{_name(proc)} exited with {proc.returncode}: {log.read_text(errors='replace')}"
             )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -38,7 +38,15 @@ def wait_until_answering(proc: subprocess.Popen[bytes], port: int, log: Path) ->
         except OSError:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=0.02)  # a bounded wait that also notices an early exit
-    raise RuntimeError(f"nginx did not answer on port {port}: {log.read_text(errors='replace')}")
+    raise RuntimeError(
+        f"{_name(proc)} did not answer on port {port}: {log.read_text(errors='replace')}"
+    )
+
+
+def _name(proc: subprocess.Popen[bytes]) -> str:
+    args = proc.args
+    first = args[0] if isinstance(args, list | tuple) else args
+    return Path(str(first)).name
 
 
 @contextlib.contextmanager

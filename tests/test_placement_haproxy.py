@@ -29,7 +29,7 @@ from ingressbed.placement import Request
 from ingressbed.placement.haproxy import HaproxyPredictor, parse_hash_type
 from ingressbed.placement.haproxy_hash import full_hash
 from ingressbed.vocabulary import Endpoint
-from tests.test_placement_nginx import _free_ports, _wait_until_answering
+from tests.real_processes import free_ports, wait_until_answering
 
 HAPROXY_BIN = shutil.which("haproxy") or (
     "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
@@ -194,7 +194,7 @@ def real_haproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
     if HAPROXY_BIN is None:
         pytest.fail("haproxy is not installed: `bash scripts/bootstrap` installs it")
     tmp = tmp_path_factory.mktemp("haproxy")
-    front, pa, pb, pc = _free_ports(4)
+    front, pa, pb, pc = free_ports(4)
     backends = _backends(pa, pb, pc)
     config = tmp / "haproxy.cfg"
     config.write_text(_config(front, backends))
@@ -210,7 +210,7 @@ def real_haproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
             proc = subprocess.Popen(
                 [HAPROXY_BIN, "-db", "-f", str(config)], stdout=sink, stderr=subprocess.STDOUT
             )
-        _wait_until_answering(proc, front, log)
+        wait_until_answering(proc, front, log)
         yield Bed(front, backends)
     finally:
         if proc is not None:

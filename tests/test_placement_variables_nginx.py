@@ -23,7 +23,7 @@ import pytest
 from ingressbed.placement.keys import KeyExpr
 from ingressbed.placement.variables import Request
 from ingressbed.vocabulary import Flavor
-from tests.test_placement_nginx import _wait_until_answering
+from tests.real_processes import wait_until_answering
 
 NGINX_BIN = shutil.which("nginx") or (
     "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -131,7 +131,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_until_answering(proc, port, tmp / "error.log")
+        wait_until_answering(proc, port, tmp / "error.log")
         yield port
     finally:
         proc.terminate()
