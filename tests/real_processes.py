@@ -6,6 +6,7 @@ Not a test module (no ``test_`` prefix); imported as ``tests.real_processes``.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +24,24 @@ def free_ports(count: int) -> list[int]:
     for s in sockets:
         s.close()
     return ports
+
+
+def nginx_prelude(folder: Path) -> list[str]:
+    """The first lines of a test nginx.conf, up to inside ``http {``: one worker, every
+    file under ``folder``, no access log. The caller adds its ``http`` content and ``}``."""
+    return [
+        "worker_processes 1;",
+        f"pid {folder}/nginx.pid;",
+        f"error_log {folder}/error.log warn;",
+        "user root;" if os.geteuid() == 0 else "",
+        "events { worker_connections 256; }",
+        "http {",
+        "  access_log off;",
+        *(
+            f"  {kind}_temp_path {folder}/{kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        ),
+    ]
 
 
 def wait_until_answering(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:

@@ -10,7 +10,6 @@ exactly the endpoint ``predict`` names.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import pytest
 
 from ingressbed.placement import Predictor, Request, predict
 from ingressbed.vocabulary import Endpoint, Flavor
-from tests.real_processes import free_ports, running_nginx
+from tests.real_processes import free_ports, nginx_prelude, running_nginx
 
 NGINX_BIN = shutil.which("nginx") or (
     "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -78,20 +77,7 @@ def _upstreams(pa: int, pb: int, pc: int) -> list[Upstream]:
 
 def _config(tmp: Path, front: int, upstreams: list[Upstream]) -> str:
     backends = sorted({e for u in upstreams for e in u.endpoints})
-    lines = [
-        "worker_processes 1;",
-        f"pid {tmp}/nginx.pid;",
-        f"error_log {tmp}/error.log warn;",
-        "user root;" if os.geteuid() == 0 else "",
-        "events { worker_connections 256; }",
-        "http {",
-        "  access_log off;",
-        "  default_type text/plain;",
-        *(
-            f"  {kind}_temp_path {tmp}/{kind};"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        ),
-    ]
+    lines = [*nginx_prelude(tmp), "  default_type text/plain;"]
     for u in upstreams:
         servers = " ".join(
             f"server {e} weight={w} max_fails=0;"

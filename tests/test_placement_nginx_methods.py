@@ -10,7 +10,6 @@ CRC of ``N`` + key) is exercised. Every answer must be exactly the model's pick.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from ingressbed.placement import Predictor, Request
 from ingressbed.placement.keys import KeyExpr
 from ingressbed.placement.nginx_methods import hash_pick, ip_hash_pick
 from ingressbed.vocabulary import Endpoint, Flavor
-from tests.real_processes import free_ports, running_nginx
+from tests.real_processes import free_ports, nginx_prelude, running_nginx
 
 NGINX_BIN = shutil.which("nginx") or (
     "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -79,20 +78,7 @@ def _upstreams(pa: int, pb: int) -> list[Upstream]:
 
 def _config(tmp: Path, front: int, upstreams: list[Upstream]) -> str:
     backends = sorted({e for u in upstreams for e in u.endpoints})
-    lines = [
-        "worker_processes 1;",
-        f"pid {tmp}/nginx.pid;",
-        f"error_log {tmp}/error.log warn;",
-        "user root;" if os.geteuid() == 0 else "",
-        "events { worker_connections 256; }",
-        "http {",
-        "  access_log off;",
-        "  default_type text/plain;",
-        *(
-            f"  {kind}_temp_path {tmp}/{kind};"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        ),
-    ]
+    lines = [*nginx_prelude(tmp), "  default_type text/plain;"]
     for u in upstreams:
         method = "ip_hash;" if u.method == "ip-hash" else f"hash {u.key};"
         servers = " ".join(

@@ -10,7 +10,6 @@ model must give the same bytes for every variable.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 from ingressbed.placement.keys import KeyExpr
 from ingressbed.placement.variables import Request
 from ingressbed.vocabulary import Flavor
-from tests.real_processes import wait_until_answering
+from tests.real_processes import nginx_prelude, wait_until_answering
 
 NGINX_BIN = shutil.which("nginx") or (
     "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
@@ -104,15 +103,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     body = SEP.decode().join(f"${name}" for name in VARIABLES)
     listen6 = f"    listen [::1]:{port};" if IPV6 else ""
     conf = "\n".join([
-        "worker_processes 1;",
-        f"pid {tmp}/nginx.pid;",
-        f"error_log {tmp}/error.log warn;",
-        "user root;" if os.geteuid() == 0 else "",
-        "events { worker_connections 64; }",
-        "http {",
-        "  access_log off;",
-        *(f"  {k}_temp_path {tmp}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi",
-                                                   "scgi")),
+        *nginx_prelude(tmp),
         "  real_ip_header X-Forwarded-For;",
         "  set_real_ip_from 0.0.0.0/0;",
         "  real_ip_recursive on;",
