@@ -35,6 +35,43 @@ class Flavor(StrEnum):
     HAPROXY = "haproxy"  # HAProxy 2.6 with balance source|uri|hdr (placement model)
 
 
+class DataPlane(StrEnum):
+    """What balances in a run: a flavor and how a successor controller renders a candidate.
+
+    ``ingress-nginx`` runs on kind and cluster. The local backend runs plain nginx or
+    HAProxy, each rendered as the controllers that replace ingress-nginx render it
+    (docs/translation.md): the name before ``:`` is the flavor, the part after it the
+    rendering (none: the faithful translation of the candidate).
+    """
+
+    INGRESS_NGINX = "ingress-nginx"
+    NGINX = "nginx"  # hash KEY consistent (F5 NGINX Ingress lb-method "hash KEY consistent")
+    NGINX_HASH = "nginx:hash"  # plain hash KEY (lb-method "hash KEY")
+    NGINX_IP_HASH = "nginx:ip-hash"  # ip_hash whatever the key (lb-method "ip_hash")
+    HAPROXY = "haproxy"  # hash-type consistent, server ids by position
+    HAPROXY_POD_IDS = "haproxy:pod-ids"  # hash-type consistent, a stable id per pod
+    HAPROXY_MAP_BASED = "haproxy:map-based"  # HAProxy's default hash-type, ids by position
+
+    @property
+    def flavor(self) -> Flavor:
+        """The placement-model flavor of this data plane."""
+        return Flavor(self.value.partition(":")[0])
+
+    @property
+    def rendering(self) -> str:
+        """The part after ``:`` (empty for the faithful translation)."""
+        return self.value.partition(":")[2]
+
+
+#: Data planes the local backend runs (``--data-plane``).
+LOCAL_PLANES: tuple[DataPlane, ...] = tuple(p for p in DataPlane if p != DataPlane.INGRESS_NGINX)
+
+
+def flavor_of(plane: str) -> Flavor:
+    """The flavor of a data plane name (``nginx:ip-hash`` -> ``nginx``)."""
+    return Flavor(plane.partition(":")[0])
+
+
 class Capability(StrEnum):
     """What a backend can do. A setup or test names the ones it needs."""
 

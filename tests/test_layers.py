@@ -39,7 +39,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ingressbed.scenario!",
         ),
     ),
-    ("placement model (pure)", ("ingressbed.placement.", "ingressbed.balancing")),
+    (
+        "placement model (pure)",
+        ("ingressbed.placement.", "ingressbed.balancing", "ingressbed.translation"),
+    ),
     (
         "setup: scenario files and the catalog, read",
         (
