@@ -23,13 +23,14 @@ from ingressbed.paths import MANIFESTS
 from ingressbed.scenario.load import load as load_scenario
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import MIX, Scenario
-from ingressbed.vocabulary import ANNOTATION_PREFIX, Flavor
+from ingressbed.vocabulary import ANNOTATION_PREFIX, LOCAL_PLANES, DataPlane
 
 DEFAULT_DIR = MANIFESTS / "catalog"
 SUFFIX = ".yaml"
-# The data planes the catalog states expectations for. HAProxy has a placement flavor but
-# no data plane in the bed yet, so an expectation without ``on:`` does not cover it.
-PLANES: tuple[Flavor, ...] = (Flavor.NGINX, Flavor.INGRESS_NGINX)
+#: The data planes the catalog states expectations for: ingress-nginx first (the baseline
+#: its users are leaving), then every rendering the local backend runs. An expectation
+#: without ``on:`` holds on all of them.
+PLANES: tuple[DataPlane, ...] = (DataPlane.INGRESS_NGINX, *LOCAL_PLANES)
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
 
 
@@ -69,7 +70,7 @@ class Candidate:
         return ", ".join(f"{r.path} → {r.service_port}" for r in self.scenario.setup.ingress.routes)
 
     @property
-    def planes(self) -> tuple[Flavor, ...]:
+    def planes(self) -> tuple[DataPlane, ...]:
         """The data planes with at least one expectation."""
         return tuple(p for p in PLANES if self.scenario.expectations_for(p))
 

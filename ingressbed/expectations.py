@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ingressbed.vocabulary import Flavor
+from ingressbed.vocabulary import DataPlane
 
 #: Default width of binomial bounds, in standard deviations (never below 4).
 DEFAULT_SIGMAS = 5.0
@@ -159,12 +159,14 @@ PROPERTIES: tuple[Property, ...] = (
         "share of keys whose pod changed when one pod was added",
         True,
         frozenset({"new_pod_share"}),
+        BOUNDED_CHECKS | {Check.BINOMIAL, Check.MODEL},
     ),
     Property(
         Kind.MOVED_ELSEWHERE,
         "moved to old pods",
         "share of keys that moved to a pod other than the new one when one pod was added",
         True,
+        checks=BOUNDED_CHECKS | {Check.BINOMIAL, Check.MODEL},
     ),
     Property(
         Kind.MODEL_AGREEMENT,
@@ -263,7 +265,7 @@ class Base:
 
     line: int = 0
     why: str = ""
-    planes: tuple[Flavor, ...] = ()  # empty: every data plane
+    planes: tuple[DataPlane, ...] = ()  # empty: every data plane
 
     def applies_to(self, plane: str) -> bool:
         """Whether this expectation is judged on data plane ``plane``."""

@@ -1,8 +1,10 @@
 """The placement model applied to a bed's endpoints: which pod each request should get (pure).
 
-``Model(flavor, endpoints, hash_by)`` snapshots the balancer's peers per Service port
-(in the balancer's order) and answers, for an observation, the endpoint the data
-plane of ``flavor`` picks under ``upstream-hash-by: hash_by``. ``Model.of(bed, ...)``
+``Model(plane, endpoints, hash_by)`` snapshots the balancer's peers per Service port
+(in the balancer's order) and answers, for an observation, the endpoint the data plane
+``plane`` picks for a candidate with ``upstream-hash-by: hash_by``, translated as that
+plane translates it (``ingressbed.translation``: ``nginx:ip-hash`` ignores the key,
+``haproxy`` hashes the source address with ``balance source`` ...). ``Model.of(bed, ...)``
 takes the snapshot from a running backend.
 """
 
@@ -12,8 +14,9 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 
 from ingressbed.backends.base import Backend
-from ingressbed.placement import Request, Ring, hash_key
-from ingressbed.vocabulary import Endpoint, Observation
+from ingressbed.placement import Request, hash_key
+from ingressbed.translation import PlaneBalance, Upstream
+from ingressbed.vocabulary import Endpoint, Flavor, Observation, flavor_of
 
 
 class Model:
@@ -25,33 +28,39 @@ class Model:
 
     def __init__(
         self,
-        flavor: str,
+        plane: str,
         endpoints: Mapping[int, Sequence[Endpoint]],
         hash_by: str,
         *,
         controller_version: str | None = None,
     ) -> None:
-        self.flavor = flavor
+        self.plane = str(plane)
+        self.flavor = flavor_of(self.plane)
         self.hash_by = hash_by
         self.controller_version = controller_version
+        self.balance = PlaneBalance.for_key(
+            self.plane, hash_by, controller_version=controller_version
+        )
         self.endpoints = {port: list(eps) for port, eps in endpoints.items()}
-        self._rings = {port: Ring.build(flavor, eps) for port, eps in self.endpoints.items()}
+        self._upstreams: dict[int, Upstream] = {
+            port: self.balance.upstream(eps) for port, eps in self.endpoints.items() if eps
+        }
 
     @classmethod
     def of(cls, bed: Backend, ports: Iterable[int], hash_by: str) -> Model:
         return cls(bed.data_plane, {p: bed.endpoints(p) for p in set(ports)}, hash_by)
 
     def key(self, request: Request) -> bytes:
+        """The candidate's key for ``request`` (what identifies "the same key" on scale)."""
+        key_flavor = Flavor.INGRESS_NGINX if self.flavor == Flavor.INGRESS_NGINX else Flavor.NGINX
         return hash_key(
-            self.hash_by, request, controller_version=self.controller_version, flavor=self.flavor
+            self.hash_by, request, controller_version=self.controller_version, flavor=key_flavor
         )
 
     def pick(self, port: int, request: Request) -> Endpoint | None:
-        """The endpoint the model picks (None: nginx's round-robin fallback on an empty key)."""
-        key = self.key(request)
-        if not key and self.flavor == "nginx":
-            return None
-        return self._rings[port].lookup(key)
+        """The endpoint the data plane picks (None: no fixed pick, e.g. round robin on an
+        empty key)."""
+        return self._upstreams[port].pick(request)
 
     def predict(self, o: Observation) -> str | None:
         request = Request(client_ip=o.client, host=o.host, request_uri=o.key)
@@ -74,6 +83,6 @@ class Model:
         return same / samples
 
     def ring_share(self, port: int, address: str) -> float:
-        """Share of the hash space the ring for ``port`` gives the pod at ``address``."""
-        shares = self._rings[port].shares()
+        """Share of fresh keys the upstream for ``port`` gives the pod at ``address``."""
+        shares = self._upstreams[port].shares()
         return sum(share for ep, share in shares.items() if ep.address == address)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from ingressbed.balancing import Balancing
 from ingressbed.expectations import Kind
 from ingressbed.placement import Ring, SubsetRing
-from ingressbed.vocabulary import Endpoint
+from ingressbed.translation import SHARE_SAMPLES, PlaneBalance, Upstream, sample_requests
+from ingressbed.vocabulary import Endpoint, flavor_of
 
 _SPACE = 1 << 32
 
@@ -95,6 +96,22 @@ def same_pod_all_rings(rings: Sequence[Ring[Endpoint]]) -> float:
     return same / _SPACE
 
 
+def same_pod_all(upstreams: Sequence[Upstream]) -> float:
+    """The chance one request lands on the same pod address on every upstream.
+
+    Exact for CRC-32 rings (``same_pod_all_rings``); otherwise the share of a fixed
+    sample of varied requests (``translation.sample_requests``), the same every run.
+    """
+    rings = [u.ring() for u in upstreams]
+    if all(ring is not None for ring in rings):
+        return same_pod_all_rings([r for r in rings if r is not None])
+    same = 0
+    for request in sample_requests(SHARE_SAMPLES):
+        picks = [u.pick(request) for u in upstreams]
+        same += None not in picks and len({p.address for p in picks if p is not None}) == 1
+    return same / SHARE_SAMPLES
+
+
 def odds(
     balancing: Balancing,
     plane: str,
@@ -110,7 +127,8 @@ def odds(
 
     Args:
         balancing: the setup's placement.
-        plane: ``"nginx"`` or ``"ingress-nginx"`` (the ring flavor).
+        plane: the data plane (``ingressbed.vocabulary.DataPlane``): how it translates
+            the candidate's key decides the shares.
         routes: route path -> Service port.
         endpoints: Service port -> endpoints in the balancer's order.
         visits: visits per client on each HTTP route.
@@ -119,12 +137,19 @@ def odds(
         scaled: the page route's endpoints after one pod was added, if it was.
     """
     placement = balancing.placement
-    flavor = plane
+    flavor = flavor_of(plane)
+    balance = (
+        PlaneBalance.for_key(plane, balancing.hash_by)
+        if placement == "hash" and balancing.hash_by
+        else None
+    )
     fresh: dict[str, dict[str, float]] = {}
     revisit: float | None = None
     for route, port in routes.items():
         eps = endpoints[port]
-        if placement in ("hash", "cookie-balanced"):
+        if balance is not None:
+            fresh[route] = _by_address(balance.upstream(eps).shares())
+        elif placement == "cookie-balanced":
             fresh[route] = _by_address(Ring.build(flavor, eps).shares())
         elif placement == "subset":
             fresh[route], route_revisit = _subset_fresh(eps, balancing.subset_size or 3)
@@ -135,14 +160,17 @@ def odds(
     sticky_per_route = placement.startswith("cookie")
     draws = {r: 1 if sticky_per_route or r not in http_routes else visits for r in routes}
     same_key = None
-    if placement == "hash":
+    if balance is not None:
         ports = list(dict.fromkeys(routes.values()))
-        same_key = same_pod_all_rings([Ring.build(flavor, endpoints[p]) for p in ports])
+        same_key = same_pod_all([balance.upstream(endpoints[p]) for p in ports])
     new_share = None
     if scaled is not None and placement in ("hash", "cookie-balanced"):
         before = set(endpoints[routes[page_route]])
         added = [e for e in scaled if e not in before]
-        shares = Ring.build(flavor, scaled).shares()
+        if balance is not None:
+            shares = balance.upstream(scaled).shares()
+        else:
+            shares = Ring.build(flavor, scaled).shares()
         new_share = sum(shares[e] for e in added)
     return Odds(
         fresh,

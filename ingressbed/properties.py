@@ -8,6 +8,7 @@ measured has ``value`` None and ``detail`` saying what was missing; the judge fa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
@@ -195,12 +196,34 @@ class Properties:
         elsewhere = [k for k in moved if after[k] not in self.seen.added]
         return len(common), len(moved), len(elsewhere)
 
+    @functools.cached_property
+    def _moved_model(self) -> tuple[float, float] | None:
+        """(moved, moved to an old pod) as shares, as the model predicts for the same keys."""
+        before_model, after_model = self.model, self.model_after
+        if self.placement != Placement.HASH or before_model is None or after_model is None:
+            return None
+        if not self.seen.scaled or self.seen.scaled_endpoints is None:
+            return None
+        key = self._scale_key()
+        before = {key(o): before_model.predict(o) for o in measure.answered(self.seen.first)}
+        after = {key(o): after_model.predict(o) for o in measure.answered(self.seen.scaled)}
+        common = before.keys() & after.keys()
+        if not common or any(before[k] is None or after[k] is None for k in common):
+            return None
+        old = {e.address for e in self.seen.endpoints[self.routes[PAGE_ROUTE]]}
+        address = {k: Endpoint.parse(str(v)).address for k, v in after.items() if v}
+        moved = [k for k in common if before[k] != after[k]]
+        elsewhere = [k for k in moved if address[k] in old]
+        return len(moved) / len(common), len(elsewhere) / len(common)
+
     def moved_on_scale(self) -> Figure:
         counts = self._moved
         if counts is None:
             return Figure(None, detail="not measured: the backend cannot scale")
         keys, moved, _ = counts
-        return _share(moved, keys, f"{moved} of {keys} keys moved", "no key answered twice")
+        figure = _share(moved, keys, f"{moved} of {keys} keys moved", "no key answered twice")
+        model = self._moved_model
+        return dataclasses.replace(figure, model=model[0]) if model else figure
 
     def moved_elsewhere(self) -> Figure:
         counts = self._moved
@@ -208,7 +231,9 @@ class Properties:
             return Figure(None, detail="not measured: the backend cannot scale")
         keys, moved, elsewhere = counts
         detail = f"{elsewhere} of {keys} keys moved to an old pod ({moved} moved in all)"
-        return _share(elsewhere, keys, detail, "no key answered twice")
+        figure = _share(elsewhere, keys, detail, "no key answered twice")
+        model = self._moved_model
+        return dataclasses.replace(figure, model=model[1]) if model else figure
 
     # ---------------------------------------------------------------- model
     def _predictor(self) -> Callable[[Observation], str | None] | None:

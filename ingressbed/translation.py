@@ -262,14 +262,26 @@ class PlaneBalance:
         Raises:
             ConfigError: an unknown plane, or a key ``plane`` cannot hash on (named).
         """
+        balancing = Balancing.of(setup)
+        hashed = balancing.placement == Placement.HASH and bool(balancing.hash_by)
+        key = balancing.hash_by if hashed else None
+        return cls.for_key(plane, key, controller_version=controller_version)
+
+    @classmethod
+    def for_key(
+        cls, plane: str, hash_by: str | None, *, controller_version: str | None = None
+    ) -> PlaneBalance:
+        """The translation of ``upstream-hash-by: hash_by`` (None: round robin) for ``plane``.
+
+        Raises:
+            ConfigError: an unknown plane, or a key ``plane`` cannot hash on (named).
+        """
         try:
             data_plane = DataPlane(plane)
         except ValueError:
             known = ", ".join(p.value for p in DataPlane)
             raise ConfigError(f"unknown data plane {plane!r}; known: {known}") from None
-        balancing = Balancing.of(setup)
-        hashed = balancing.placement == Placement.HASH and bool(balancing.hash_by)
-        key = balancing.hash_by if hashed else None
+        key = hash_by or None
         if data_plane.flavor == Flavor.HAPROXY:
             return _haproxy(data_plane, key)
         if data_plane == DataPlane.INGRESS_NGINX:

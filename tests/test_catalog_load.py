@@ -151,7 +151,7 @@ def test_a_user_adds_a_candidate_by_adding_a_file(tmp_path):
         "upstream-hash-by: $binary_remote_addr",
     )
     (loaded,) = load_one(tmp_path, text, "mine.yaml").candidates
-    assert loaded.id == "mine" and loaded.planes == (Flavor.NGINX, Flavor.INGRESS_NGINX)
+    assert loaded.id == "mine" and loaded.planes == catalog.PLANES  # no on: every plane
     assert loaded.expectation(Kind.SPREAD_CV, Flavor.NGINX) is None
     assert loaded.expectation(Kind.SPREAD_CV, Flavor.INGRESS_NGINX).check == Check.MODEL
 

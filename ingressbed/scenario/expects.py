@@ -53,7 +53,7 @@ from ingressbed.expectations import (
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import AGAIN, CACHE_STATUSES, MIX, WEBSOCKET, Step
 from ingressbed.suggest import suggest
-from ingressbed.vocabulary import Flavor, Setup
+from ingressbed.vocabulary import DataPlane, Setup
 from ingressbed.yamlsource import Mapping, Node
 
 KINDS: tuple[str, ...] = tuple(str(k) for k in Kind)
@@ -315,15 +315,17 @@ class _Reader:
         why = ""
         if "why" in found:
             why = " ".join(yamlsource.string(self.src, found.require("why"), "why").split())
-        planes: tuple[Flavor, ...] = ()
+        planes: tuple[DataPlane, ...] = ()
         if "on" in found:
             listed = yamlsource.names(self.src, found.require("on"), "on")
             for name, node in listed:
-                if name not in tuple(Flavor):
+                if name not in tuple(DataPlane):
                     raise self.src.error(
-                        node, f"on: {name!r} is not a data plane ({', '.join(Flavor)})"
+                        node,
+                        f"on: {name!r} is not a data plane ({', '.join(DataPlane)})"
+                        f"{suggest(name, tuple(DataPlane))}",
                     )
-            planes = tuple(Flavor(name) for name, _ in listed)
+            planes = tuple(DataPlane(name) for name, _ in listed)
         return Base(line, why, planes)
 
     def item(self, item: Node) -> Expectation:
