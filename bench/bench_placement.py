@@ -1,10 +1,11 @@
-"""Placement-model benchmark: ring build time and lookup rate beside a bare CRC-32 loop.
+"""Placement-model benchmark: ring build time and lookup rate beside the bare hash loop.
 
 Run: ``/tmp/venv/bin/python bench/bench_placement.py [--endpoints 1000] [--keys 200000]``.
 Targets: building a 1,000-endpoint ring in at most 0.5 s; at least 500,000 lookups/s.
 The CRC-32 loop over the same keys shows how much the ring adds to the bare hash
-(``lookup/crc`` is the ratio of the two loop times). Best of ``--repeat`` runs; the exit
-status is 1 when a target is missed.
+(``lookup/crc`` is the ratio of the two loop times); HAProxy's lookups (``balance uri``,
+consistent and map-based) are set beside a bare sdbm loop the same way. Best of
+``--repeat`` runs; the exit status is 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from summary import record
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingressbed.placement import Predictor, Request, Ring
+from ingressbed.placement.haproxy import HaproxyPredictor
+from ingressbed.placement.haproxy_hash import full_hash, sdbm
 from ingressbed.vocabulary import Endpoint
 
 
@@ -89,6 +92,39 @@ def main() -> int:
         print(
             f"lookup {flavor:<13} {rate:12,.0f}/s   crc32 {args.keys / crc_s:12,.0f}/s   "
             f"lookup/crc {lookup_s / crc_s:5.2f}   {verdict}"
+        )
+
+    # HAProxy: `balance uri` with its default sdbm; the bare loop is that hash (and the
+    # avalanche for consistent), the lookup adds the ring's nearest node or the table slot.
+    uris = [f"/p/{key.decode()}".encode() for key in keys[: args.keys // 4]]
+    for hash_type in ("consistent", "map-based"):
+        haproxy = HaproxyPredictor(endpoints(args.endpoints, 8080), "uri", hash_type)
+        pick_index = haproxy.pick_index
+        avalanche = hash_type == "consistent"
+
+        def hash_loop(_: int, avalanche: bool = avalanche) -> None:
+            for uri in uris:
+                full_hash(sdbm(uri)) if avalanche else sdbm(uri)
+
+        def pick_loop(
+            _: int, pick_index: Callable[[int], int] = pick_index, avalanche: bool = avalanche
+        ) -> None:
+            for uri in uris:
+                pick_index(full_hash(sdbm(uri)) if avalanche else sdbm(uri))
+
+        hash_s = best_of(args.repeat, hash_loop)
+        pick_s = best_of(args.repeat, pick_loop)
+        record(
+            "placement",
+            f"haproxy {hash_type} lookup (balance uri, 1,000 servers)",
+            len(uris) / pick_s,
+            "/s",
+            "bare sdbm loop" + (" + avalanche" if avalanche else ""),
+            len(uris) / hash_s,
+        )
+        print(
+            f"lookup haproxy {hash_type:<10} {len(uris) / pick_s:12,.0f}/s   "
+            f"hash {len(uris) / hash_s:12,.0f}/s   lookup/hash {pick_s / hash_s:5.2f}"
         )
 
     predictor = Predictor("ingress-nginx", endpoints(6, 8080), "$binary_remote_addr")
