@@ -192,6 +192,32 @@ class PlaneBalance:
         return self.method not in (ROUND_ROBIN, HAPROXY_ROUND_ROBIN)
 
     @property
+    def consistent(self) -> bool:
+        """Whether a new pod takes keys only for itself (a ring), rather than re-dealing
+        them all (the hash modulo the server count)."""
+        if not self.hashed:
+            return False
+        if self.plane.flavor == Flavor.HAPROXY:
+            return self.hash_type == "consistent"
+        return self.method == HASH_CONSISTENT
+
+    @property
+    def minimal_moves(self) -> bool:
+        """Whether a pod leaving or joining moves only the keys it had or takes: a ring
+        whose nodes belong to the pod (its address, or a per-pod HAProxy id). With ids by
+        position a pod leaving renumbers the pods after it, and their nodes move."""
+        return self.consistent and self.server_ids != BY_POSITION
+
+    @property
+    def port_blind(self) -> bool:
+        """Whether the pick ignores the servers' addresses and ports (position or id only):
+        then every Service port listing the same pods in the same order gives a key the same
+        pod. nginx's and ingress-nginx's rings place nodes by address and port: they split."""
+        return self.hashed and not (
+            self.plane.flavor != Flavor.HAPROXY and self.method == HASH_CONSISTENT
+        )
+
+    @property
     def reads_client(self) -> bool:
         """Whether the pick depends on the client address."""
         if self.method in ("source", IP_HASH):
