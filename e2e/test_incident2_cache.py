@@ -5,6 +5,8 @@ Each hellogo pod caches GET answers per (host, URI) for 100 s and says so in
 where the balancer sends each URL back to the pod that served it the first time:
 always under ``$request_uri`` or ``$host$request_uri`` hashing, about 1/N of the time
 under round robin. Hashing by ``$host`` alone keeps every URL of a host on one pod.
+The URL tests need a data plane that hashes on the key as written (``hash-key``): nginx's
+``ip_hash`` reads only the client address.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from ingressbed import expect, layouts, measure, traffic
 from ingressbed.clients.http import HttpRequest, probe
-from ingressbed.vocabulary import HTTP_PORT
+from ingressbed.vocabulary import HTTP_PORT, Capability
 
 HOSTS = ("www.example.test", "shop.example.test", "m.example.test")
 URLS_PER_HOST = 100
@@ -40,6 +42,7 @@ def two_passes(bed, requests):
     return first, second
 
 
+@pytest.mark.needs(Capability.HASH_KEY)
 @pytest.mark.parametrize("hash_by", ["$request_uri", "$host$request_uri"])
 def test_hashing_by_url_makes_the_second_pass_hit(serve, hash_by):
     bed = serve(layouts.setup("one-port", {"upstream-hash-by": hash_by}, host=None))
@@ -64,6 +67,7 @@ def test_round_robin_second_pass_hits_about_one_in_n(serve):
     assert measure.spread(first).pods_used == pods, "round robin should use every pod"
 
 
+@pytest.mark.needs(Capability.HASH_KEY)
 def test_hashing_by_host_alone_puts_every_url_of_a_host_on_one_pod(serve):
     hosts = [f"site{i}.example.test" for i in range(12)]
     bed = serve(layouts.setup("one-port", {"upstream-hash-by": "$host"}, host=None))

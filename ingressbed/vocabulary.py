@@ -76,6 +76,7 @@ class Capability(StrEnum):
     """What a backend can do. A setup or test names the ones it needs."""
 
     HASH = "hash"  # upstream-hash-by: consistent hashing on a key
+    HASH_KEY = "hash-key"  # the data plane hashes on the key as written (not ip_hash's client)
     SUBSET = "hash-subset"  # upstream-hash-by-subset
     COOKIE = "cookie-affinity"  # affinity: cookie (balanced / persistent)
     SERVICE_UPSTREAM = "service-upstream"  # proxy to the ClusterIP, kube-proxy balances

@@ -49,7 +49,7 @@ from ingressbed.vocabulary import (
 
 #: What the fake can do; the rest skip by name.
 FAKE_CAPABILITIES: frozenset[Capability] = frozenset(
-    {Capability.HASH, Capability.SCALE, Capability.KILL}
+    {Capability.HASH, Capability.HASH_KEY, Capability.SCALE, Capability.KILL}
 )
 #: ``pick(request, port, endpoints) -> endpoint``: how the fake balances, if not the model.
 Pick = Callable[[Request, int, Sequence[Endpoint]], Endpoint]

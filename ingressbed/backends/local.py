@@ -96,7 +96,14 @@ class LocalBackend:
     name = "local"
     data_plane = Flavor.NGINX
     capabilities = frozenset(
-        {Capability.HASH, Capability.WEBSOCKET, Capability.SCALE, Capability.KILL, Capability.CORS}
+        {
+            Capability.HASH,
+            Capability.HASH_KEY,
+            Capability.WEBSOCKET,
+            Capability.SCALE,
+            Capability.KILL,
+            Capability.CORS,
+        }
     )
 
     def __init__(self, options: BedOptions | None = None, steps: Steps | None = None) -> None:
