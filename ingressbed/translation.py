@@ -8,12 +8,14 @@ successor controllers render it (docs/translation.md):
 - ``ingress-nginx``: as written (the Lua balancer's ring);
 - ``nginx`` (F5 NGINX Ingress ``nginx.org/lb-method``): ``hash KEY consistent``; with
   ``nginx:hash`` plain ``hash KEY``; with ``nginx:ip-hash`` ``ip_hash``, which ignores the
-  key; no key: ``round_robin``;
+  key; no key: ``round_robin`` (F5's own default is ``random two least_conn``);
 - ``haproxy`` (HAProxy Technologies' ``load-balance``, haproxy-ingress's
   ``balance-algorithm``): the key becomes ``balance source``, ``uri``, ``uri whole`` or
-  ``hdr(NAME)``; ``hash-type consistent`` (``haproxy:map-based``: HAProxy's default), server
+  ``hdr(NAME)``; ``hash-type consistent``, which both controllers only set through a backend
+  snippet (``haproxy:map-based``: HAProxy's default, what they give without one); server
   ids by position (``haproxy:pod-ids``: one stable id per pod, as haproxy-ingress's
-  ``assign-backend-server-id``); no key: ``roundrobin``.
+  ``assign-backend-server-id``); no key: ``roundrobin`` (haproxy-ingress's own default is
+  ``random(2)``).
 
 What a translation changes is said in ``notes``; a key a data plane cannot express is a
 ``ConfigError`` naming it. The same ``PlaneBalance`` renders the local data plane's
@@ -47,22 +49,32 @@ HAPROXY_ROUND_ROBIN = "roundrobin"
 BY_POSITION, PER_POD = "position", "pod"
 
 _HTTP_VARIABLE = re.compile(r"\$http_([a-z0-9_]+)\Z")
-#: ingress-nginx keys HAProxy 2.6 can hash, with what the translation changes.
+#: ingress-nginx keys the HAProxy controllers' balance settings express as one of the
+#: balances the bed models (source, uri, hdr), with what the translation changes.
 _HAPROXY_KEYS: dict[str, tuple[str, str]] = {
     "$remote_addr": ("source", ""),
     "$binary_remote_addr": ("source", ""),
-    "$request_uri": ("uri whole", ""),
+    "$request_uri": (
+        "uri whole",
+        "`uri whole` hashes the target as HAProxy holds it: HTTP/2 and absolute-form requests "
+        "include scheme and host, `$request_uri` never does",
+    ),
     "$uri": (
         "uri",
-        "`balance uri` hashes the request target up to `?` as sent; `$uri` was the "
-        "decoded, normalized path",
+        "`balance uri` hashes the request target up to `?` as sent (HTTP/2: with scheme "
+        "and host); `$uri` was the decoded, normalized path",
     ),
-    "$host": ("hdr(host)", ""),
+    "$host": (
+        "hdr(host)",
+        "`hdr(host)` hashes the Host header as sent, case and port kept; `$host` was "
+        "lowercased without the port",
+    ),
     "$http_host": ("hdr(host)", ""),
     "$host$request_uri": (
         "uri whole",
-        "HAProxy 2.6 has no balance on host and URI together: `uri whole` hashes path and "
-        "query, so the same page on two hosts is one key",
+        "the controllers' balance settings hash host and URI together only with `balance "
+        "hash EXPR`, which the bed does not model: `uri whole` hashes path and query, so the "
+        "same page on two hosts is one key",
     ),
 }
 #: Samples behind ``shares`` where no exact figure exists (seeded: the same every run).
@@ -162,8 +174,9 @@ def pod_server_id(address: str) -> int:
     """The stable server id of the pod at ``address``: its last 16 address bits, plus 1.
 
     A pod keeps its address for its life and the local backend never hands an address out
-    twice in a run, so the id is the pod's own, on every port, as haproxy-ingress derives
-    one from the pod (``assign-backend-server-id``).
+    twice in a run, so the id is the pod's own, on every port. haproxy-ingress's
+    ``assign-backend-server-id`` hashes the pod's UID instead (FNV-1a, 31 bits): other
+    numbers, the same property.
     """
     return (int(ipaddress.ip_address(address)) & 0xFFFF) + 1
 
@@ -344,7 +357,12 @@ def haproxy_balance(hash_by: str) -> tuple[str, str]:
         return _HAPROXY_KEYS[key]
     header = _HTTP_VARIABLE.match(key)
     if header:
-        return f"hdr({header.group(1).replace('_', '-')})", ""
+        name = header.group(1).replace("_", "-")
+        return (
+            f"hdr({name})",
+            f"`hdr({name})` hashes the header's first comma-separated value; `{key}` was the "
+            "whole header",
+        )
     known = ", ".join(sorted(_HAPROXY_KEYS)) + ", $http_NAME"
     raise ConfigError(
         f"upstream-hash-by {hash_by!r} has no HAProxy balance (HAProxy 2.6 hashes the source "
