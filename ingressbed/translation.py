@@ -25,6 +25,7 @@ disagree about what was asked.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import random
 import re
@@ -304,7 +305,14 @@ class PlaneBalance:
         balancing = Balancing.of(setup)
         hashed = balancing.placement == Placement.HASH and bool(balancing.hash_by)
         key = balancing.hash_by if hashed else None
-        return cls.for_key(plane, key, controller_version=controller_version)
+        found = cls.for_key(plane, key, controller_version=controller_version)
+        if balancing.placement in (Placement.HASH, Placement.ROUND_ROBIN):
+            return found
+        # Cookie affinity, subsets, ewma and service-upstream are ingress-nginx's own
+        # balancer: the placement model handles them there (Balancing), and no local data
+        # plane serves them (the backend lacks the capability).
+        note = f"{balancing.placement} is not a key translation: ingress-nginx's own balancer"
+        return dataclasses.replace(found, notes=(*found.notes, note))
 
     @classmethod
     def for_key(
@@ -365,8 +373,8 @@ def haproxy_balance(hash_by: str) -> tuple[str, str]:
         )
     known = ", ".join(sorted(_HAPROXY_KEYS)) + ", $http_NAME"
     raise ConfigError(
-        f"upstream-hash-by {hash_by!r} has no HAProxy balance (HAProxy 2.6 hashes the source "
-        f"address, the URI or one header); translatable keys: {known}"
+        f"upstream-hash-by {hash_by!r} has no HAProxy balance the controllers offer and the "
+        f"model knows (source, uri, hdr); translatable keys: {known}"
     )
 
 
