@@ -152,13 +152,23 @@ def from_json(text: str, source: str = "report.json") -> Report:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source}:{exc.lineno}: not JSON: {exc.msg}") from exc
+    return from_dict(data, source)
+
+
+def from_dict(data: Any, source: str = "report.json") -> Report:
+    """A ``Report`` from report.json's parsed form (``asdict`` of one).
+
+    Raises:
+        ConfigError: another schema, or missing fields (the message names which).
+    """
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ConfigError(f"{source}: not an ingressbed catalog report (schema {SCHEMA})")
+    data = dict(data)
     try:
         data["properties"] = tuple(tuple(p) for p in data["properties"])
         data["candidates"] = tuple(_candidate(c) for c in data["candidates"])
         return Report(**data)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{source}: malformed report: {exc}") from exc
 
 
