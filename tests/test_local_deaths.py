@@ -59,7 +59,7 @@ def test_an_asked_for_kill_is_not_a_death_and_gets_a_replacement(bed):
 
 def test_when_the_nginx_master_dies_its_workers_die_with_it(bed):
     bed.apply(layouts.setup("one-port", controller={"worker-processes": "2"}, replicas=1))
-    master = bed._nginx.pid
+    master = bed._proxy.pid
     workers = children(master)
     assert len(workers) == 2
     os.kill(master, signal.SIGKILL)

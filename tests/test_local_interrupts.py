@@ -143,7 +143,7 @@ try:
     bed.start()
     bed.apply(layouts.setup("one-port", replicas=2))
     pods = " ".join(str(child.pid) for _, child in bed._pods._pods)
-    print(bed._block.prefix, bed._run_dir, bed._nginx.pid, pods, flush=True)
+    print(bed._block.prefix, bed._run_dir, bed._proxy.pid, pods, flush=True)
     sys.stdin.read()
 finally:
     bed.close()
