@@ -45,7 +45,7 @@ from ingressbed.vocabulary import Endpoint, Flavor, Route, Setup
 DEFAULT_BACKEND = "default-404"
 #: Longest an old worker may keep serving after a reload (it leaves sooner when its
 #: connections end; idle keep-alive connections are closed at once).
-HARD_STOP_AFTER = "5s"
+HARD_STOP_SECONDS = 5
 _SIZE = re.compile(r"(\d+)([kKmMgG]?)\Z")
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 _SAFE = re.compile(r"[A-Za-z0-9._~:/*%@!$&()+,;=-]+\Z")
@@ -233,7 +233,7 @@ def render(
         "global",
         "    log stdout format raw local0 info",
         f"    nbthread {int(threads)}",
-        f"    hard-stop-after {HARD_STOP_AFTER}",
+        f"    hard-stop-after {HARD_STOP_SECONDS}s",
         "",
         "defaults",
         "    mode http",
@@ -257,7 +257,7 @@ def render(
         "",
         "frontend status",
         f"    bind {listen.address}:{listen.status_port}",
-        "    no log",
+        "    http-request set-log-level silent",
         "    http-request return status 200 content-type text/plain "
         f"string {generation} if {{ path {GENERATION_PATH} }}",
         "    http-request return status 404",
