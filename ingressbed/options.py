@@ -211,18 +211,19 @@ class BedOptions:
         return replace(self, **changes)
 
 
-def check_data_plane(backend: str, data_plane: str) -> None:
+def check_data_plane(backend: str, data_plane: str, given_as: str = "") -> None:
     """Refuse a data plane the backend does not run (kind and cluster run ingress-nginx).
 
-    ``auto`` is checked again once it is resolved (``backends.create``).
+    ``auto`` is checked again once it is resolved (``backends.create``). ``given_as`` is
+    how the user gave it (``INGRESSBED_DATA_PLANE='haproxy'``); default ``--data-plane X``.
 
     Raises:
         ConfigError: one line naming the data plane and the backend.
     """
     if backend in ("kind", "cluster") and data_plane != DEFAULT_DATA_PLANE:
         raise ConfigError(
-            f"--data-plane {data_plane}: the {backend} backend runs ingress-nginx; "
-            "other data planes run on --backend local"
+            f"{given_as or f'--data-plane {data_plane!r}'}: the {backend} backend runs "
+            "ingress-nginx; other data planes run on --backend local"
         )
 
 
@@ -251,6 +252,7 @@ def resolve(
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
     for option in OPTIONS:
         raw = given.get(option.name)
         if raw is not None and not (option.switch and raw is False):
@@ -262,12 +264,17 @@ def resolve(
         if not isinstance(raw, str):
             values[option.name] = raw
             continue
+        shown = f"{source}={raw!r}" if source == option.env else f"{source} {raw!r}"
+        given_as[option.name] = shown
         try:
             values[option.name] = option.parse(raw)
         except (_Invalid, ValueError) as exc:
-            shown = f"{source}={raw!r}" if source == option.env else f"{source} {raw!r}"
             raise ConfigError(f"{shown}: {exc}") from None
     values.update(fixed)
+    if "data_plane" in given_as:
+        check_data_plane(
+            values.get("backend", "auto"), values["data_plane"], given_as["data_plane"]
+        )
     return BedOptions(**values)
 
 
