@@ -23,6 +23,7 @@ HAProxy way:
   a backend without pods answers 503;
 - a status frontend on its own port answering the config generation, so a reload is known
   to be served when a new connection sees the new generation;
+- one worker process (``worker-processes`` sets its threads, ``nbthread``);
 - logs (access log and HAProxy's own messages) to stdout, which the local backend keeps in
   the run folder, and a bounded soft stop (``hard-stop-after``) so old workers leave.
 
