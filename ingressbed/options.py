@@ -24,11 +24,15 @@ from typing import Any, Literal
 
 from ingressbed.errors import ConfigError
 from ingressbed.suggest import suggest
+from ingressbed.vocabulary import LOCAL_PLANES, DataPlane
 
 BackendName = Literal["auto", "local", "kind", "cluster"]
 KeepPolicy = Literal["never", "on-failure", "always"]
 BACKENDS: tuple[BackendName, ...] = ("auto", "local", "kind", "cluster")
 KEEP: tuple[KeepPolicy, ...] = ("never", "on-failure", "always")
+#: Data planes ``--data-plane`` takes (the local backend's; kind and cluster run ingress-nginx).
+DATA_PLANES: tuple[str, ...] = tuple(p.value for p in LOCAL_PLANES)
+DEFAULT_DATA_PLANE = DataPlane.NGINX.value
 #: Where each option is offered. ``pytest`` is the plugin; the rest are subcommands.
 Face = Literal["pytest", "up", "down", "repro", "analyze"]
 _ALL: frozenset[Face] = frozenset({"pytest", "up", "down", "repro", "analyze"})
@@ -110,6 +114,16 @@ OPTIONS: tuple[Option, ...] = (
         faces=_BEDS | {"down"},
     ),
     Option(
+        "data_plane",
+        "local backend: what balances: nginx (hash KEY consistent), nginx:hash, "
+        "nginx:ip-hash, haproxy (hash-type consistent), haproxy:pod-ids or "
+        "haproxy:map-based; kind and cluster run ingress-nginx",
+        _choice(DATA_PLANES),
+        DATA_PLANES,
+        faces=_BEDS,
+        metavar="PLANE",
+    ),
+    Option(
         "keep",
         "what to leave when the run ends: never, on-failure or always",
         _choice(KEEP),
@@ -164,6 +178,7 @@ class BedOptions:
     """
 
     backend: BackendName = "auto"
+    data_plane: str = DEFAULT_DATA_PLANE
     keep: KeepPolicy = "never"
     artifacts: Path = field(default_factory=lambda: Path("reports"))
     cluster_name: str = "ingressbed"
@@ -178,13 +193,15 @@ class BedOptions:
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        for name, allowed in (("backend", BACKENDS), ("keep", KEEP)):
+        for name, allowed in (("backend", BACKENDS), ("data_plane", DATA_PLANES), ("keep", KEEP)):
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(
                     f"{name} {value!r}: not one of {', '.join(allowed)}"
                     f"{suggest(str(value), allowed)}"
                 )
+        object.__setattr__(self, "data_plane", str(self.data_plane))
+        check_data_plane(self.backend, self.data_plane)
         object.__setattr__(self, "artifacts", Path(self.artifacts))
         if self.keep_runs < 1:
             raise ConfigError(f"keep_runs {self.keep_runs}: must be 1 or more")
@@ -192,6 +209,22 @@ class BedOptions:
     def but(self, **changes: Any) -> BedOptions:
         """A copy with ``changes`` (checked again), e.g. ``options.but(keep="always")``."""
         return replace(self, **changes)
+
+
+def check_data_plane(backend: str, data_plane: str, given_as: str = "") -> None:
+    """Refuse a data plane the backend does not run (kind and cluster run ingress-nginx).
+
+    ``auto`` is checked again once it is resolved (``backends.create``). ``given_as`` is
+    how the user gave it (``INGRESSBED_DATA_PLANE='haproxy'``); default ``--data-plane X``.
+
+    Raises:
+        ConfigError: one line naming the data plane and the backend.
+    """
+    if backend in ("kind", "cluster") and data_plane != DEFAULT_DATA_PLANE:
+        raise ConfigError(
+            f"{given_as or f'--data-plane {data_plane!r}'}: the {backend} backend runs "
+            "ingress-nginx; other data planes run on --backend local"
+        )
 
 
 _FIELDS = {f.name for f in fields(BedOptions)}
@@ -219,6 +252,7 @@ def resolve(
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
     for option in OPTIONS:
         raw = given.get(option.name)
         if raw is not None and not (option.switch and raw is False):
@@ -230,12 +264,17 @@ def resolve(
         if not isinstance(raw, str):
             values[option.name] = raw
             continue
+        shown = f"{source}={raw!r}" if source == option.env else f"{source} {raw!r}"
+        given_as[option.name] = shown
         try:
             values[option.name] = option.parse(raw)
         except (_Invalid, ValueError) as exc:
-            shown = f"{source}={raw!r}" if source == option.env else f"{source} {raw!r}"
             raise ConfigError(f"{shown}: {exc}") from None
     values.update(fixed)
+    if "data_plane" in given_as:
+        check_data_plane(
+            values.get("backend", "auto"), values["data_plane"], given_as["data_plane"]
+        )
     return BedOptions(**values)
 
 

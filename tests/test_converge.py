@@ -1,7 +1,8 @@
 """converge.py: the traffic check every backend runs after apply, scale and kill.
 
 The pure part (plan, disagreements) is tested with fake answers; the loop with a fake
-sender and clock; and the whole thing once for real on the local backend (nginx).
+sender and clock; and the whole thing for real on the local backend (nginx and HAProxy).
+Plans for every data plane carry the pick of that plane's translation (``PlaneBalance``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ingressbed.backends import converge
 from ingressbed.backends.converge import Answer, Sample
 from ingressbed.errors import SetupError
 from ingressbed.placement import Predictor, Request
+from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import Address, Endpoint, Flavor
 
 PODS = [Endpoint(f"10.244.0.{i}", 8080) for i in range(2, 8)]
@@ -193,6 +195,86 @@ def test_local_backend_converges_and_a_wrong_endpoint_list_is_caught():
     bed.start()
     try:
         setup = layouts.setup("three-ports", {"upstream-hash-by": "$binary_remote_addr"})
+        bed.apply(setup)  # converges inside
+        done = converge.converge(bed, setup, timeout=5)
+        assert sum(s.allowed is not None for s in done.samples) == 3 * converge.DEFAULT_KEYS
+
+        class MissingOnePod:
+            data_plane = bed.data_plane
+
+            def address(self) -> Address:
+                return bed.address()
+
+            def endpoints(self, port: int) -> list[Endpoint]:
+                return bed.endpoints(port)[1:]
+
+        with pytest.raises(SetupError, match="the model says"):
+            converge.converge(MissingOnePod(), setup, timeout=0.5)
+    finally:
+        bed.close()
+
+
+@pytest.mark.parametrize(
+    ("plane", "key"),
+    [
+        ("haproxy", "$remote_addr"),
+        ("haproxy:pod-ids", "$request_uri"),
+        ("haproxy:map-based", "$host"),
+        ("nginx:ip-hash", "$request_uri"),
+        ("nginx:hash", "$binary_remote_addr"),
+    ],
+)
+def test_samples_carry_the_pick_of_the_planes_translation(plane, key):
+    setup = layouts.setup("three-ports", {"upstream-hash-by": key})
+    eps = {p: _endpoints(p) for p in setup.ingress.ports}
+    plan = converge.plan(setup, eps, plane, keys=4)
+    assert len(plan.samples) == 12 and plan.notes == ()
+    balance = PlaneBalance.of(plane, setup)
+    for s in plan.samples:
+        want = balance.upstream(eps[s.port]).pick(
+            Request(client_ip=s.client, host=s.host, request_uri=s.path, headers=s.headers())
+        )
+        assert want is not None and s.allowed == frozenset({want.address})
+
+
+def test_haproxy_ids_by_position_and_ids_per_pod_are_planned_apart():
+    setup = layouts.setup("one-port", {"upstream-hash-by": "$request_uri"})
+    fewer = {8080: PODS[:2] + PODS[3:]}  # the third pod is gone: later pods are renumbered
+    by_position = converge.plan(setup, fewer, "haproxy", keys=40)
+    per_pod = converge.plan(setup, fewer, "haproxy:pod-ids", keys=40)
+    assert [s.allowed for s in by_position.samples] != [s.allowed for s in per_pod.samples]
+
+
+def test_a_key_haproxy_cannot_hash_is_checked_for_the_port_only():
+    setup = layouts.setup("one-port", {"upstream-hash-by": "$arg_user"})
+    plan = converge.plan(setup, {8080: PODS}, "haproxy")
+    assert all(s.allowed is None for s in plan.samples) and len(plan.samples) == 3
+    assert all("has no HAProxy balance" in note for note in plan.notes)
+
+
+@pytest.mark.parametrize(
+    ("plane", "key"), [("nginx:ip-hash", "$request_uri"), ("haproxy", "$remote_addr")]
+)
+def test_a_plane_reading_the_client_is_port_only_without_forwarded_headers(plane, key):
+    setup = layouts.setup("one-port", {"upstream-hash-by": key})
+    plain = type(setup)(setup.ingress, {}, setup.replicas)  # no use-forwarded-headers
+    assert not converge.client_from_forwarded(plain, plane)
+    assert converge.client_from_forwarded(setup, plane)  # the local backend follows the setup
+    plan = converge.plan(plain, {8080: PODS}, plane)
+    assert all(s.allowed is None for s in plan.samples)
+    assert all("X-Forwarded-For" in note for note in plan.notes)
+
+
+def test_local_haproxy_converges_and_a_wrong_endpoint_list_is_caught(tmp_path):
+    from ingressbed.backends.local import LocalBackend
+    from ingressbed.options import BedOptions
+
+    bed = LocalBackend(
+        BedOptions(backend="local", quiet=True, artifacts=tmp_path, data_plane="haproxy")
+    )
+    bed.start()
+    try:
+        setup = layouts.setup("three-ports", {"upstream-hash-by": "$remote_addr"})
         bed.apply(setup)  # converges inside
         done = converge.converge(bed, setup, timeout=5)
         assert sum(s.allowed is not None for s in done.samples) == 3 * converge.DEFAULT_KEYS

@@ -59,7 +59,7 @@ def test_an_asked_for_kill_is_not_a_death_and_gets_a_replacement(bed):
 
 def test_when_the_nginx_master_dies_its_workers_die_with_it(bed):
     bed.apply(layouts.setup("one-port", controller={"worker-processes": "2"}, replicas=1))
-    master = bed._nginx.pid
+    master = bed._proxy.pid
     workers = children(master)
     assert len(workers) == 2
     os.kill(master, signal.SIGKILL)
@@ -71,13 +71,50 @@ def test_when_the_nginx_master_dies_its_workers_die_with_it(bed):
         bed.apply(layouts.setup("one-port", replicas=1))
 
 
+def test_when_the_haproxy_master_dies_its_worker_dies_with_it_and_it_is_named(tmp_path):
+    bed = LocalBackend(
+        BedOptions(backend="local", quiet=True, artifacts=tmp_path, data_plane="haproxy")
+    )
+    bed.start()
+    try:
+        bed.apply(layouts.setup("one-port", {"upstream-hash-by": "$request_uri"}, replicas=1))
+        master = bed._proxy.pid
+        workers = children(master)
+        assert len(workers) == 1  # master-worker: one worker (with threads)
+        os.kill(master, signal.SIGKILL)
+        assert wait_gone(workers, timeout=5) == [], "no orphaned worker keeps listening"
+        death = bed.wait_death(5)
+        assert death is not None and death.startswith("haproxy (the data plane on 127.")
+        assert "SIGKILL" in death and "workers were killed with it" in death
+        assert bed.unexpected_exit() == death  # named once, the same line every time
+        with pytest.raises(SetupError, match=r"^haproxy .* was killed by SIGKILL.*stops here"):
+            bed.scale(2)
+    finally:
+        bed.close()
+
+
+def test_when_the_haproxy_worker_dies_the_master_ends_and_that_is_named(tmp_path):
+    bed = LocalBackend(
+        BedOptions(backend="local", quiet=True, artifacts=tmp_path, data_plane="haproxy")
+    )
+    bed.start()
+    try:
+        bed.apply(layouts.setup("one-port", replicas=1))
+        (worker,) = children(bed._proxy.pid)
+        os.kill(worker, signal.SIGKILL)
+        death = bed.wait_death(10)
+        assert death is not None and death.startswith("haproxy (the data plane on 127."), death
+    finally:
+        bed.close()
+
+
 SESSION = """
 import os, signal
 from ingressbed import layouts
 
 def test_meets_the_death(serve):
     bed = serve(layouts.setup("one-port", replicas=2))
-    child = bed._pods._pods[0][1]
+    child = bed._proxy if VICTIM == "data plane" else bed._pods._pods[0][1]
     os.kill(child.pid, signal.SIGKILL)
     assert bed.wait_death(10)
 
@@ -89,12 +126,18 @@ def test_later_two(serve):
 """
 
 
-def test_the_session_stops_at_the_test_that_met_the_death_and_says_it_once(tmp_path):
-    (tmp_path / "test_dies.py").write_text(SESSION)
+@pytest.mark.parametrize(
+    ("plane", "victim", "named"),
+    [("nginx", "pod", "pod hellogo-"), ("haproxy", "data plane", "haproxy (the data plane on ")],
+)
+def test_the_session_stops_at_the_test_that_met_the_death_and_says_it_once(
+    tmp_path, plane, victim, named
+):
+    (tmp_path / "test_dies.py").write_text(f"VICTIM = {victim!r}\n" + SESSION)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(tmp_path / "test_dies.py"), "--backend", "local",
          "-p", "no:cacheprovider", "-q", "-rN", "--artifacts", str(tmp_path / "reports"),
-         "--rootdir", str(tmp_path)],
+         "--rootdir", str(tmp_path), "--data-plane", plane],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     out = result.stdout + result.stderr
@@ -103,6 +146,6 @@ def test_the_session_stops_at_the_test_that_met_the_death_and_says_it_once(tmp_p
     assert "test_later" not in out, out
     said = [ln for ln in out.splitlines() if "the session stops here" in ln]
     assert len(said) == 1, out  # once, in the failure of the test that met it
-    assert said[0].startswith("ingressbed: pod hellogo-") and "(127." in said[0], out
+    assert said[0].startswith(f"ingressbed: {named}") and "127." in said[0], out
     assert "was killed by SIGKILL (signal 9)" in said[0], out
-    assert "Interrupted: ingressbed: pod hellogo-" in out, out
+    assert f"Interrupted: ingressbed: {named}" in out, out

@@ -82,26 +82,40 @@ def assert_nothing_left(prefix: str, output: str) -> None:
 
 
 MOMENTS = {
-    # moment: the line after which the signal is sent (and, for traffic, a file to grow)
-    "bring-up": "• Starting nginx ...",
+    # moment: the line after which the signal is sent (and, for traffic, a file to grow);
+    # {plane} is the data plane's program (nginx, haproxy)
+    "bring-up": "• Starting {plane} ...",
     "pods-start": "• Starting hellogo pods",
     "traffic": "✓ Starting hellogo pods",
-    "teardown": "local backend: stopping nginx and pods",
+    "teardown": "local backend: stopping {plane} and pods",
 }
+#: Where the access log of each program shows requests, and how a request line looks.
+ACCESS_LOG = {"nginx": ("access.log", ""), "haproxy": ("haproxy.log", "backend=hellogo-")}
+CASES = [
+    *((moment, presses, "nginx") for moment in MOMENTS for presses in (1, 2)),
+    # HAProxy's master-worker lifecycle: a few moments are enough on top of nginx's.
+    ("bring-up", 1, "haproxy"),
+    ("traffic", 2, "haproxy"),
+    ("teardown", 1, "haproxy"),
+]
 
 
-@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c-twice"])
-@pytest.mark.parametrize("moment", list(MOMENTS))
-def test_ctrl_c_at_any_moment_leaves_nothing_behind(moment, presses, tmp_path):
+@pytest.mark.parametrize(
+    ("moment", "presses", "plane"),
+    CASES,
+    ids=[f"{m}-{'ctrl-c-twice' if p == 2 else 'ctrl-c'}-{plane}" for m, p, plane in CASES],
+)
+def test_ctrl_c_at_any_moment_leaves_nothing_behind(moment, presses, plane, tmp_path):
     target = "e2e/test_scale.py"
     if moment == "teardown":
         target += "::test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it"
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", target, "--backend", "local", "-p", "no:cacheprovider",
-         "-q", "-s", "--artifacts", str(tmp_path / "reports")],
+         "-q", "-s", "--artifacts", str(tmp_path / "reports"), "--data-plane", plane],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         preexec_fn=interruptible,
     )  # fmt: skip
+    mark = MOMENTS[moment].format(plane=plane)
     prefix = run_dir = None
     seen: list[str] = []
     try:
@@ -111,13 +125,17 @@ def test_ctrl_c_at_any_moment_leaves_nothing_behind(moment, presses, tmp_path):
             match = BLOCK_LINE.search(line)
             if match:
                 prefix, run_dir = match.group(1), Path(match.group(2))
-            if MOMENTS[moment] in line:
+            if mark in line:
                 break
         assert prefix and run_dir, "".join(seen)[-3000:]
-        assert MOMENTS[moment] in seen[-1], "".join(seen)[-3000:]
+        assert mark in seen[-1], "".join(seen)[-3000:]
         if moment == "traffic":
-            log = run_dir / "access.log"
-            wait_for(lambda: log.exists() and log.stat().st_size > 0, "requests in access.log")
+            name, request = ACCESS_LOG[plane]
+            log = run_dir / name
+            wait_for(
+                lambda: log.exists() and log.stat().st_size > 0 and request in log.read_text(),
+                f"requests in {name}",
+            )
         for _ in range(presses):
             proc.send_signal(signal.SIGINT)
         output = "".join(seen) + proc.communicate(timeout=60)[0]
@@ -138,21 +156,25 @@ from ingressbed import layouts
 from ingressbed.backends.local import LocalBackend
 from ingressbed.options import BedOptions
 
-bed = LocalBackend(BedOptions(backend="local", quiet=True, artifacts=Path(sys.argv[1])))
+bed = LocalBackend(
+    BedOptions(backend="local", quiet=True, artifacts=Path(sys.argv[1]), data_plane=sys.argv[2])
+)
 try:
     bed.start()
     bed.apply(layouts.setup("one-port", replicas=2))
     pods = " ".join(str(child.pid) for _, child in bed._pods._pods)
-    print(bed._block.prefix, bed._run_dir, bed._nginx.pid, pods, flush=True)
+    print(bed._block.prefix, bed._run_dir, bed._proxy.pid, pods, flush=True)
     sys.stdin.read()
 finally:
     bed.close()
 """
 
 
-def start_runner(tmp_path: Path) -> tuple[subprocess.Popen[str], str, Path, int, list[int]]:
+def start_runner(
+    tmp_path: Path, plane: str = "nginx"
+) -> tuple[subprocess.Popen[str], str, Path, int, list[int]]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(tmp_path / "reports")],
+        [sys.executable, "-c", RUNNER, str(tmp_path / "reports"), plane],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -160,21 +182,23 @@ def start_runner(tmp_path: Path) -> tuple[subprocess.Popen[str], str, Path, int,
     return proc, prefix, Path(run_dir), int(master), [int(p) for p in pods]
 
 
-def test_a_sigkilled_runner_takes_its_processes_and_the_next_run_reclaims_the_rest(tmp_path):
-    proc, prefix, run_dir, master, pods = start_runner(tmp_path)
+@pytest.mark.parametrize("plane", ["nginx", "haproxy"])
+def test_a_sigkilled_runner_takes_its_processes_and_the_next_run_reclaims_the_rest(tmp_path, plane):
+    proc, prefix, run_dir, master, pods = start_runner(tmp_path, plane)
     workers = children(master)
     assert workers and len(pods) == 2
     proc.kill()
     proc.wait()
-    assert wait_gone([master, *workers, *pods]) == [], "pods and nginx die with the runner"
+    assert wait_gone([master, *workers, *pods]) == [], f"pods and {plane} die with the runner"
     assert run_dir.exists() and (LOCK_DIR / f"{prefix}.lock").exists(), "left by the dead run"
     assert prefix in reclaim()
     assert not run_dir.exists()
     assert not (LOCK_DIR / f"{prefix}.lock").exists()
 
 
-def test_reclaim_kills_workers_orphaned_when_runner_and_nginx_master_die_together(tmp_path):
-    proc, prefix, run_dir, master, pods = start_runner(tmp_path)
+@pytest.mark.parametrize("plane", ["nginx", "haproxy"])
+def test_reclaim_kills_workers_orphaned_when_runner_and_the_master_die_together(tmp_path, plane):
+    proc, prefix, run_dir, master, pods = start_runner(tmp_path, plane)
     workers = children(master)
     assert workers
     os.kill(master, signal.SIGKILL)
@@ -182,7 +206,7 @@ def test_reclaim_kills_workers_orphaned_when_runner_and_nginx_master_die_togethe
     proc.wait()
     assert wait_gone(pods) == []
     assert prefix in reclaim()
-    assert wait_gone(workers) == [], "no nginx worker survives the reclaim"
+    assert wait_gone(workers) == [], f"no {plane} worker survives the reclaim"
     assert not run_dir.exists()
     assert not (LOCK_DIR / f"{prefix}.lock").exists()
 

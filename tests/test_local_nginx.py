@@ -8,8 +8,10 @@ import pytest
 
 from ingressbed import layouts
 from ingressbed.backends.local import find_nginx
-from ingressbed.backends.local_nginx import Listen, render
+from ingressbed.backends.local_nginx import Listen
+from ingressbed.backends.local_nginx import render as render_plane
 from ingressbed.errors import ConfigError
+from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import Endpoint
 
 LISTEN = Listen("127.0.0.1", 18080, 18081)
@@ -17,6 +19,11 @@ LISTEN = Listen("127.0.0.1", 18080, 18081)
 
 def endpoints(ports=(8080, 9090, 8081), n=3):
     return {p: [Endpoint(f"127.9.9.{10 + i}", p) for i in range(n)] for p in ports}
+
+
+def render(setup, eps, listen, run_dir, generation, plane="nginx"):
+    """The nginx render of ``setup`` as data plane ``plane`` translates it."""
+    return render_plane(setup, PlaneBalance.of(plane, setup), eps, listen, run_dir, generation)
 
 
 def test_hash_by_becomes_consistent_hash_without_failure_skipping(tmp_path):
@@ -27,6 +34,29 @@ def test_hash_by_becomes_consistent_hash_without_failure_skipping(tmp_path):
         assert "hash $binary_remote_addr consistent;" in block
         assert block.count("max_fails=0") == 3
     assert 'return 200 "7"' in text  # the generation the backend waits for
+
+
+@pytest.mark.parametrize(
+    ("plane", "line"),
+    [
+        ("nginx", "hash $binary_remote_addr consistent;"),
+        ("nginx:hash", "hash $binary_remote_addr;"),
+        ("nginx:ip-hash", "ip_hash;"),
+    ],
+)
+def test_each_nginx_plane_renders_its_method_from_the_translation(tmp_path, plane, line):
+    setup = layouts.setup("one-port", {"upstream-hash-by": "$binary_remote_addr"})
+    text = render(setup, endpoints((8080,)), LISTEN, str(tmp_path), 1, plane)
+    block = text.split("upstream hellogo-8080 {")[1].split("}")[0]
+    assert next(ln.strip() for ln in block.splitlines() if ln.strip()) == line
+    assert block.count("max_fails=0") == 3
+    assert f"# data plane {plane}" in text
+
+
+def test_a_haproxy_plane_is_not_rendered_as_nginx(tmp_path):
+    setup = layouts.setup("one-port")
+    with pytest.raises(ConfigError, match="nginx cannot render data plane haproxy"):
+        render(setup, endpoints((8080,)), LISTEN, str(tmp_path), 1, "haproxy")
 
 
 def test_round_robin_has_no_hash_and_one_worker(tmp_path):
@@ -71,15 +101,19 @@ def test_bad_timeout_is_a_config_error(tmp_path):
         {},
         {"upstream-hash-by": "$binary_remote_addr"},
         {"upstream-hash-by": "$host$request_uri"},
+        {"upstream-hash-by": "$request_uri", "plane": "nginx:hash"},
+        {"upstream-hash-by": "$request_uri", "plane": "nginx:ip-hash"},
         {"enable-cors": "true", "cors-allow-origin": "*", "proxy-read-timeout": "300"},
     ],
 )
 @pytest.mark.parametrize("layout", ["three-ports", "one-port"])
 def test_real_nginx_accepts_every_rendered_config(tmp_path, layout, annotations):
+    annotations = dict(annotations)
+    plane = annotations.pop("plane", "nginx")
     setup = layouts.setup(layout, annotations)
     conf = tmp_path / "nginx.conf"
     (tmp_path / "tmp").mkdir()
-    conf.write_text(render(setup, endpoints(), LISTEN, str(tmp_path), 3))
+    conf.write_text(render(setup, endpoints(), LISTEN, str(tmp_path), 3, plane))
     done = subprocess.run(
         [find_nginx(), "-t", "-p", str(tmp_path), "-c", str(conf)],
         capture_output=True,

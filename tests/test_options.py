@@ -91,3 +91,30 @@ def test_pytest_stops_at_start_up_with_one_line_for_a_bad_variable(
     assert "Traceback" not in text
     lines = [line for line in text.splitlines() if variable in line]
     assert lines == [f"ERROR: ingressbed: {variable}={value!r}: " + lines[0].split(": ", 3)[3]]
+
+
+def test_the_data_plane_defaults_to_nginx_and_takes_the_local_planes():
+    assert BedOptions().data_plane == "nginx"
+    options = resolve({"backend": "local"}, {"INGRESSBED_DATA_PLANE": "haproxy:pod-ids"})
+    assert options.data_plane == "haproxy:pod-ids"
+    assert resolve({"data_plane": "nginx:ip-hash"}, {}).backend == "auto"  # auto may be local
+
+
+@pytest.mark.parametrize(
+    ("given", "env", "message"),
+    [
+        ({"backend": "kind", "data_plane": "haproxy"}, {}, "--data-plane 'haproxy': the kind"),
+        (
+            {"backend": "cluster"},
+            {"INGRESSBED_DATA_PLANE": "nginx:hash"},
+            "INGRESSBED_DATA_PLANE='nginx:hash': the cluster backend runs ingress-nginx",
+        ),
+        ({"data_plane": "ingress-nginx"}, {}, "--data-plane 'ingress-nginx': not one of nginx,"),
+    ],
+)
+def test_a_data_plane_kind_or_cluster_do_not_run_is_one_line(given, env, message):
+    with pytest.raises(ConfigError) as info:
+        resolve(given, env)
+    assert str(info.value).startswith(message)
+    with pytest.raises(ConfigError, match="the kind backend runs ingress-nginx"):
+        BedOptions(data_plane="haproxy").but(backend="kind")  # as `ingressbed up` resolves auto

@@ -1,6 +1,7 @@
 """Backends: where the bed runs. ``create(options)`` builds the one the options name.
 
-``auto`` picks kind when a Docker daemon answers, else local, and says which and why.
+``auto`` picks kind when a Docker daemon answers, else local, and says which and why;
+``--data-plane`` other than the default then needs local (kind runs ingress-nginx).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from ingressbed.backends.base import Backend
 from ingressbed.errors import BedError
-from ingressbed.options import BedOptions
+from ingressbed.options import BedOptions, check_data_plane
 from ingressbed.progress import Steps
 
 
@@ -45,7 +46,7 @@ def resolve(options: BedOptions, steps: Steps) -> str:
     chosen = "kind" if ok else "local"
     steps.note(
         f"*** backend auto -> {chosen}: "
-        + (why if ok else f"{why}; using plain nginx + processes")
+        + (why if ok else f"{why}; using {options.data_plane} + processes")
         + " ***"
     )
     return chosen
@@ -55,6 +56,7 @@ def create(options: BedOptions, steps: Steps | None = None) -> Backend:
     """Build (not start) the backend ``options`` names."""
     steps = steps or Steps(quiet=options.quiet)
     name = resolve(options, steps)
+    check_data_plane(name, options.data_plane)  # auto: checked once it is resolved
     if name == "local":
         from ingressbed.backends.local import LocalBackend
 

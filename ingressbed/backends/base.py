@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ingressbed.backends.bringup import BringUpStep
-from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, Pod, Setup
+from ingressbed.vocabulary import Address, Capability, Endpoint, Pod, Setup
 
 
 @runtime_checkable
@@ -24,10 +24,15 @@ class Backend(Protocol):
 
     #: "local", "kind" or "cluster".
     name: str
-    #: Which placement-model flavor predicts its picks.
-    data_plane: Flavor
     #: What this backend can do.
     capabilities: frozenset[Capability]
+
+    @property
+    def data_plane(self) -> str:
+        """What balances: a ``DataPlane`` value (``ingress-nginx`` on kind and cluster; on
+        local ``nginx``, ``haproxy:pod-ids`` ...). The part before ``:`` is the flavor of the
+        placement model; ``translation.PlaneBalance.of`` says how it balances a setup."""
+        ...
 
     def versions(self) -> dict[str, str]:
         """Versions of what runs (nginx, controller, node image, ...), for the report."""

@@ -6,9 +6,10 @@ the end of ``apply``, ``scale`` and ``kill`` with the setup it now serves:
 
 - every route must be answered by a pod on the route's Service port (after a switch from
   three ports to one, ``/9090`` must be answered on 8080, not on 9090 any more);
-- for a hash setup, a sample of keys per route must land where the placement model
-  (flavor = ``backend.data_plane``) puts them for the endpoint order the backend reports
-  now (``backend.endpoints(port)``); with subsets, in the predicted group;
+- for a hash setup, a sample of keys per route must land where the data plane's
+  translation of the setup puts them (``PlaneBalance.of(backend.data_plane, setup)``:
+  ``upstream(endpoints).pick``) for the endpoint order the backend reports now
+  (``backend.endpoints(port)``); with ingress-nginx's subsets, in the predicted group;
 - the check repeats until it holds ``rounds`` times in a row, or a deadline passes; then
   ``SetupError`` shows the disagreements of the last round. No fixed sleeps: the pause
   between rounds only paces the polling.
@@ -36,11 +37,15 @@ from ingressbed.errors import ConfigError, SetupError
 from ingressbed.placement.predictor import Predictor
 from ingressbed.placement.subset import DEFAULT_SUBSET_SIZE
 from ingressbed.placement.variables import Request
+from ingressbed.translation import PlaneBalance, Upstream
 from ingressbed.vocabulary import Address, Endpoint, Flavor, Route, Setup
 
 #: Sample keys per hash route and round: enough that a stale ring shows (with 6 pods a
 #: wrong ring agrees with the right one on a key about 1 time in 6).
 DEFAULT_KEYS = 12
+_NOT_FORWARDED = (
+    "the key reads the client address and the data plane does not take it from X-Forwarded-For"
+)
 #: Host header for a route without a host (any name reaches the default server).
 ANY_HOST = "converge.ingressbed.invalid"
 USER_AGENT = "ingressbed-converge"
@@ -49,7 +54,10 @@ USER_AGENT = "ingressbed-converge"
 class Target(Protocol):
     """What ``converge`` needs of a backend (every ``Backend`` has it)."""
 
-    data_plane: Flavor
+    @property
+    def data_plane(self) -> str:
+        """A ``DataPlane`` value: how ``PlaneBalance`` translates the setup."""
+        ...
 
     def address(self) -> Address: ...
 
@@ -163,7 +171,8 @@ def plan(
     Args:
         setup: what the backend now serves.
         endpoints: per Service port, the endpoints in the balancer's order.
-        flavor: the placement-model flavor of the data plane.
+        flavor: the data plane (a ``DataPlane`` value: ``ingress-nginx``, ``nginx:ip-hash``,
+            ``haproxy:pod-ids`` ...); ``PlaneBalance.of`` translates the setup for it.
         keys: sample keys per hash route (at least 1).
         forwarded: the client address follows X-Forwarded-For (None: decided from
             ``flavor`` and ``setup``, see ``client_from_forwarded``).
@@ -196,20 +205,33 @@ def plan(
             notes.append(f"{route.path}: port only ({why_not})")
             samples += plain
             continue
-        predictor, problem = _predictor(setup, hash_by, peers, flavor, controller_version)
-        if predictor is None:
-            notes.append(f"{route.path}: port only ({problem})")
+        if _subset(setup):
+            predictor, problem = _predictor(setup, hash_by, peers, flavor, controller_version)
+            if predictor is None:
+                notes.append(f"{route.path}: port only ({problem})")
+                samples += plain[:1]
+                continue
+            if not forwarded and _reads_client(predictor, plain[0]):
+                notes.append(f"{route.path}: port only ({_NOT_FORWARDED})")
+                samples += plain[:1]
+                continue
+            samples += [_in_group(predictor, s, forwarded) for s in plain]
+            continue
+        try:
+            balance = PlaneBalance.of(flavor, setup, controller_version=controller_version)
+            if not balance.hashed:
+                raise ConfigError(f"{balance.describe()}: no fixed pod per key")
+            upstream = balance.upstream(peers)
+        except ConfigError as exc:
+            notes.append(f"{route.path}: port only ({exc})")
             samples += plain[:1]
             continue
-        if not forwarded and _reads_client(predictor, plain[0]):
-            notes.append(
-                f"{route.path}: port only (the key reads the client address and the data plane "
-                "does not take it from X-Forwarded-For)"
-            )
+        if not forwarded and balance.reads_client:
+            notes.append(f"{route.path}: port only ({_NOT_FORWARDED})")
             samples += plain[:1]
             continue
         try:
-            samples += [_predicted(predictor, s, forwarded) for s in plain]
+            samples += [_predicted(upstream, s, forwarded) for s in plain]
         except ConfigError as exc:
             notes.append(f"{route.path}: port only ({exc})")
             samples += plain[:1]
@@ -223,9 +245,9 @@ def _predictor(
     flavor: str,
     controller_version: str | None,
 ) -> tuple[Predictor | None, str]:
-    subset = (setup.ingress.annotation("upstream-hash-by-subset") or "").lower() == "true"
+    """The subset model (ingress-nginx's ``upstream-hash-by-subset``), or why there is none."""
     size: int | None = None
-    if subset:
+    if _subset(setup):
         raw = setup.ingress.annotation("upstream-hash-by-subset-size") or str(DEFAULT_SUBSET_SIZE)
         if not raw.isdigit() or int(raw) < 1:
             raise ConfigError(f"upstream-hash-by-subset-size {raw!r} is not a positive number")
@@ -238,14 +260,25 @@ def _predictor(
         return None, str(exc)
 
 
-def _predicted(predictor: Predictor, sample: Sample, forwarded: bool) -> Sample:
-    """``sample`` with the pods the model allows for it."""
+def _subset(setup: Setup) -> bool:
+    return (setup.ingress.annotation("upstream-hash-by-subset") or "").lower() == "true"
+
+
+def _in_group(predictor: Predictor, sample: Sample, forwarded: bool) -> Sample:
+    """``sample`` allowing the pods of its subset group (ingress-nginx's subsets)."""
     request = _model_request(sample, forwarded)
     if predictor.subsets is not None:
         allowed: frozenset[str] | None = frozenset(e.address for e in predictor.pick_group(request))
     else:
         pick = predictor.pick(request)
         allowed = None if pick is None else frozenset({pick.address})
+    return Sample(sample.route, sample.path, sample.host, sample.client, sample.port, allowed)
+
+
+def _predicted(upstream: Upstream, sample: Sample, forwarded: bool) -> Sample:
+    """``sample`` with the pod the data plane's translation picks for it."""
+    pick = upstream.pick(_model_request(sample, forwarded))
+    allowed = None if pick is None else frozenset({pick.address})
     return Sample(sample.route, sample.path, sample.host, sample.client, sample.port, allowed)
 
 

@@ -1,20 +1,25 @@
-"""The ``local`` backend: plain nginx from the OS in front of hellogo processes.
+"""The ``local`` backend: plain nginx or HAProxy from the OS in front of hellogo processes.
 
 No Docker, no cluster: each pod is a hellogo process on its own loopback address of the
-run's block, and nginx (from PATH) is the data plane, configured from the setup by
-``local_nginx.render``. What plain nginx cannot do like ingress-nginx (subset hashing,
-cookie affinity, service-upstream, ewma) is left out of ``capabilities``.
+run's block, and the data plane (``--data-plane``) is nginx or HAProxy from PATH,
+configured from the setup by ``local_nginx.render`` or ``local_haproxy.render``. Both
+render the plane's translation of the candidate (``translation.PlaneBalance``): ``nginx``
+(``hash KEY consistent``), ``nginx:hash``, ``nginx:ip-hash``, ``haproxy`` (``hash-type
+consistent``, ids by position), ``haproxy:pod-ids``, ``haproxy:map-based``. What they
+cannot do like ingress-nginx (subset hashing, cookie affinity, service-upstream, ewma) is
+left out of ``capabilities``.
 
-Every change is applied by rewriting nginx.conf, checking it with ``nginx -t`` and
-reloading; the call returns once a new connection sees the new config generation and
-no old worker remains.
+Every change is applied by rewriting the configuration, checking it (``nginx -t``,
+``haproxy -c``) and reloading (nginx: SIGHUP; HAProxy runs in master-worker mode: SIGUSR2);
+the call returns once a new connection sees the new config generation and no old worker
+remains.
 
-Start-up is ``bring_up()``: an ordered list of steps (artifacts check, nginx, address
-block and run folder, nginx started). Clean-up holds at every moment: children are
-recorded in the same breath as they start, ``close()`` finishes even through Ctrl-C,
-the kernel stops every child if the runner dies, and the next run reclaims what a
-killed run left (``local_addresses.reclaim``). Every child is watched: a pod or nginx
-that dies on its own is named once and stops the session (docs/bad-input.md).
+Start-up is ``bring_up()``: an ordered list of steps (artifacts check, finding the data
+plane, address block and run folder, data plane started). Clean-up holds at every moment:
+children are recorded in the same breath as they start, ``close()`` finishes even through
+Ctrl-C, the kernel stops every child if the runner dies, and the next run reclaims what a
+killed run left (``local_addresses.reclaim``). Every child is watched: a pod or the data
+plane that dies on its own is named once and stops the session (docs/bad-input.md).
 """
 
 from __future__ import annotations
@@ -31,23 +36,26 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingressbed import artifacts, ingress_keys
-from ingressbed.backends import base, converge
+from ingressbed.backends import base, converge, local_haproxy, local_nginx
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.backends.local_addresses import LOCK_DIR, AddressBlock
-from ingressbed.backends.local_nginx import GENERATION_PATH, Listen, render
+from ingressbed.backends.local_nginx import GENERATION_PATH, Listen
 from ingressbed.backends.local_pods import PodSet
 from ingressbed.backends.processes import Child, signals_deferred
 from ingressbed.errors import ConfigError, SetupError, ToolError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
+from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import (
     HELLOGO_PORTS,
     HTTP_PORT,
     Address,
     Capability,
+    DataPlane,
     Endpoint,
     Flavor,
     IngressSpec,
@@ -57,24 +65,91 @@ from ingressbed.vocabulary import (
 )
 
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
-_NGINX_FILES = ("nginx.conf", "error.log", "access.log", "nginx.out")
 _IDLE = Setup(IngressSpec("idle", (Route("/healthz-idle", HTTP_PORT),)), replicas=0)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A data plane's program: where it is found, its files in the run folder.
+
+    ``config`` is the rendered configuration, ``log`` the file its stdout and stderr go to,
+    ``check_log`` what the configuration check said when it refused; ``files`` are what
+    diagnostics copy (each as ``<name>-<file>``).
+    """
+
+    name: str
+    variable: str
+    package: str
+    config: str
+    log: str
+    check_log: str
+    files: tuple[str, ...]
+    error_mark: str  # how its error lines start: [emerg] (nginx), [ALERT] (HAProxy)
+
+
+NGINX = Program(
+    "nginx",
+    "INGRESSBED_NGINX",
+    "nginx-light",
+    "nginx.conf",
+    "nginx.out",
+    "nginx-t.out",
+    ("nginx.conf", "error.log", "access.log", "nginx.out"),
+    "[emerg]",
+)
+HAPROXY = Program(
+    "haproxy",
+    "INGRESSBED_HAPROXY",
+    "haproxy",
+    "haproxy.cfg",
+    "haproxy.log",
+    "haproxy-c.out",
+    ("haproxy.cfg", "haproxy.log"),
+    "[ALERT]",
+)
+_HAPROXY_PREFIX = re.compile(r"^\[(ALERT|WARNING|NOTICE)\]\s+\(\d+\) : (?:config : )?")
+_NGINX_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ")
+
+
+def find_program(program: Program) -> str:
+    """Path of ``program``'s binary, or a ToolError saying how to install it."""
+    override = os.environ.get(program.variable)
+    if override:
+        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
+            raise ToolError(f"{program.variable}={override} is not an executable file")
+        return override
+    found = shutil.which(program.name, path=_SEARCH_PATH)
+    if not found:
+        raise ToolError(
+            f"{program.name} not found on PATH (nor /usr/sbin): install it "
+            f"(Debian/Ubuntu: apt-get install {program.package}) or set {program.variable}"
+        )
+    return found
 
 
 def find_nginx() -> str:
     """Path of the nginx binary, or a ToolError saying how to install it."""
-    override = os.environ.get("INGRESSBED_NGINX")
-    if override:
-        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
-            raise ToolError(f"INGRESSBED_NGINX={override} is not an executable file")
-        return override
-    found = shutil.which("nginx", path=_SEARCH_PATH)
-    if not found:
-        raise ToolError(
-            "nginx not found on PATH (nor /usr/sbin): install it "
-            "(Debian/Ubuntu: apt-get install nginx-light) or set INGRESSBED_NGINX"
-        )
-    return found
+    return find_program(NGINX)
+
+
+def find_haproxy() -> str:
+    """Path of the haproxy binary, or a ToolError saying how to install it."""
+    return find_program(HAPROXY)
+
+
+def program_of(plane: DataPlane) -> Program:
+    """The program that runs ``plane`` on the local backend.
+
+    Raises:
+        ConfigError: a plane the local backend does not run (ingress-nginx).
+    """
+    if plane.flavor == Flavor.NGINX:
+        return NGINX
+    if plane.flavor == Flavor.HAPROXY:
+        return HAPROXY
+    raise ConfigError(
+        f"the local backend does not run data plane {plane}; use --backend kind or cluster"
+    )
 
 
 def _ip_key(pod: Pod) -> tuple[int, ...]:
@@ -82,19 +157,19 @@ def _ip_key(pod: Pod) -> tuple[int, ...]:
 
 
 class LocalBackend:
-    """hellogo processes on 127.A.B.x behind plain nginx on 127.A.B.1.
+    """hellogo processes on 127.A.B.x behind plain nginx or HAProxy on 127.A.B.1.
 
-    A pod or nginx that dies on its own is noticed at once (the process watcher); from
-    then on the backend refuses every call with one line naming what died and how, and
-    the pytest plugin fails the test that met it with that line and stops the session
-    (docs/bad-input.md, "When a pod or nginx dies"). The bed does not replace the pod as
+    ``data_plane`` comes from the options (``--data-plane``). A pod or the data plane that
+    dies on its own is noticed at once (the process watcher); from then on the backend
+    refuses every call with one line naming what died and how, and the pytest plugin fails
+    the test that met it with that line and stops the session (docs/bad-input.md, "When a
+    pod or nginx dies"). The bed does not replace the pod as
     a Deployment would: a replacement would hide the crash being reported, and every
     later result would rest on a bed that just broke. ``kill()`` is different: a kill
     asked for is followed by a replacement with a new name and address, as in a cluster.
     """
 
     name = "local"
-    data_plane = Flavor.NGINX
     capabilities = frozenset(
         {
             Capability.HASH,
@@ -109,10 +184,12 @@ class LocalBackend:
     def __init__(self, options: BedOptions | None = None, steps: Steps | None = None) -> None:
         self.options = options or BedOptions(backend="local")
         self.steps = steps or Steps(quiet=self.options.quiet)
-        self._nginx_bin = ""
+        self.data_plane: DataPlane = DataPlane(self.options.data_plane)
+        self.program = program_of(self.data_plane)
+        self._bin = ""
         self._block: AddressBlock | None = None
         self._pods: PodSet | None = None
-        self._nginx: Child | None = None
+        self._proxy: Child | None = None
         self._listen: Listen | None = None
         self._setup = _IDLE
         self._generation = 0
@@ -126,12 +203,13 @@ class LocalBackend:
 
     # ----------------------------------------------------------------- lifecycle
     def versions(self) -> dict[str, str]:
-        out = subprocess.run(
-            [self._nginx_bin or find_nginx(), "-v"], capture_output=True, text=True, check=False
-        )
-        match = re.search(r"nginx/(\S+)", out.stderr + out.stdout)
+        binary = self._bin or find_program(self.program)
+        out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+        pattern = r"nginx/(\S+)" if self.program is NGINX else r"HAProxy version (\S+)"
+        match = re.search(pattern, out.stderr + out.stdout)
         return {
-            "nginx": match.group(1) if match else "unknown",
+            self.program.name: match.group(1) if match else "unknown",
+            "data plane": str(self.data_plane),
             "python": sys.version.split()[0],
             "hellogo": "source",
         }
@@ -145,9 +223,10 @@ class LocalBackend:
                 f"check that {self.options.artifacts} can take run folders (creates nothing)",
             ),
             BringUpStep(
-                "Finding nginx",
-                self._find_nginx,
-                "use $INGRESSBED_NGINX, else nginx on PATH, /usr/sbin or /usr/local/sbin",
+                f"Finding {self.program.name}",
+                self._find_program,
+                f"use ${self.program.variable}, else {self.program.name} on PATH, /usr/sbin "
+                "or /usr/local/sbin",
             ),
             BringUpStep(
                 "Reserving a loopback block",
@@ -157,17 +236,32 @@ class LocalBackend:
                 "make the run folder <tmp>/ingressbed-127.A.B-XXXX (config, logs, pods/)",
             ),
             BringUpStep(
-                "Starting nginx",
-                self._start_nginx,
-                "render nginx.conf with no pods yet and check it with nginx -t\n"
-                "run nginx -p <run folder> -c nginx.conf -g 'daemon off;' on 127.A.B.1 "
-                "(own session, killed with the bed, workers killed with the master)\n"
-                "wait until a new connection sees config generation 1",
+                f"Starting {self.program.name}",
+                self._start_proxy,
+                self._start_description(),
             ),
         ]
 
+    def _start_description(self) -> str:
+        if self.program is NGINX:
+            run = (
+                "render nginx.conf with no pods yet and check it with nginx -t\n"
+                "run nginx -p <run folder> -c nginx.conf -g 'daemon off;' on 127.A.B.1 "
+            )
+        else:
+            run = (
+                f"render haproxy.cfg ({self.data_plane}) with no pods yet and check it with "
+                "haproxy -c\n"
+                "run haproxy -W -db -f haproxy.cfg -p haproxy.pid (master-worker, foreground) "
+                "on 127.A.B.1 "
+            )
+        return (
+            run + "(own session, killed with the bed, workers killed with the master)\n"
+            "wait until a new connection sees config generation 1"
+        )
+
     def start(self) -> None:
-        if self._nginx is not None:
+        if self._proxy is not None:
             return
         try:
             run_all(self.bring_up(), self.steps)
@@ -178,8 +272,8 @@ class LocalBackend:
     def _check_artifacts(self) -> None:
         artifacts.check_writable(self.options.artifacts)
 
-    def _find_nginx(self) -> None:
-        self._nginx_bin = find_nginx()
+    def _find_program(self) -> None:
+        self._bin = find_program(self.program)
 
     def _reserve(self) -> None:
         with signals_deferred():  # a lock or folder taken is a lock or folder recorded
@@ -194,7 +288,7 @@ class LocalBackend:
             f"{self._listen.address}:{self._listen.port}, run folder {run_dir}"
         )
 
-    def _start_nginx(self) -> None:
+    def _start_proxy(self) -> None:
         self._configure(_IDLE)
 
     def close(self) -> None:
@@ -206,14 +300,16 @@ class LocalBackend:
         """
         with signals_deferred():
             if self._block is not None:
-                self.steps.note("local backend: stopping nginx and pods, removing its folder")
+                self.steps.note(
+                    f"local backend: stopping {self.program.name} and pods, removing its folder"
+                )
             self._close()
 
     def _close(self) -> None:
         keep = self.options.keep == "always" or (self.options.keep == "on-failure" and self._failed)
-        if self._nginx is not None:
-            self._nginx.stop()
-            self._nginx = None
+        if self._proxy is not None:
+            self._proxy.stop()
+            self._proxy = None
         if self._pods is not None:
             self._pods.close()
             self._pods = None
@@ -235,7 +331,7 @@ class LocalBackend:
         self._failed = True
 
     def unexpected_exit(self) -> str | None:
-        """What died on its own (pod name and address, or nginx, and how), or None."""
+        """What died on its own (pod name and address, or the data plane, and how), or None."""
         return self._deaths[0] if self._deaths else None
 
     def _died(self, child: Child) -> None:  # the watcher thread
@@ -256,7 +352,7 @@ class LocalBackend:
         lacking = base.missing(self, ingress_keys.required_capabilities(setup))
         if lacking:
             raise ConfigError(
-                f"the local backend (plain nginx) cannot serve {', '.join(lacking)}; "
+                f"the local backend ({self.data_plane}) cannot serve {', '.join(lacking)}; "
                 "run on --backend kind or cluster"
             )
         self._require_started()
@@ -297,7 +393,7 @@ class LocalBackend:
         run_dir = self._run_dir
         if run_dir is None:
             return []
-        sources = [(run_dir / name, f"nginx-{name}") for name in _NGINX_FILES]
+        sources = [(run_dir / name, f"{self.program.name}-{name}") for name in self.program.files]
         sources += [(log, f"pod-{log.name}") for log in (self._pods.logs() if self._pods else [])]
         for src, name in sources:
             with contextlib.suppress(FileNotFoundError):
@@ -312,7 +408,12 @@ class LocalBackend:
         state = dest / "backends.json"
         state.write_text(
             json.dumps(
-                {"generation": self._generation, "backends": backends, "died": self._deaths},
+                {
+                    "data_plane": str(self.data_plane),
+                    "generation": self._generation,
+                    "backends": backends,
+                    "died": self._deaths,
+                },
                 indent=2,
             )
         )
@@ -337,10 +438,11 @@ class LocalBackend:
         run_dir = self._run_dir
         if run_dir is None:
             return line
-        line = re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ", r"\1 ", line)
+        line = _NGINX_PREFIX.sub(r"\1 ", line)
+        line = _HAPROXY_PREFIX.sub(r"[\1] ", line)
         try:
             folder = artifacts.evidence_folder(
-                self.options.artifacts, "local-nginx", self.options.keep_runs
+                self.options.artifacts, f"local-{self.program.name}", self.options.keep_runs
             )
             for name in names:
                 with contextlib.suppress(FileNotFoundError):
@@ -352,6 +454,8 @@ class LocalBackend:
     def _configure(self, setup: Setup) -> None:
         pods = self._require_started()
         assert self._listen is not None and self._run_dir is not None
+        # The translation first: a candidate the data plane cannot take starts no pod.
+        balance = PlaneBalance.of(self.data_plane, setup)
         have = len(pods.pods)
         slow_now = [p.slow_ms for p in pods.pods if p.slow_ms]
         slow_ms = setup.slow_ms if setup.slow_pods else 0
@@ -362,66 +466,77 @@ class LocalBackend:
                 pods.ensure(setup.replicas, setup.slow_pods, slow_ms)
         self._generation += 1
         endpoints = {port: self.endpoints(port) for port in setup.ingress.ports}
-        text = render(setup, endpoints, self._listen, str(self._run_dir), self._generation)
-        conf = self._run_dir / "nginx.conf"
+        renderer = local_nginx.render if self.program is NGINX else local_haproxy.render
+        text = renderer(
+            setup, balance, endpoints, self._listen, str(self._run_dir), self._generation
+        )
+        conf = self._run_dir / self.program.config
         conf.write_text(text)
         self._check_config(conf)
         self._setup = setup
-        if self._nginx is None:
+        if self._proxy is None:
             with signals_deferred():
-                self._nginx = Child(
-                    f"nginx (the data plane on {self._listen.address})",
-                    [
-                        self._nginx_bin,
-                        "-p",
-                        str(self._run_dir),
-                        "-c",
-                        str(conf),
-                        "-g",
-                        "daemon off;",
-                    ],
-                    self._run_dir / "nginx.out",
+                self._proxy = Child(
+                    f"{self.program.name} (the data plane on {self._listen.address})",
+                    self._argv(conf),
+                    self._run_dir / self.program.log,
                     kill_group=True,
                     on_exit=self._died,
                 )
         else:
-            self._nginx.signal(signal.SIGHUP)
-        self._wait_generation(int(setup.controller.get("worker-processes", "1")))
-        self._nginx.mark_ready()
+            # nginx re-reads its file on SIGHUP; HAProxy's master re-executes itself on
+            # SIGUSR2, starts new workers and tells the old ones to finish.
+            self._proxy.signal(signal.SIGHUP if self.program is NGINX else signal.SIGUSR2)
+        self._wait_generation(self._workers(setup))
+        self._proxy.mark_ready()
+
+    def _argv(self, conf: Path) -> list[str]:
+        assert self._run_dir is not None
+        if self.program is NGINX:
+            return [self._bin, "-p", str(self._run_dir), "-c", str(conf), "-g", "daemon off;"]
+        # -W: master-worker (the master stays, reloads on SIGUSR2); -db: in the foreground.
+        return [self._bin, "-W", "-db", "-f", str(conf), "-p", str(self._run_dir / "haproxy.pid")]
+
+    def _workers(self, setup: Setup) -> int:
+        """Worker processes once a reload is done (HAProxy: one, with threads)."""
+        if self.program is NGINX:
+            return int(setup.controller.get("worker-processes", "1"))
+        return 1
 
     def _check_config(self, conf: Path) -> None:
         assert self._run_dir is not None
+        if self.program is NGINX:
+            argv = [self._bin, "-t", "-q", "-p", str(self._run_dir), "-c", str(conf)]
+        else:
+            argv = [self._bin, "-c", "-f", str(conf)]
         # Held Ctrl-C: subprocess.run kills an interrupted child but does not wait for it,
-        # and a still-running `nginx -t` would create files in a folder being removed.
+        # and a still-running check would create files in a folder being removed.
         with signals_deferred():
-            result = subprocess.run(
-                [self._nginx_bin, "-t", "-q", "-p", str(self._run_dir), "-c", str(conf)],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=30,
-            )
+            result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
         if result.returncode != 0:
-            lines = [ln for ln in result.stderr.splitlines() if "[emerg]" in ln] or [result.stderr]
-            (self._run_dir / "nginx-t.out").write_text(result.stderr)
-            line = self._evidence(lines[0].strip(), "nginx.conf", "nginx-t.out")
-            raise ConfigError(f"nginx rejected the generated config: {line}")
+            said = result.stderr + result.stdout
+            mark = self.program.error_mark
+            lines = [ln for ln in said.splitlines() if mark in ln] or [said.strip() or "no output"]
+            (self._run_dir / self.program.check_log).write_text(said)
+            line = self._evidence(lines[0].strip(), self.program.config, self.program.check_log)
+            raise ConfigError(f"{self.program.name} rejected the generated config: {line}")
 
     def _wait_generation(self, workers: int, timeout: float = 10.0) -> None:
         """Poll the status server on new connections until the new generation answers
         and only the new workers are left."""
-        assert self._nginx is not None and self._listen is not None
+        assert self._proxy is not None and self._listen is not None
         deadline = time.monotonic() + timeout
         want = str(self._generation)
+        name = self.program.name
         while time.monotonic() < deadline:
-            if not self._nginx.alive():
-                self._nginx.expect_exit()
-                raise SetupError(f"nginx exited: {self._error_line()}")
-            if self._status() == want and _child_count(self._nginx.pid) <= workers:
+            if not self._proxy.alive():
+                self._proxy.expect_exit()
+                raise SetupError(f"{name} exited: {self._error_line()}")
+            if self._status() == want and _child_count(self._proxy.pid) <= workers:
                 return
             time.sleep(0.005)  # polling interval, not a wait for an assumed duration
         raise SetupError(
-            f"nginx did not serve config generation {want} within {timeout:.0f}s: "
+            f"{name} did not serve config generation {want} within {timeout:.0f}s: "
             f"{self._error_line()}"
         )
 
@@ -439,20 +554,20 @@ class LocalBackend:
 
     def _error_line(self) -> str:
         assert self._run_dir is not None
-        found = "no [emerg] line in its logs"
-        for name in ("error.log", "nginx.out"):
+        mark = self.program.error_mark
+        found = f"no {mark} line in its logs"
+        logs = ("error.log", "nginx.out") if self.program is NGINX else (self.program.log,)
+        for name in logs:
             with contextlib.suppress(OSError):
-                lines = [
-                    ln for ln in (self._run_dir / name).read_text().splitlines() if "[emerg]" in ln
-                ]
+                lines = [ln for ln in (self._run_dir / name).read_text().splitlines() if mark in ln]
                 if lines:
                     found = lines[-1].strip()
                     break
-        return self._evidence(found, "nginx.conf", "error.log", "nginx.out")
+        return self._evidence(found, *self.program.files)
 
 
 def _child_count(pid: int) -> int:
-    """Number of live child processes of ``pid`` (nginx workers)."""
+    """Number of live child processes of ``pid`` (nginx or HAProxy workers)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
     try:
         return len(path.read_text().split())

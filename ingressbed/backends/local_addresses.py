@@ -2,7 +2,7 @@
 
 Each run takes a ``127.A.B.0/24`` block and holds an exclusive ``flock`` on a lock file
 named after it for as long as the run lives; the file holds the owner's pid. Another run
-picks another block. ``.1`` is the ingress (nginx), pods get ``.10`` upwards, never
+picks another block. ``.1`` is the ingress (nginx or HAProxy), pods get ``.10`` upwards, never
 reusing an address within a run (like pod IPs in a cluster). Linux routes all of 127/8 to
 the loopback interface. The run folder (``<tmp>/ingressbed-127.A.B-XXXX``) is created
 after the lock is taken and removed before it is released, so a folder never outlives
@@ -106,18 +106,23 @@ def _processes() -> list[tuple[int, int, str]]:
 
 
 def _leftovers(prefix: str, folders: list[Path]) -> list[int]:
-    """Processes a dead run of block ``prefix`` left: its pods, its nginx and workers."""
+    """Processes a dead run of block ``prefix`` left: its pods, its nginx or HAProxy and
+    their workers."""
     groups: set[int] = set()
     for folder in folders:
-        with contextlib.suppress(OSError, ValueError):
-            groups.add(int((folder / "nginx.pid").read_text().strip()))
+        for pid_file in ("nginx.pid", "haproxy.pid"):
+            with contextlib.suppress(OSError, ValueError):
+                groups.add(int((folder / pid_file).read_text().strip()))
     marks = [f"--address {prefix}.", *(str(folder) for folder in folders)]
     me = os.getpid()
     return [
         pid
         for pid, pgid, cmdline in _processes()
         if pid != me
-        and (any(mark in cmdline for mark in marks) or (pgid in groups and "nginx" in cmdline))
+        and (
+            any(mark in cmdline for mark in marks)
+            or (pgid in groups and ("nginx" in cmdline or "haproxy" in cmdline))
+        )
     ]
 
 

@@ -4,9 +4,11 @@ What is rendered and how it matches ingress-nginx:
 
 - one upstream per hellogo Service port (``hellogo-8080`` ...), like the controller's
   ``<namespace>-hellogo-<port>`` backends, endpoints in the order given;
-- ``upstream-hash-by: EXPR`` -> ``hash EXPR consistent`` with ``max_fails=0`` on every
-  server, so nginx never skips a peer (ingress-nginx's balancer never does);
-- no hash -> round robin; ``worker-processes`` defaults to 1 for exact counts;
+- the balancing is the data plane's translation of the candidate (``PlaneBalance``, the
+  one source): ``nginx`` renders ``upstream-hash-by: EXPR`` as ``hash EXPR consistent``,
+  ``nginx:hash`` as ``hash EXPR``, ``nginx:ip-hash`` as ``ip_hash``; no hash -> round robin;
+  ``max_fails=0`` on every server, so nginx never skips a peer (ingress-nginx's balancer
+  never does); ``worker-processes`` defaults to 1 for exact counts;
 - ``use-forwarded-headers: "true"`` -> the client address is taken from X-Forwarded-For,
   trusting every IPv4 peer, leftmost address winning (``real_ip_recursive on``);
 - X-Real-IP and X-Forwarded-For passed upstream, WebSocket upgrade on every location,
@@ -22,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ingressbed.errors import ConfigError
-from ingressbed.vocabulary import SERVICE_NAME, Endpoint, Route, Setup
+from ingressbed.translation import HASH, HASH_CONSISTENT, IP_HASH, ROUND_ROBIN, PlaneBalance
+from ingressbed.vocabulary import SERVICE_NAME, Endpoint, Flavor, Route, Setup
 
 GENERATION_PATH = "/generation"
 
@@ -44,7 +47,8 @@ def _quote(value: str) -> str:
     return value
 
 
-def _seconds(value: str, what: str) -> str:
+def seconds(value: str, what: str) -> str:
+    """A timeout in seconds (``60``, ``60s`` or ``5m``) as ``60s``; ConfigError if not one."""
     text = value.strip()
     number = text[:-1] if text[-1:] in "sm" else text
     if not number.isdigit():
@@ -52,7 +56,7 @@ def _seconds(value: str, what: str) -> str:
     return text if text[-1:] in "sm" else f"{text}s"
 
 
-def _setting(setup: Setup, key: str, default: str) -> str:
+def setting(setup: Setup, key: str, default: str) -> str:
     """An annotation wins over the ConfigMap key of the same name, which wins over default."""
     value = setup.ingress.annotation(key)
     if value is None:
@@ -65,10 +69,27 @@ def upstream_name(port: int) -> str:
     return f"{SERVICE_NAME}-{port}"
 
 
-def render_upstream(port: int, endpoints: Sequence[Endpoint], hash_by: str | None) -> str:
+def balance_line(balance: PlaneBalance) -> str | None:
+    """The upstream's balancing directive for ``balance`` (None: round robin).
+
+    Raises:
+        ConfigError: a method plain nginx does not have.
+    """
+    if balance.method == ROUND_ROBIN:
+        return None
+    if balance.method == IP_HASH:
+        return "ip_hash;"
+    if balance.method in (HASH, HASH_CONSISTENT) and balance.hash_by:
+        consistent = " consistent" if balance.method == HASH_CONSISTENT else ""
+        return f"hash {_quote(balance.hash_by)}{consistent};"
+    raise ConfigError(f"nginx has no balancing for {balance.describe()!r}")
+
+
+def render_upstream(port: int, endpoints: Sequence[Endpoint], balance: PlaneBalance) -> str:
     lines = [f"    upstream {upstream_name(port)} {{"]
-    if hash_by:
-        lines.append(f"        hash {_quote(hash_by)} consistent;")
+    method = balance_line(balance)
+    if method:
+        lines.append(f"        {method}")
     if endpoints:
         lines += [f"        server {ep} max_fails=0;" for ep in endpoints]
     else:
@@ -103,10 +124,10 @@ def _cors(setup: Setup) -> list[str]:
 
 
 def render_location(setup: Setup, route: Route, location: str) -> str:
-    connect = _seconds(_setting(setup, "proxy-connect-timeout", "5"), "proxy-connect-timeout")
-    send = _seconds(_setting(setup, "proxy-send-timeout", "60"), "proxy-send-timeout")
-    read = _seconds(_setting(setup, "proxy-read-timeout", "60"), "proxy-read-timeout")
-    body = _setting(setup, "proxy-body-size", "1m")
+    connect = seconds(setting(setup, "proxy-connect-timeout", "5"), "proxy-connect-timeout")
+    send = seconds(setting(setup, "proxy-send-timeout", "60"), "proxy-send-timeout")
+    read = seconds(setting(setup, "proxy-read-timeout", "60"), "proxy-read-timeout")
+    body = setting(setup, "proxy-body-size", "1m")
     lines = [
         f"        location {location} {{",
         f"            client_max_body_size {_quote(body)};",
@@ -151,17 +172,24 @@ def render_server(setup: Setup, host: str | None, routes: Sequence[Route], liste
 
 def render(
     setup: Setup,
+    balance: PlaneBalance,
     endpoints: Mapping[int, Sequence[Endpoint]],
     listen: Listen,
     run_dir: str,
     generation: int,
 ) -> str:
-    """The whole nginx.conf for ``setup`` with ``endpoints`` per hellogo port."""
-    workers = _setting(setup, "worker-processes", "1")
+    """The whole nginx.conf for ``setup`` balanced as ``balance`` says, ``endpoints`` per
+    hellogo port.
+
+    Raises:
+        ConfigError: a value nginx cannot take (named), or a plane that is not nginx.
+    """
+    if balance.plane.flavor != Flavor.NGINX:
+        raise ConfigError(f"nginx cannot render data plane {balance.plane}")
+    workers = setting(setup, "worker-processes", "1")
     if not workers.isdigit() or int(workers) < 1:
         raise ConfigError(f"worker-processes {workers!r} is not a positive number")
-    hash_by = setup.ingress.annotation("upstream-hash-by")
-    forwarded = _setting(setup, "use-forwarded-headers", "false").lower() == "true"
+    forwarded = setting(setup, "use-forwarded-headers", "false").lower() == "true"
 
     by_host: dict[str | None, list[Route]] = {}
     for route in setup.ingress.routes:
@@ -180,6 +208,7 @@ def render(
     parts = [
         "# Generated by ingressbed (local backend). Do not edit: rewritten on every change.",
         f"# generation {generation}",
+        f"# data plane {balance.describe()}",
         f"worker_processes {workers};",
         f"pid {run_dir}/nginx.pid;",
         f"error_log {run_dir}/error.log warn;",
@@ -203,7 +232,7 @@ def render(
         *realip,
     ]
     for port in setup.ingress.ports:
-        parts.append(render_upstream(port, endpoints.get(port, ()), hash_by))
+        parts.append(render_upstream(port, endpoints.get(port, ()), balance))
     for host, routes in by_host.items():
         parts.append(render_server(setup, host, routes, listen))
     parts += [
