@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ingressbed.backends.base import Backend
 from ingressbed.placement import Request, hash_key
-from ingressbed.translation import PlaneBalance, Upstream
+from ingressbed.translation import IP_HASH, PlaneBalance, Upstream
 from ingressbed.vocabulary import Endpoint, Flavor, Observation, flavor_of
 
 
@@ -51,7 +51,10 @@ class Model:
         return cls(bed.data_plane, {p: bed.endpoints(p) for p in set(ports)}, hash_by)
 
     def key(self, request: Request) -> bytes:
-        """The candidate's key for ``request`` (what identifies "the same key" on scale)."""
+        """What decides the pod of ``request`` (what "the same key" means on scale): the
+        candidate's key, or the client address where the data plane reads only that."""
+        if self.balance.method == IP_HASH:
+            return request.client_ip.encode()
         key_flavor = Flavor.INGRESS_NGINX if self.flavor == Flavor.INGRESS_NGINX else Flavor.NGINX
         return hash_key(
             self.hash_by, request, controller_version=self.controller_version, flavor=key_flavor

@@ -156,6 +156,26 @@ def _ip_key(pod: Pod) -> tuple[int, ...]:
     return tuple(int(part) for part in pod.ip.split("."))
 
 
+_CAPABILITIES = frozenset(
+    {
+        Capability.HASH,
+        Capability.HASH_KEY,
+        Capability.WEBSOCKET,
+        Capability.SCALE,
+        Capability.KILL,
+        Capability.CORS,
+    }
+)
+
+
+def capabilities_of(plane: DataPlane) -> frozenset[Capability]:
+    """What the local backend can do on ``plane``: ``ip_hash`` hashes the client address
+    whatever the key says, so it lacks ``hash-key``."""
+    if plane == DataPlane.NGINX_IP_HASH:
+        return _CAPABILITIES - {Capability.HASH_KEY}
+    return _CAPABILITIES
+
+
 class LocalBackend:
     """hellogo processes on 127.A.B.x behind plain nginx or HAProxy on 127.A.B.1.
 
@@ -170,21 +190,12 @@ class LocalBackend:
     """
 
     name = "local"
-    capabilities = frozenset(
-        {
-            Capability.HASH,
-            Capability.HASH_KEY,
-            Capability.WEBSOCKET,
-            Capability.SCALE,
-            Capability.KILL,
-            Capability.CORS,
-        }
-    )
 
     def __init__(self, options: BedOptions | None = None, steps: Steps | None = None) -> None:
         self.options = options or BedOptions(backend="local")
         self.steps = steps or Steps(quiet=self.options.quiet)
         self.data_plane: DataPlane = DataPlane(self.options.data_plane)
+        self.capabilities = capabilities_of(self.data_plane)
         self.program = program_of(self.data_plane)
         self._bin = ""
         self._block: AddressBlock | None = None
