@@ -15,6 +15,7 @@ from ingressbed.expectations import Bound, Check, Kind, PropertyExpect
 from ingressbed.placement import Ring, synthetic_endpoints
 from ingressbed.properties import Figure
 from ingressbed.stats import binomial_bounds
+from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import Flavor
 
 CATALOG = catalog.load()
@@ -186,3 +187,43 @@ def test_pod_bounds_fail_when_one_pod_is_out_of_its_bounds():
     empty = verdict(expectation, Figure(1.0, loads={}), "spread_cv", run)
     assert not empty.passed and "no page load" in empty.seen
     assert bad.low == 0.0 < bad.high
+
+
+# -- the odds on every data plane: the translation decides the shares ------------------
+
+
+@pytest.mark.parametrize("plane", ["haproxy", "haproxy:pod-ids", "haproxy:map-based"])
+def test_haproxy_gives_one_client_one_pod_on_every_port(plane):
+    # HAProxy's nodes and table depend on server ids only: the same pods in the same
+    # order on each port put a key on the same pod (incident 1 does not happen).
+    assert odds_of("ip-hash-three-ports", plane).same_key_routes == 1.0
+
+
+@pytest.mark.parametrize("plane", ["nginx:ip-hash", "nginx:hash"])
+def test_nginx_by_position_gives_one_client_one_pod_on_every_port(plane):
+    assert odds_of("ip-hash-three-ports", plane).same_key_routes == 1.0
+
+
+def test_ring_planes_split_clients_across_ports_and_the_figure_is_exact():
+    run = odds_of("ip-hash-three-ports", Flavor.NGINX)
+    rings = [Ring.build(Flavor.NGINX, endpoints()[p]) for p in (8080, 9090, 8081)]
+    assert run.same_key_routes == odds.same_pod_all_rings(rings) < 0.2
+
+
+@pytest.mark.parametrize(
+    ("plane", "low", "high"),
+    [("haproxy:map-based", 0.16, 0.175), ("nginx:ip-hash", 0.15, 0.19)],
+)
+def test_modulo_planes_share_fresh_keys_evenly(plane, low, high):
+    run = odds_of("ip-hash-one-port", plane)
+    fresh = run.fresh["/8080"]
+    assert math.isclose(sum(fresh.values()), 1.0)
+    assert all(low <= share <= high for share in fresh.values()), fresh
+
+
+def test_new_pod_share_on_haproxy_is_its_part_of_the_ring():
+    scaled = synthetic_endpoints(7, 8080)
+    run = odds_of("remote-addr", "haproxy", scaled=scaled)
+    upstream = PlaneBalance.for_key("haproxy", "$remote_addr").upstream(scaled)
+    assert run.new_pod_share == upstream.shares()[scaled[-1]]
+    assert 0.05 < run.new_pod_share < 0.3
