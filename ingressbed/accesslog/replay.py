@@ -25,8 +25,8 @@ from ingressbed.accesslog.records import CACHEABLE_METHODS, NO_HOST
 from ingressbed.accesslog.results import Candidate, Sampled
 from ingressbed.errors import ConfigError
 from ingressbed.options import BedOptions
-from ingressbed.placement import Predictor
 from ingressbed.placement.variables import host_value
+from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import HTTP_PORT, Endpoint, Observation, Route, Setup
 
 #: Disagreements listed in the text output (all are in the JSON).
@@ -128,7 +128,8 @@ def predict(
 
     Args:
         sample: the requests, in log order.
-        flavor: the bed's data plane.
+        flavor: the bed's data plane (``nginx``, ``haproxy:pod-ids`` ...): the key is
+            translated as that plane translates it (``ingressbed.translation``).
         endpoints: the bed's endpoints for the hellogo port, in its order.
         hash_by: the key.
 
@@ -136,9 +137,9 @@ def predict(
         ``(endpoint or None for round robin, status)`` per request.
 
     Raises:
-        ConfigError: a key the flavor cannot evaluate.
+        ConfigError: a key the data plane cannot evaluate or translate.
     """
-    predictor = Predictor(flavor, endpoints, hash_by)
+    predictor = PlaneBalance.for_key(flavor, hash_by).upstream(endpoints)
     stored: set[tuple[Endpoint, str, str]] = set()
     out: list[tuple[Endpoint | None, str]] = []
     for item in sample:
