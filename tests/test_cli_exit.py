@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_local_interrupts import BLOCK_LINE, assert_nothing_left, interruptible
+from tests.real_processes import BLOCK_LINE, assert_nothing_left, interruptible
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "ingressbed.cli"]

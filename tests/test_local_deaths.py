@@ -14,7 +14,7 @@ from ingressbed import layouts
 from ingressbed.backends.local import LocalBackend
 from ingressbed.errors import SetupError
 from ingressbed.options import BedOptions
-from tests.test_local_interrupts import children, wait_gone
+from tests.real_processes import children, wait_gone
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,77 +10,24 @@ pods and nginx with it, and the next run reclaims its folder and lock.
 from __future__ import annotations
 
 import os
-import re
-import select
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
-from ingressbed.backends.local_addresses import LOCK_DIR, reclaim, run_dirs
-from tests.real_processes import processes_mentioning
+from ingressbed.backends.local_addresses import LOCK_DIR, reclaim
+from tests.real_processes import (
+    BLOCK_LINE,
+    assert_nothing_left,
+    children,
+    interruptible,
+    wait_for,
+    wait_gone,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-BLOCK_LINE = re.compile(r"local backend: block (127\.\d+\.\d+)\.0/24, .* run folder (\S+)")
-
-
-def wait_gone(pids: Iterable[int], timeout: float = 10.0) -> list[int]:
-    """Wait (pidfd) until every pid has exited; return those still alive at the deadline."""
-    fds = {}
-    for pid in pids:
-        try:
-            fds[os.pidfd_open(pid)] = pid
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + timeout
-    try:
-        while fds:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            ready, _, _ = select.select(list(fds), [], [], left)
-            for fd in ready:
-                os.close(fd)
-                del fds[fd]
-        return sorted(fds.values())
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
-def wait_for(condition, what: str, timeout: float = 30.0) -> None:
-    """Re-check ``condition`` until it holds; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"never saw: {what}"
-        select.select([], [], [], 0.01)  # re-check interval; the condition decides
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def interruptible() -> None:
-    """In the child before exec: Ctrl-C as in a terminal. A shell starts background jobs
-    with SIGINT ignored, and Python then never turns SIGINT into KeyboardInterrupt; the
-    self-test must not depend on how it was launched."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def assert_nothing_left(prefix: str, output: str) -> None:
-    assert processes_mentioning(f"--address {prefix}.") == [], output[-3000:]
-    assert processes_mentioning(f"ingressbed-{prefix}-") == [], output[-3000:]
-    assert run_dirs(prefix) == [], output[-3000:]
-    assert not (LOCK_DIR / f"{prefix}.lock").exists(), output[-3000:]
-
-
 MOMENTS = {
     # moment: the line after which the signal is sent (and, for traffic, a file to grow);
     # {plane} is the data plane's program (nginx, haproxy)
