@@ -1,4 +1,5 @@
-"""Helpers the self-tests share for real processes: free ports, a real nginx, leftovers.
+"""Helpers the self-tests share for real processes: free ports, a real nginx, leftovers,
+waiting on pids and Ctrl-C as in a terminal.
 
 Not a test module (no ``test_`` prefix); imported as ``tests.real_processes``.
 """
