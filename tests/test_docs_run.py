@@ -6,7 +6,8 @@ them, and we need only its reader, not its runner (which runs in the current fol
 cannot compare the output of single commands). The ``bash``/``sh``/``console`` blocks of
 one document run in order (a walk-through builds on its earlier steps) in a fresh
 temporary folder holding a copy of the repository's tracked files, with
-``.venv`` (and ``.tox``) linked from this checkout, as after README's set-up commands,
+``.venv`` linked from this checkout, as after README's set-up commands (and ``.tox``
+linked to ``.tox/docs-copies``, tox environments the copies share and nothing else uses),
 on the local backend (``INGRESSBED_BACKEND=local``) and with a plain system ``PATH``
 (no virtualenv of the test run leaks in: a bare ``pytest`` is what a user would get).
 
@@ -145,8 +146,12 @@ def workdir(tmp_path: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     (root / ".venv").symlink_to(venv)
-    (REPO / ".tox").mkdir(exist_ok=True)
-    (root / ".tox").symlink_to(REPO / ".tox")
+    # tox environments of their own, kept between runs: a copy sharing this checkout's
+    # .tox would rebuild its package from the copy's path, and a tox run of this checkout
+    # going on at the same time (CI's) would then install a package of a deleted folder.
+    work = REPO / ".tox" / "docs-copies"
+    work.mkdir(parents=True, exist_ok=True)
+    (root / ".tox").symlink_to(work)
     return root
 
 
