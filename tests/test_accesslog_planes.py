@@ -22,7 +22,14 @@ from ingressbed.vocabulary import DataPlane, Endpoint, Flavor
 FMT = '$msec $host $remote_addr "$request" $http_x_user'
 PODS = tuple(synthetic_endpoints(6))
 PLANES = [p.value for p in DataPlane]
-KEYS = ["$request_uri", "$remote_addr", "$binary_remote_addr", "$host$request_uri", "$http_x_user"]
+KEYS = [
+    "$request_uri",
+    "$remote_addr",
+    "$binary_remote_addr",
+    "$host",
+    "$host$request_uri",
+    "$http_x_user",
+]
 
 
 def synthetic_log(count: int = 4000, seed: int = 5) -> tuple[list[str], list[Request]]:
