@@ -194,8 +194,9 @@ def test_the_replay_sample_is_uniform_sized_ordered_and_seeded():
 def test_candidates_parse_from_the_command_line_form():
     assert Candidate.parse("nginx=$host$request_uri") == Candidate("nginx", "$host$request_uri")
     assert Candidate.parse("round-robin").label == "round-robin"
+    assert Candidate.parse("haproxy=$host") == Candidate("haproxy", "$host")
     with pytest.raises(ConfigError, match="FLAVOR=EXPR"):
-        Candidate.parse("haproxy=$host")
+        Candidate.parse("traefik=$host")
 
 
 def test_keys_are_shown_on_one_line():

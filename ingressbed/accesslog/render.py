@@ -39,12 +39,18 @@ def _summary(candidates: list[CandidateResult]) -> list[str]:
     ]
     for c in candidates:
         moved = c.moved
-        keys = "-" if moved is None else _pair(moved.keys_on_add, moved.keys_on_remove)
-        reqs = "-" if moved is None else _pair(moved.requests_on_add, moved.requests_on_remove)
+        missing = "\u2014" if c.moved_unknown else "-"  # not exact vs not hashing
+        keys = missing if moved is None else _pair(moved.keys_on_add, moved.keys_on_remove)
+        reqs = missing if moved is None else _pair(moved.requests_on_add, moved.requests_on_remove)
         lines.append(
             f"{c.label:<{width}}{c.max_over_mean:>9.3f}{c.cache_hit_ratio:>11.3f}"
             f"{keys:>19}{reqs:>23}"
         )
+    translated = [c for c in candidates if c.translation]
+    if translated:
+        lines += ["", "as the data planes render them (docs/translation.md):"]
+        lines += [f"  {c.label}: {c.translation}" for c in translated]
+    lines += [f"\u2014: {c.moved_unknown}" for c in candidates if c.moved_unknown]
     return lines
 
 

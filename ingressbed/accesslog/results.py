@@ -1,6 +1,6 @@
 """What goes into a simulation and what comes out of it (plain data, no behaviour).
 
-Inputs: ``Candidate`` (a flavor and its hash key, or round robin) and ``Settings``
+Inputs: ``Candidate`` (a data plane and its hash key, or round robin) and ``Settings``
 (endpoints, cache, time, output sizes). Outputs: ``Result`` with one ``CandidateResult``
 per candidate, each ``to_dict`` for ``--json``; ``Sampled`` requests for a replay.
 """
@@ -13,7 +13,8 @@ from typing import Any
 from ingressbed.accesslog.records import Record
 from ingressbed.errors import ConfigError
 from ingressbed.placement.ring import FLAVORS
-from ingressbed.vocabulary import Endpoint
+from ingressbed.translation import IP_HASH, PlaneBalance
+from ingressbed.vocabulary import DataPlane, Endpoint, Flavor
 
 #: The candidate without hashing: a strict cycle over the endpoints.
 ROUND_ROBIN = "round-robin"
@@ -21,38 +22,85 @@ ROUND_ROBIN = "round-robin"
 
 @dataclass(frozen=True)
 class Candidate:
-    """One placement to compare: a flavor and its hash key, or round robin."""
+    """One placement to compare: a data plane and its hash key, or round robin.
+
+    ``flavor`` is a data plane (``ingressbed.vocabulary.DataPlane``): ``ingress-nginx``
+    and ``nginx`` hash on a CRC-32 ring; the others (``nginx:hash``, ``nginx:ip-hash``,
+    ``haproxy``, ``haproxy:pod-ids``, ``haproxy:map-based``) balance the key as that
+    plane translates it (``ingressbed.translation``).
+    """
 
     flavor: str
     hash_by: str | None = None
 
     @property
     def label(self) -> str:
-        """``flavor hash-by`` or ``round-robin``."""
-        return ROUND_ROBIN if self.hash_by is None else f"{self.flavor} {self.hash_by}"
+        """``plane hash-by``, the translation where it changes the key, or ``round-robin``."""
+        if self.hash_by is None:
+            return ROUND_ROBIN
+        shown = f"{self.flavor} {self.hash_by}"
+        if self.flavor in FLAVORS:
+            return shown
+        rendering = translated_key(self.balance())
+        return f"{shown} ({rendering})" if rendering else shown
+
+    @property
+    def reads_client(self) -> bool:
+        """Whether the pick reads the client address whatever the key (ip_hash)."""
+        return self.hash_by is not None and self.balance().reads_client
+
+    def balance(self) -> PlaneBalance:
+        """The data plane's translation of the key.
+
+        Raises:
+            ConfigError: an unknown data plane or a key it cannot translate.
+        """
+        return PlaneBalance.for_key(self.flavor, self.hash_by)
 
     @staticmethod
     def parse(text: str) -> Candidate:
-        """Parse ``FLAVOR=EXPR`` or ``round-robin``.
+        """Parse ``PLANE=EXPR`` or ``round-robin``.
 
         Args:
-            text: e.g. ``ingress-nginx=$host$request_uri``, ``nginx=$remote_addr``.
+            text: e.g. ``ingress-nginx=$host$request_uri``, ``haproxy=$remote_addr``,
+                ``nginx:ip-hash=$request_uri``.
 
         Returns:
             The candidate.
 
         Raises:
-            ConfigError: an unknown flavor or an empty key.
+            ConfigError: an unknown data plane, an empty key, or a key the data plane
+                cannot translate (one line naming it).
         """
         if text.strip() == ROUND_ROBIN:
             return Candidate(ROUND_ROBIN)
-        flavor, sep, expr = text.partition("=")
-        if not sep or flavor.strip() not in FLAVORS or not expr:
+        plane, sep, expr = text.partition("=")
+        planes = [p.value for p in DataPlane]
+        if not sep or plane.strip() not in planes or not expr:
             raise ConfigError(
                 f"--candidate {text!r}: give FLAVOR=EXPR with FLAVOR one of "
-                f"{', '.join(FLAVORS)} (e.g. ingress-nginx=$host$request_uri), or {ROUND_ROBIN}"
+                f"{', '.join(planes)} (e.g. ingress-nginx=$host$request_uri), or {ROUND_ROBIN}"
             )
-        return Candidate(flavor.strip(), expr)
+        candidate = Candidate(plane.strip(), expr)
+        try:
+            candidate.balance()
+        except ConfigError as exc:
+            raise ConfigError(f"--candidate {text!r}: {exc}") from None
+        return candidate
+
+
+def translated_key(balance: PlaneBalance) -> str:
+    """What a non-ring data plane hashes instead of the key, or "" when it hashes the key.
+
+    ``ip_hash`` (the client's first three octets) and HAProxy's ``balance`` other than
+    ``source`` (``uri whole``, ``hdr(host)``) change what is hashed; ``source`` hashes
+    the client address the key names, and plain ``hash`` the key itself.
+    """
+    if balance.method == IP_HASH:
+        return "ip_hash"
+    if balance.plane.flavor == Flavor.HAPROXY and balance.method != "source":
+        return f"balance {balance.method}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +162,10 @@ class CandidateResult:
     hottest: list[HotKey]
     moved: Moved | None
     round_robin_requests: int
+    #: Why ``moved`` is None for a hashing candidate (the figure would not be exact).
+    moved_unknown: str | None = None
+    #: The data plane's rendering (``PlaneBalance.describe``) for planes without a ring.
+    translation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data."""
@@ -137,6 +189,8 @@ class CandidateResult:
             "hottest_keys": [vars(h) for h in self.hottest],
             "moved": None if self.moved is None else vars(self.moved),
             "round_robin_requests": self.round_robin_requests,
+            "moved_unknown": self.moved_unknown,
+            "translation": self.translation,
         }
 
 

@@ -41,9 +41,11 @@ from ingressbed.accesslog.results import (
     Settings,
     Skipped,
 )
-from ingressbed.accesslog.summary import moved_on_scale, show_key
+from ingressbed.accesslog.summary import fresh_endpoint, moved_by_picks, moved_on_scale, show_key
 from ingressbed.errors import ConfigError
 from ingressbed.placement import KeyExpr, Request, Ring
+from ingressbed.placement.ring import FLAVORS
+from ingressbed.translation import IP_HASH
 from ingressbed.vocabulary import Endpoint, Flavor
 
 #: How far (seconds) a line's time may lag the latest one seen: nginx workers write
@@ -52,6 +54,40 @@ TIME_SLACK = 2.0
 #: Lines that did not parse shown in the output (all are counted).
 SKIPPED_SHOWN = 5
 _RR = (-1, -1)
+#: The endpoint shown for a hot key whose requests reach more than one pod.
+VARIES = "(varies)"
+#: A request's endpoint now, with one pod added, and with the last one removed.
+Picks = tuple[Endpoint | None, Endpoint | None, Endpoint | None]
+
+
+class _Plane:
+    """A candidate on a data plane without a CRC-32 ring: its upstream now, with one pod
+    more and with the last pod removed, and per key the picks of all three.
+
+    ``signatures[key_id]`` holds the three picks of the key's first request; a later
+    request with the same key whose picks differ puts the key in ``mixed`` (then the
+    key alone does not decide the pod, and moved figures are not given).
+    """
+
+    def __init__(self, candidate: Candidate, endpoints: tuple[Endpoint, ...]) -> None:
+        assert candidate.hash_by is not None
+        self.balance = candidate.balance()
+        self.ip_hash = self.balance.method == IP_HASH
+        self.added = fresh_endpoint(endpoints)
+        self.upstream = self.balance.upstream(endpoints)
+        self.bigger = self.balance.upstream([*endpoints, self.added])
+        self.smaller = self.balance.upstream(endpoints[:-1]) if len(endpoints) > 1 else None
+        reads = {"client"} if self.ip_hash else key_needs([candidate.hash_by])
+        if self.balance.reads_client:
+            reads.add("client")
+        self.reads = reads
+        self.signatures: list[Picks] = []
+        self.mixed: set[int] = set()
+
+    def picks(self, request: Request) -> Picks:
+        """The endpoint for ``request`` now, with one pod more, and with one pod less."""
+        smaller = None if self.smaller is None else self.smaller.pick(request)
+        return (self.upstream.pick(request), self.bigger.pick(request), smaller)
 
 
 class Simulation:
@@ -98,21 +134,43 @@ class Simulation:
         self.settings = settings
         self.rate = settings.rate or 100.0
         index = {e: i for i, e in enumerate(self.endpoints)}
+        count = len(self.candidates)
         self._keys: list[KeyExpr | None] = []
         self._rings: list[Ring[Endpoint] | None] = []
+        # Data planes without a CRC-32 ring pick with their upstream (``_Plane``).
+        self._planes: list[_Plane | None] = []
+        parts: list[set[str] | None] = []
         for c in self.candidates:
             if c.hash_by is None:
                 self._keys.append(None)
                 self._rings.append(None)
-            else:
+                self._planes.append(None)
+                parts.append(None)
+            elif c.flavor in FLAVORS:
                 self._keys.append(
                     KeyExpr(
                         c.hash_by, flavor=c.flavor, controller_version=settings.controller_version
                     )
                 )
                 self._rings.append(Ring.build(c.flavor, self.endpoints))
+                self._planes.append(None)
+                parts.append(key_needs([c.hash_by]))
+            else:
+                plane = _Plane(c, self.endpoints)
+                # Key identity: the key as nginx evaluates it; under ip_hash the client.
+                identity = None if plane.ip_hash else KeyExpr(c.hash_by, flavor=Flavor.NGINX)
+                self._keys.append(identity)
+                self._rings.append(None)
+                self._planes.append(plane)
+                parts.append(plane.reads)
+                if "client" in plane.reads and "client" not in extractor.groups:
+                    raise ConfigError(
+                        f"--candidate {f'{c.flavor}={c.hash_by}'!r}: {plane.balance.describe()} "
+                        "reads the client address, but the log format "
+                        f"{extractor.format_name} has none ($remote_addr or "
+                        "$http_x_forwarded_for): use a format that logs it"
+                    )
         self._index = index
-        count = len(self.candidates)
         pods = len(self.endpoints)
         self.requests = 0
         self.skipped = 0
@@ -120,12 +178,13 @@ class Simulation:
         self.binary_lines = 0
         self._page_groups = extractor.page_groups()
         self._page_memo: dict[Any, tuple[Any, ...]] = {}
+        # The groups a candidate's pick reads: its key's parts, and the client's where the
+        # data plane reads the client whatever the key (ip_hash, balance source).
         self._key_groups: list[tuple[int, ...] | None] = [
-            None if c.hash_by is None else extractor.groups_for(sorted(key_needs([c.hash_by])))
-            for c in self.candidates
+            None if needs is None else extractor.groups_for(sorted(needs)) for needs in parts
         ]
         self._key_memos: list[dict[Any, tuple[Any, ...]]] = [{} for _ in range(count)]
-        # Candidates whose key reads more than the page's fields keep a memo of their own.
+        # Candidates whose pick reads more than the page's fields keep a memo of their own.
         self._separate: list[tuple[int, tuple[int, ...]]] = [
             (c, groups)
             for c, groups in enumerate(self._key_groups)
@@ -350,6 +409,9 @@ class Simulation:
 
     def _pick(self, c: int, request: Request) -> tuple[int, int]:
         """(pod index or -1 for round robin, key id) of candidate ``c`` for ``request``."""
+        plane = self._planes[c]
+        if plane is not None:
+            return self._plane_pick(c, plane, request)
         key = self._keys[c]
         ring = self._rings[c]
         if key is None or ring is None:
@@ -363,6 +425,26 @@ class Simulation:
             key_id = ids[raw] = len(ids)
             self._key_counts[c].append(0)
         return self._index[ring.lookup(raw)], key_id
+
+    def _plane_pick(self, c: int, plane: _Plane, request: Request) -> tuple[int, int]:
+        # Runs once per memo entry (a distinct page, or distinct values of what the pick
+        # reads), never per line.
+        picks = plane.picks(request)
+        if picks[0] is None:
+            return _RR  # no fixed pick: the data plane balances round robin
+        key = self._keys[c]
+        raw = request.client_ip.encode() if key is None else key.evaluate(request)
+        ids = self._key_ids[c]
+        key_id = ids.get(raw)
+        if key_id is None:
+            key_id = ids[raw] = len(ids)
+            self._key_counts[c].append(0)
+            plane.signatures.append(picks)
+        elif plane.signatures[key_id] != picks:
+            # Two requests with one key go different ways (e.g. hdr(host) reads the Host
+            # as sent, $host is normalised): the key does not fix the pod.
+            plane.mixed.add(key_id)
+        return self._index[picks[0]], key_id
 
     def _key_entry(self, c: int, groups: tuple[int, ...], value: Any) -> tuple[Any, ...]:
         """The pick of candidate ``c`` for one distinct key value; (-2, -1, reason) to skip."""
@@ -479,28 +561,48 @@ class Simulation:
         hottest: list[HotKey] = []
         moved = None
         distinct = None
+        plane = None
+        moved_unknown = None
         if candidate.hash_by is not None:
+            plane = self._planes[c]
             ring = self._rings[c]
-            assert ring is not None
             keys = list(self._key_ids[c])
             key_counts = self._key_counts[c]
             distinct = len(keys)
-            binary = candidate.hash_by.strip().lower() in (
+            binary = plane is None or not plane.ip_hash
+            binary = binary and candidate.hash_by.strip().lower() in (
                 "$binary_remote_addr",
                 "${binary_remote_addr}",
             )
             for key_id in heapq.nlargest(
                 self.settings.top, range(len(keys)), key=key_counts.__getitem__
             ):
+                if plane is None:
+                    assert ring is not None
+                    endpoint = str(ring.lookup(keys[key_id]))
+                elif key_id in plane.mixed:
+                    endpoint = VARIES
+                else:
+                    endpoint = str(plane.signatures[key_id][0])
                 hottest.append(
                     HotKey(
                         key=show_key(keys[key_id], binary_address=binary),
                         requests=key_counts[key_id],
                         share=key_counts[key_id] / total if total else 0.0,
-                        endpoint=str(ring.lookup(keys[key_id])),
+                        endpoint=endpoint,
                     )
                 )
-            moved = moved_on_scale(candidate.flavor, self.endpoints, ring, keys, key_counts)
+            if plane is None:
+                assert ring is not None
+                moved = moved_on_scale(candidate.flavor, self.endpoints, ring, keys, key_counts)
+            elif plane.mixed:
+                moved_unknown = (
+                    f"{len(plane.mixed):,} keys of {candidate.label} reach more than one pod "
+                    f"({plane.balance.describe()} does not hash the key as written): no "
+                    "moved figures"
+                )
+            else:
+                moved = moved_by_picks(self.endpoints, plane.added, plane.signatures, key_counts)
         return CandidateResult(
             label=candidate.label,
             flavor=candidate.flavor,
@@ -512,4 +614,6 @@ class Simulation:
             hottest=hottest,
             moved=moved,
             round_robin_requests=self._rr_requests[c] if candidate.hash_by is not None else total,
+            moved_unknown=moved_unknown,
+            translation=None if plane is None else plane.balance.describe(),
         )

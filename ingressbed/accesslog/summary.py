@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from ingressbed.accesslog.results import Moved
 from ingressbed.placement import Ring
@@ -73,4 +74,44 @@ def moved_on_scale(
         removed=str(endpoints[-1]) if smaller is not None else None,
         keys_on_remove=keys_remove / distinct if smaller is not None else None,
         requests_on_remove=requests_remove / total if smaller is not None else None,
+    )
+
+
+def moved_by_picks(
+    endpoints: tuple[Endpoint, ...],
+    added: Endpoint,
+    picks: Sequence[tuple[Endpoint | None, Endpoint | None, Endpoint | None]],
+    counts: list[int],
+) -> Moved:
+    """``moved_on_scale`` for a data plane without a ring, from each key's picks.
+
+    Args:
+        endpoints: the current endpoints.
+        added: the endpoint the scale-up adds (``fresh_endpoint(endpoints)``).
+        picks: per key, its endpoint now, with ``added`` after the others, and with the
+            last endpoint removed (None with one endpoint); a key's requests must all
+            share these picks (the caller checks).
+        counts: requests per key, in the same order.
+
+    Returns:
+        The shares of keys and of requests whose endpoint changes.
+    """
+    removing = len(endpoints) > 1
+    total = sum(counts) or 1
+    keys_add = requests_add = keys_remove = requests_remove = 0
+    for (now, bigger, smaller), count in zip(picks, counts, strict=True):
+        if bigger != now:
+            keys_add += 1
+            requests_add += count
+        if removing and smaller != now:
+            keys_remove += 1
+            requests_remove += count
+    distinct = len(counts) or 1
+    return Moved(
+        added=str(added),
+        keys_on_add=keys_add / distinct,
+        requests_on_add=requests_add / total,
+        removed=str(endpoints[-1]) if removing else None,
+        keys_on_remove=keys_remove / distinct if removing else None,
+        requests_on_remove=requests_remove / total if removing else None,
     )

@@ -1,12 +1,12 @@
 """`ingressbed analyze --access-log FILE`: a user's own log through candidate placements.
 
 Reads the log (plain, gzip or ``-`` for stdin) in chunks, feeds each through every
-candidate (``--candidate FLAVOR=EXPR`` repeated, or ``round-robin``; default the one
-given by ``--flavor`` and ``--hash-by``) and prints one table: max/mean load, cache hit
-ratio of per-pod caches, keys and requests moved on scale up/down, requests per pod,
-the hottest keys. ``--json`` prints the same as one JSON object, ``--plot F.png`` draws
-requests per pod per candidate, and ``--replay N`` sends a sample of N requests through
-the live bed and compares its answers with the model.
+candidate (``--candidate PLANE=EXPR`` repeated, PLANE any data plane, or ``round-robin``;
+default the one given by ``--flavor`` and ``--hash-by``) and prints one table: max/mean
+load, cache hit ratio of per-pod caches, keys and requests moved on scale up/down,
+requests per pod, the hottest keys. ``--json`` prints the same as one JSON object,
+``--plot F.png`` draws requests per pod per candidate, and ``--replay N`` sends a sample
+of N requests through the live bed and compares its answers with the model.
 """
 
 from __future__ import annotations
@@ -55,9 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--candidate",
         action="append",
         default=[],
-        metavar="FLAVOR=EXPR",
-        help="a placement to compare, e.g. ingress-nginx=$host$request_uri, nginx=$host, "
-        "round-robin (repeatable; default: --flavor with --hash-by)",
+        metavar="PLANE=EXPR",
+        help="a placement to compare: a data plane (ingress-nginx, nginx, nginx:hash, "
+        "nginx:ip-hash, haproxy, haproxy:pod-ids, haproxy:map-based) and its key, e.g. "
+        "ingress-nginx=$host$request_uri, haproxy=$remote_addr, or round-robin "
+        "(repeatable; default: --flavor with --hash-by)",
     )
     group.add_argument(
         "--cache-ttl", type=float, default=100.0, metavar="S", help="page TTL (default 100)"
@@ -125,7 +127,10 @@ def analyse(
 
     chosen = candidates(args)
     keys = [c.hash_by for c in chosen if c.hash_by is not None]
-    extractor = Extractor.build(args.log_format, keys, host=args.host, client=bool(args.replay))
+    # ip_hash reads the client whatever the key: capture it (Simulation refuses a format
+    # without one).
+    client = bool(args.replay) or any(c.reads_client for c in chosen)
+    extractor = Extractor.build(args.log_format, keys, host=args.host, client=client)
     if args.endpoints:
         endpoints = parse_endpoints(args.endpoints)
     else:
