@@ -5,7 +5,8 @@ ring (nodes are ``address:port``), so each client is sticky per port but usually
 different pod for each port: about 1 - 1/N of clients. Serving all three protocols on
 one port, routed by path, keeps a client on one pod. Data planes whose pick ignores the
 servers' addresses (HAProxy, nginx ``ip_hash``) keep a client on one pod on every port;
-the model says which (``PlaneBalance.port_blind``) and predicts every pick either way.
+the model says which (``Balance.port_blind`` of the data plane's translation) and predicts
+every pick either way.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def test_ip_hash_on_three_ports_is_sticky_per_port_and_splits_clients_as_the_mod
     ``hash ... consistent``); on data planes whose pick ignores addresses (HAProxy's server
     ids, nginx's ip_hash and plain hash by position) one client keeps one pod."""
     bed = serve(ip_hash("three-ports"))
-    model = expect.Model.of(bed, (HTTP_PORT, HTTP2_PORT, WS_PORT), "$binary_remote_addr")
+    model = expect.model(bed, (HTTP_PORT, HTTP2_PORT, WS_PORT), "$binary_remote_addr")
     observations = drive(bed, incident1_clients)
 
     expect.sticky(observations)
@@ -68,7 +69,7 @@ def test_ip_hash_on_three_ports_is_sticky_per_port_and_splits_clients_as_the_mod
 
 def test_one_port_with_paths_keeps_every_protocol_on_one_pod(serve, ip_hash, incident1_clients):
     bed = serve(ip_hash("one-port"))
-    model = expect.Model.of(bed, (HTTP_PORT,), "$binary_remote_addr")
+    model = expect.model(bed, (HTTP_PORT,), "$binary_remote_addr")
     observations = drive(bed, incident1_clients)
 
     assert {o.port for o in observations} == {HTTP_PORT}
@@ -80,7 +81,7 @@ def test_one_port_with_paths_keeps_every_protocol_on_one_pod(serve, ip_hash, inc
 
 def test_the_incident_curl_commands(serve, ip_hash):
     bed = serve(ip_hash("three-ports"))
-    model = expect.Model.of(bed, (HTTP_PORT, HTTP2_PORT), "$binary_remote_addr")
+    model = expect.model(bed, (HTTP_PORT, HTTP2_PORT), "$binary_remote_addr")
     real_ip = "10.232.41.102"
     answers = {
         port: [curl(f"http://{HOST}/{port}", bed.address(), client=real_ip) for _ in range(2)]

@@ -46,7 +46,7 @@ def two_passes(bed, requests):
 @pytest.mark.parametrize("hash_by", ["$request_uri", "$host$request_uri"])
 def test_hashing_by_url_makes_the_second_pass_hit(serve, hash_by):
     bed = serve(layouts.setup("one-port", {"upstream-hash-by": hash_by}, host=None))
-    model = expect.Model.of(bed, (HTTP_PORT,), hash_by)
+    model = expect.model(bed, (HTTP_PORT,), hash_by)
     first, second = two_passes(bed, url_set())
 
     expect.sticky(first + second, per="url")
@@ -71,7 +71,7 @@ def test_round_robin_second_pass_hits_about_one_in_n(serve):
 def test_hashing_by_host_alone_puts_every_url_of_a_host_on_one_pod(serve):
     hosts = [f"site{i}.example.test" for i in range(12)]
     bed = serve(layouts.setup("one-port", {"upstream-hash-by": "$host"}, host=None))
-    model = expect.Model.of(bed, (HTTP_PORT,), "$host")
+    model = expect.model(bed, (HTTP_PORT,), "$host")
     requests = [
         HttpRequest(url, host, route="/8080")
         for index, host in enumerate(hosts)

@@ -6,7 +6,7 @@ keys and, once its replacement is in, the keys the replacement takes; nobody els
 
 Data planes that pick by position (nginx ``ip_hash`` and plain ``hash``, HAProxy's
 map-based table, or a ring keyed by server ids given by position) re-deal keys between
-pods that stayed; the model says which (``PlaneBalance.consistent``, ``minimal_moves``),
+pods that stayed; the model says which (``Balance.consistent``, ``minimal_moves``),
 and every pick before and after is asserted against it either way.
 """
 
@@ -27,7 +27,7 @@ def placements(bed):
     requests = [HttpRequest("/8080/scale", HOST, c, route="/8080") for c in CLIENTS]
     observations = probe(bed.address(), requests, concurrency=8)
     expect.all_answered(observations)
-    expect.agrees(expect.Model.of(bed, (HTTP_PORT,), HASH_BY), observations)
+    expect.agrees(expect.model(bed, (HTTP_PORT,), HASH_BY), observations)
     return measure.assignment(observations, lambda o: o.client)
 
 
@@ -41,7 +41,7 @@ def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
     (new_pod,) = {p.name for p in bed.pods()} - before_pods
     after = placements(bed)
 
-    model = expect.Model.of(bed, (HTTP_PORT,), HASH_BY)
+    model = expect.model(bed, (HTTP_PORT,), HASH_BY)
     if not model.balance.consistent:
         # The hash modulo the server count (nginx ip_hash / plain hash, HAProxy map-based):
         # both passes agree with the model pick for pick, and most keys are re-dealt.
@@ -58,7 +58,7 @@ def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
 @pytest.mark.needs(Capability.KILL)
 def test_killing_a_pod_moves_only_its_keys_and_those_its_replacement_takes(serve):
     bed = serve(layouts.setup("three-ports", {"upstream-hash-by": HASH_BY}, replicas=6))
-    model = expect.Model.of(bed, (HTTP_PORT,), HASH_BY)
+    model = expect.model(bed, (HTTP_PORT,), HASH_BY)
     before_pods = {p.name for p in bed.pods()}
     before = placements(bed)
     if model.balance.minimal_moves:

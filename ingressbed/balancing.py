@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingressbed.expectations import Placement
 from ingressbed.placement import DEFAULT_COOKIE_NAME, DEFAULT_SUBSET_SIZE
-from ingressbed.vocabulary import Setup
+from ingressbed.vocabulary import Placement, Setup
 
 
 @dataclass(frozen=True)

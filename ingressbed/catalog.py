@@ -23,14 +23,14 @@ from ingressbed.paths import MANIFESTS
 from ingressbed.scenario.load import load as load_scenario
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import MIX, Scenario
-from ingressbed.vocabulary import ANNOTATION_PREFIX, LOCAL_PLANES, DataPlane
+from ingressbed.vocabulary import ANNOTATION_PREFIX, DataPlane
 
 DEFAULT_DIR = MANIFESTS / "catalog"
 SUFFIX = ".yaml"
 #: The data planes the catalog states expectations for: ingress-nginx first (the baseline
 #: its users are leaving), then every rendering the local backend runs. An expectation
 #: without ``on:`` holds on all of them.
-PLANES: tuple[DataPlane, ...] = (DataPlane.INGRESS_NGINX, *LOCAL_PLANES)
+PLANES: tuple[DataPlane, ...] = tuple(DataPlane)
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ingressbed.properties import Traffic
-from ingressbed.vocabulary import Endpoint, Observation, Setup
+from ingressbed.vocabulary import DataPlane, Endpoint, Observation, Setup
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Evidence:
     observations  every answer of the plain steps, ``Observation.step`` naming the step
     pods          names of the pods serving when the steps started
     token         what ``{run}`` became in URLs
-    plane         the data plane (a ``Flavor`` value) whose model predicts the picks
+    plane         the data plane whose model predicts the picks (None: not said)
     setup         what the bed served (the model reads its hash key)
     endpoints     balancer peers per Service port when the steps started
     mixes         per ``mix`` step name, the traffic it observed
@@ -30,7 +30,7 @@ class Evidence:
     observations: tuple[Observation, ...] = ()
     pods: tuple[str, ...] = ()
     token: str = ""
-    plane: str = ""
+    plane: DataPlane | None = None
     setup: Setup | None = None
     endpoints: Mapping[int, Sequence[Endpoint]] = field(
         default_factory=lambda: MappingProxyType({})

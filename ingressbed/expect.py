@@ -7,7 +7,7 @@ hold, so a failure in nightly CI explains itself. No evidence never passes.
 
     expect.all_answered(observations)
     expect.sticky(observations)                 # per (client, route); per="url", "host"...
-    expect.agrees(model, observations)          # every pick as the placement model's
+    expect.agrees(expect.model(bed, ports, key), observations)  # every pick as the model's
     expect.cache_status(observations, every="HIT")
     expect.within(count, n, p, "what")          # exact binomial bounds
 """
@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from ingressbed import judge_answers as answers
 from ingressbed import judge_figures as checks
+from ingressbed.backends.base import Backend
 from ingressbed.evidence import Evidence
 from ingressbed.expectations import (
     DEFAULT_SIGMAS,
@@ -42,6 +43,7 @@ __all__ = [
     "agrees",
     "all_answered",
     "cache_status",
+    "model",
     "moved_only_to",
     "sticky",
     "verdict",
@@ -84,6 +86,12 @@ def cache_status(observations: Iterable[Observation], *, every: str) -> Verdict:
 def within(count: int, n: int, p: float, what: str, sigmas: float = 4.0) -> Verdict:
     """``count`` of ``n`` is inside the exact binomial bounds around ``p``."""
     return verdict(checks.count_within(count, n, p, sigmas, what))
+
+
+def model(bed: Backend, ports: Iterable[int], hash_by: str | None) -> Model:
+    """The placement model of ``bed``'s data plane for ``upstream-hash-by: hash_by``, on the
+    endpoints ``bed`` serves on ``ports`` now (in its balancer's order)."""
+    return Model.for_key(bed.data_plane, {p: bed.endpoints(p) for p in set(ports)}, hash_by)
 
 
 def agrees(model: Model, observations: Iterable[Observation]) -> Verdict:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ingressbed.vocabulary import DataPlane
+from ingressbed.vocabulary import DataPlane, Placement
 
 #: Default width of binomial bounds, in standard deviations (never below 4).
 DEFAULT_SIGMAS = 5.0
@@ -82,18 +82,6 @@ class Per(StrEnum):
     HOST = "host"
     CLIENT_ROUTE = "client_route"  # (client, Ingress path)
     ALL = "all"
-
-
-class Placement(StrEnum):
-    """How a setup's annotations place requests (decides what can be predicted)."""
-
-    HASH = "hash"
-    SUBSET = "subset"
-    COOKIE_BALANCED = "cookie-balanced"
-    COOKIE_PERSISTENT = "cookie-persistent"
-    SERVICE_UPSTREAM = "service-upstream"
-    EWMA = "ewma"
-    ROUND_ROBIN = "round-robin"
 
 
 @dataclass(frozen=True)
@@ -267,7 +255,7 @@ class Base:
     why: str = ""
     planes: tuple[DataPlane, ...] = ()  # empty: every data plane
 
-    def applies_to(self, plane: str) -> bool:
+    def applies_to(self, plane: str | None) -> bool:
         """Whether this expectation is judged on data plane ``plane``."""
         return not self.planes or plane in self.planes
 

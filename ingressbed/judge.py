@@ -10,11 +10,14 @@ missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 
 from ingressbed import judge_answers as answers
 from ingressbed import judge_figures as checks
 from ingressbed.balancing import Balancing
+from ingressbed.errors import ConfigError
 from ingressbed.evidence import Evidence
 from ingressbed.expectations import (
     AnsweredExpect,
@@ -31,25 +34,43 @@ from ingressbed.odds import Odds, odds
 from ingressbed.properties import Properties, Traffic
 from ingressbed.traffic import HTTP_ROUTES, PAGE_ROUTE
 from ingressbed.verdict import Verdict
+from ingressbed.vocabulary import Endpoint
 
 __all__ = ["Judge", "Verdict", "judge", "judge_all"]
 
 
 class Judge:
-    """Judges expectations on one run's evidence (the model's odds computed once per mix)."""
+    """Judges expectations on one run's evidence.
+
+    The placement model (the data plane's translation of the setup on the bed's endpoints)
+    is built once per run; each mix reuses it unless its endpoints differ, and its odds and
+    properties are computed once.
+    """
 
     def __init__(self, evidence: Evidence) -> None:
         self.evidence = evidence
         self._odds: dict[str, Odds | None] = {}
         self._properties: dict[str, Properties] = {}
 
+    @functools.cached_property
     def model(self) -> Model | None:
-        """The placement model of the bed's data plane for the setup's hash key, if any."""
+        """The data plane's translation of the setup on the bed's endpoints, if known."""
         ev = self.evidence
         if ev.setup is None or not ev.plane or not ev.endpoints:
             return None
-        hash_by = Balancing.of(ev.setup).hash_by
-        return Model(ev.plane, ev.endpoints, hash_by) if hash_by else None
+        try:
+            return Model.of(ev.plane, ev.setup, ev.endpoints)
+        except ConfigError:
+            return None  # a setup this plane cannot express was never served
+
+    def _model_on(self, endpoints: Mapping[int, Sequence[Endpoint]]) -> Model | None:
+        """The run's model on ``endpoints`` (itself when they are the run's)."""
+        model = self.model
+        if model is None:
+            return None
+        if {p: tuple(e) for p, e in endpoints.items()} == model.endpoints:
+            return model
+        return Model(model.balance, endpoints)
 
     def _mix(self, name: str) -> tuple[Properties, Odds | None]:
         ev = self.evidence
@@ -58,20 +79,24 @@ class Judge:
             traffic: Traffic = ev.mixes[name]
             balancing = Balancing.of(ev.setup)
             routes = {r.path: r.service_port for r in ev.setup.ingress.routes}
-            self._properties[name] = Properties(balancing, ev.plane, routes, traffic)
-            try:
-                self._odds[name] = odds(
-                    balancing,
-                    ev.plane,
-                    routes,
-                    traffic.endpoints,
-                    visits=traffic.visits_per_route,
-                    http_routes=HTTP_ROUTES,
-                    page_route=PAGE_ROUTE,
-                    scaled=traffic.scaled_endpoints,
-                )
-            except (KeyError, ValueError, ZeroDivisionError):
-                self._odds[name] = None  # no peers on a route: nothing to compute odds on
+            model = self._model_on(traffic.endpoints)
+            after = None
+            if model is not None and traffic.scaled_endpoints is not None:
+                after = Model(model.balance, {routes[PAGE_ROUTE]: traffic.scaled_endpoints})
+            self._properties[name] = Properties(balancing, routes, traffic, model, after)
+            self._odds[name] = None
+            # A route without peers (KeyError) has no odds to compute.
+            with contextlib.suppress(KeyError, ZeroDivisionError):
+                if model is not None:
+                    self._odds[name] = odds(
+                        balancing,
+                        model,
+                        routes,
+                        visits=traffic.visits_per_route,
+                        http_routes=HTTP_ROUTES,
+                        page_route=PAGE_ROUTE,
+                        scaled=after,
+                    )
         return self._properties[name], self._odds[name]
 
     def _property(self, e: PropertyExpect) -> Verdict:
@@ -100,7 +125,7 @@ class Judge:
         if isinstance(e, SpreadExpect):
             return answers.spread(e, observations, ev.pods)
         assert isinstance(e, PicksExpect)
-        return answers.picks(e, observations, self.model())
+        return answers.picks(e, observations, self.model)
 
 
 def judge(expectation: Expectation, evidence: Evidence) -> Verdict:

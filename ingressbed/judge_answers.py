@@ -205,22 +205,33 @@ def spread(
     return _verdict(e, asked, e.max_mean.holds(load.max_mean), seen, load.max_mean)
 
 
+def agreement_seen(result: measure.Agreement) -> str:
+    """``40 of 100 picks as predicted; 60 the model cannot predict (round-robin)``."""
+    seen = f"{result.agree} of {result.total} picks as predicted"
+    if result.unpredictable:
+        seen += (
+            f"; {result.unpredictable} the model cannot predict "
+            f"({result.unpredictable_example}), each counted against"
+        )
+    return seen
+
+
 def picks(e: PicksExpect, observations: Sequence[Observation], model: Model | None) -> Verdict:
-    """``model_picks``: every answer came from the endpoint the model picks."""
+    """``model_picks``: every answer came from the endpoint (or group) the model picks.
+
+    An answer the model gives no fixed pick for (round robin, a missing key value ...)
+    counts against the expectation, and the verdict says how many there were.
+    """
     asked = f"model_picks of {_steps(e)} (every pick as the placement model's)"
     if model is None:
-        return _nothing(e, asked, "no placement model: the setup has no upstream-hash-by")
-    asked = (
-        f"model_picks of {_steps(e)} (every pick as the {model.flavor} model of {model.hash_by!r})"
-    )
+        return _nothing(e, asked, "no placement model: the bed did not say what it served")
+    asked = f"model_picks of {_steps(e)} (every pick as {model.balance.describe()})"
     if not observations:
         return _nothing(e, asked, f"no answers from {_steps(e)}")
     result = measure.agreement(observations, model.predict)
     if not result.total:
-        return _nothing(
-            e, asked, f"no pod answered a request the model predicts ({len(observations)} sent)"
-        )
-    seen = f"{result.agree} of {result.total} picks as predicted"
+        return _nothing(e, asked, f"no pod answered ({len(observations)} sent)")
+    seen = agreement_seen(result)
     if result.mismatches:
         seen += ", e.g.:\n" + "\n".join(
             f"      {show(o)} (model: {p})" for o, p in result.mismatches

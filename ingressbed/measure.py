@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ingressbed.placement.upstream import Pick
 from ingressbed.vocabulary import Observation
 
 Key = Callable[[Observation], Hashable]
@@ -104,11 +105,18 @@ def spread(observations: Iterable[Observation], pods: Sequence[str] = ()) -> Spr
 
 @dataclass(frozen=True)
 class Agreement:
-    """How many observed picks equal the placement model's prediction."""
+    """How many observed picks are what the placement model predicts.
+
+    ``total`` counts every answered request judged; ``unpredictable`` those the model gave
+    no fixed pick for (round robin, no cookie yet, no hash value): they count against the
+    agreement, never for it. ``mismatches`` holds the first few (observation, predicted).
+    """
 
     total: int
     agree: int
-    mismatches: tuple[tuple[Observation, str], ...]  # first few (observation, predicted)
+    mismatches: tuple[tuple[Observation, str], ...]
+    unpredictable: int = 0
+    unpredictable_example: str = ""
 
     @property
     def share(self) -> float:
@@ -116,18 +124,24 @@ class Agreement:
 
 
 def agreement(
-    observations: Iterable[Observation], predict: Callable[[Observation], str | None]
+    observations: Iterable[Observation], predict: Callable[[Observation], Pick]
 ) -> Agreement:
-    """Compare ``pod_ip:port`` with ``predict(o)``, an endpoint string (None: no prediction)."""
-    total = agree = 0
+    """Compare each answer (``pod_ip``, ``port``) with the model's ``Pick`` for it.
+
+    An answer agrees when the pick allows it (the one endpoint, or a member of the group).
+    An answer whose pick is not fixed is unpredictable and counts against.
+    """
+    total = agree = unpredictable = 0
+    why = ""
     mismatches: list[tuple[Observation, str]] = []
     for o in answered(observations):
-        predicted = predict(o)
-        if predicted is None:
-            continue
+        pick = predict(o)
         total += 1
-        if f"{o.pod_ip}:{o.port}" == predicted:
+        if not pick.fixed:
+            unpredictable += 1
+            why = why or str(pick)
+        elif pick.allows(o.pod_ip, o.port):
             agree += 1
         elif len(mismatches) < 5:
-            mismatches.append((o, predicted))
-    return Agreement(total, agree, tuple(mismatches))
+            mismatches.append((o, str(pick)))
+    return Agreement(total, agree, tuple(mismatches), unpredictable, why)

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from ingressbed.balancing import Balancing
 from ingressbed.expectations import Kind
-from ingressbed.placement import Ring, SubsetRing
-from ingressbed.translation import SHARE_SAMPLES, PlaneBalance, Upstream, sample_requests
-from ingressbed.vocabulary import Endpoint, flavor_of
+from ingressbed.model import Model
+from ingressbed.placement import Ring
+from ingressbed.placement.upstream import Upstream
+from ingressbed.planes.base import SHARE_SAMPLES, by_address, sample_requests
+from ingressbed.vocabulary import Endpoint, Placement
 
 _SPACE = 1 << 32
 
@@ -60,29 +62,6 @@ def _joint(fresh: Mapping[str, Mapping[str, float]], draws: Mapping[str, int]) -
     return sum(math.prod(fresh[r].get(a, 0.0) ** draws[r] for r in fresh) for a in pods)
 
 
-def _by_address(shares: Mapping[Endpoint, float]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for endpoint, share in shares.items():
-        out[endpoint.address] = out.get(endpoint.address, 0.0) + share
-    return out
-
-
-def _subset_fresh(endpoints: Sequence[Endpoint], size: int) -> tuple[dict[str, float], float]:
-    """Per pod address the chance of a fresh key, and the chance two picks of one key agree."""
-    subsets = SubsetRing.build(list(dict.fromkeys(endpoints)), size)
-    group_share = subsets.ring.shares()
-    fresh: dict[str, float] = {}
-    revisit = 0.0
-    for name, members in subsets.groups.items():
-        weights: dict[str, float] = {}
-        for member in members:
-            weights[member.address] = weights.get(member.address, 0.0) + 1 / len(members)
-        for address, weight in weights.items():
-            fresh[address] = fresh.get(address, 0.0) + group_share[name] * weight
-        revisit += group_share[name] * sum(w * w for w in weights.values())
-    return fresh, revisit
-
-
 def same_pod_all_rings(rings: Sequence[Ring[Endpoint]]) -> float:
     """Exact share of the 32-bit key-hash space that every ring maps to the same address."""
     if len(rings) < 2:
@@ -107,71 +86,53 @@ def same_pod_all(upstreams: Sequence[Upstream]) -> float:
         return same_pod_all_rings([r for r in rings if r is not None])
     same = 0
     for request in sample_requests(SHARE_SAMPLES):
-        picks = [u.pick(request) for u in upstreams]
+        picks = [u.pick(request).exact for u in upstreams]
         same += None not in picks and len({p.address for p in picks if p is not None}) == 1
     return same / SHARE_SAMPLES
 
 
 def odds(
     balancing: Balancing,
-    plane: str,
+    model: Model,
     routes: Mapping[str, int],
-    endpoints: Mapping[int, Sequence[Endpoint]],
     *,
     visits: int,
     http_routes: Sequence[str],
     page_route: str,
-    scaled: Sequence[Endpoint] | None = None,
+    scaled: Model | None = None,
 ) -> Odds:
-    """The model's odds for ``candidate`` on ``plane``'s endpoints.
+    """The model's odds for the candidate on the bed's endpoints.
 
     Args:
-        balancing: the setup's placement.
-        plane: the data plane (``ingressbed.vocabulary.DataPlane``): how it translates
-            the candidate's key decides the shares.
+        balancing: the setup's placement (what stays per route: a cookie, a key).
+        model: the data plane's translation on the endpoints the traffic met: its
+            upstreams give each pod's share of fresh keys, and the chance picks agree.
         routes: route path -> Service port.
-        endpoints: Service port -> endpoints in the balancer's order.
         visits: visits per client on each HTTP route.
         http_routes: the routes clients visit over HTTP (the rest get one WebSocket).
         page_route: the route of the page traffic.
-        scaled: the page route's endpoints after one pod was added, if it was.
+        scaled: the same translation on the page route's endpoints after one pod more.
+
+    Raises:
+        KeyError: a route whose port had no endpoints.
     """
     placement = balancing.placement
-    flavor = flavor_of(plane)
-    balance = (
-        PlaneBalance.for_key(plane, balancing.hash_by)
-        if placement == "hash" and balancing.hash_by
-        else None
-    )
-    fresh: dict[str, dict[str, float]] = {}
-    revisit: float | None = None
-    for route, port in routes.items():
-        eps = endpoints[port]
-        if balance is not None:
-            fresh[route] = _by_address(balance.upstream(eps).shares())
-        elif placement == "cookie-balanced":
-            fresh[route] = _by_address(Ring.build(flavor, eps).shares())
-        elif placement == "subset":
-            fresh[route], route_revisit = _subset_fresh(eps, balancing.subset_size or 3)
-            revisit = route_revisit if route == page_route else revisit
-        else:
-            addresses = list(dict.fromkeys(e.address for e in eps))
-            fresh[route] = {a: 1 / len(addresses) for a in addresses}
-    sticky_per_route = placement.startswith("cookie")
+    fresh = {route: by_address(model.upstream(port).shares()) for route, port in routes.items()}
+    page_port = routes[page_route]
+    revisit = None
+    if placement == Placement.SUBSET:
+        revisit = model.upstream(page_port).repeat_chance()
+    sticky_per_route = placement in (Placement.COOKIE_BALANCED, Placement.COOKIE_PERSISTENT)
     draws = {r: 1 if sticky_per_route or r not in http_routes else visits for r in routes}
     same_key = None
-    if balance is not None:
+    if placement == Placement.HASH:
         ports = list(dict.fromkeys(routes.values()))
-        same_key = same_pod_all([balance.upstream(endpoints[p]) for p in ports])
+        same_key = same_pod_all([model.upstream(p) for p in ports])
     new_share = None
-    if scaled is not None and placement in ("hash", "cookie-balanced"):
-        before = set(endpoints[routes[page_route]])
-        added = [e for e in scaled if e not in before]
-        if balance is not None:
-            shares = balance.upstream(scaled).shares()
-        else:
-            shares = Ring.build(flavor, scaled).shares()
-        new_share = sum(shares[e] for e in added)
+    if scaled is not None and placement in (Placement.HASH, Placement.COOKIE_BALANCED):
+        before = set(model.endpoints[page_port])
+        shares = scaled.upstream(page_port).shares()
+        new_share = sum(share for e, share in shares.items() if e not in before)
     return Odds(
         fresh,
         draws,

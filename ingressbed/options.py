@@ -24,15 +24,18 @@ from typing import Any, Literal
 
 from ingressbed.errors import ConfigError
 from ingressbed.suggest import suggest
-from ingressbed.vocabulary import LOCAL_PLANES, DataPlane
+from ingressbed.vocabulary import DataPlane
 
-BackendName = Literal["auto", "local", "kind", "cluster"]
+BackendName = Literal["auto", "local", "kind", "cluster", "fake"]
 KeepPolicy = Literal["never", "on-failure", "always"]
-BACKENDS: tuple[BackendName, ...] = ("auto", "local", "kind", "cluster")
+BACKENDS: tuple[BackendName, ...] = ("auto", "local", "kind", "cluster", "fake")
 KEEP: tuple[KeepPolicy, ...] = ("never", "on-failure", "always")
-#: Data planes ``--data-plane`` takes (the local backend's; kind and cluster run ingress-nginx).
-DATA_PLANES: tuple[str, ...] = tuple(p.value for p in LOCAL_PLANES)
+#: Data planes ``--data-plane`` takes (kind and cluster run ingress-nginx; the local
+#: backend runs the planes with a program; the fake backend stands in for any).
+DATA_PLANES: tuple[str, ...] = tuple(p.value for p in DataPlane)
 DEFAULT_DATA_PLANE = DataPlane.NGINX.value
+#: The data plane kind and cluster run.
+CONTROLLER_PLANE = DataPlane.INGRESS_NGINX.value
 #: Where each option is offered. ``pytest`` is the plugin; the rest are subcommands.
 Face = Literal["pytest", "up", "down", "repro", "analyze"]
 _ALL: frozenset[Face] = frozenset({"pytest", "up", "down", "repro", "analyze"})
@@ -108,16 +111,17 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "backend",
         "where the bed runs: auto (kind when a Docker daemon answers, else local), "
-        "local, kind or cluster",
+        "local, kind, cluster, or fake (an in-process stand-in that places requests as the "
+        "data plane's model says: it tests the layers above a data plane, never a data plane)",
         _choice(BACKENDS),
         BACKENDS,
         faces=_BEDS | {"down"},
     ),
     Option(
         "data_plane",
-        "local backend: what balances: nginx (hash KEY consistent), nginx:hash, "
-        "nginx:ip-hash, haproxy (hash-type consistent), haproxy:pod-ids or "
-        "haproxy:map-based; kind and cluster run ingress-nginx",
+        "what balances (local and fake backends): nginx (hash KEY consistent), nginx:hash, "
+        "nginx:ip-hash, haproxy (hash-type consistent), haproxy:pod-ids, haproxy:map-based, "
+        "or ingress-nginx (fake only, for now); kind and cluster run ingress-nginx",
         _choice(DATA_PLANES),
         DATA_PLANES,
         faces=_BEDS,
@@ -220,7 +224,7 @@ def check_data_plane(backend: str, data_plane: str, given_as: str = "") -> None:
     Raises:
         ConfigError: one line naming the data plane and the backend.
     """
-    if backend in ("kind", "cluster") and data_plane != DEFAULT_DATA_PLANE:
+    if backend in ("kind", "cluster") and data_plane not in (DEFAULT_DATA_PLANE, CONTROLLER_PLANE):
         raise ConfigError(
             f"{given_as or f'--data-plane {data_plane!r}'}: the {backend} backend runs "
             "ingress-nginx; other data planes run on --backend local"

@@ -1,9 +1,12 @@
 """Properties of a ``mix`` step's traffic, computed from its observations (pure, no I/O).
 
-``Properties(balancing, plane, routes, traffic).figure(kind)`` gives a ``Figure``: the
+``Properties(balancing, routes, traffic, model).figure(kind)`` gives a ``Figure``: the
 value, the counts behind it (for binomial bounds), and, where the placement model has
-an exact figure for the same traffic, that figure too. A property that could not be
-measured has ``value`` None and ``detail`` saying what was missing; the judge fails it.
+an exact figure for the same traffic, that figure too. ``model`` is the data plane's
+translation of the candidate on the endpoints the mix met (``ingressbed.model.Model``, built
+once per run by the judge), ``model_after`` the same on the page route's endpoints after
+one pod more. A property that could not be measured has ``value`` None and ``detail``
+saying what was missing; the judge fails it.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from dataclasses import dataclass, field
 
 from ingressbed import measure
 from ingressbed.balancing import Balancing
-from ingressbed.expectations import Kind, Placement
+from ingressbed.expectations import Kind
 from ingressbed.model import Model
-from ingressbed.placement import BALANCED, KeyExpr, Request, SubsetRing, predict_cookie
+from ingressbed.placement import Request
+from ingressbed.placement.upstream import Pick, canonical
 from ingressbed.traffic import HTTP_ROUTES, PAGE_ROUTE
-from ingressbed.vocabulary import Endpoint, Observation, Pod
+from ingressbed.vocabulary import Endpoint, Observation, Placement, Pod
 
 #: ``Observation.step`` of requests that carried an affinity cookie / ran after scaling.
 WITH_COOKIE = "with-cookie"
@@ -87,19 +91,19 @@ class Properties:
     """Computes each property of one mix."""
 
     def __init__(
-        self, balancing: Balancing, plane: str, routes: Mapping[str, int], seen: Traffic
+        self,
+        balancing: Balancing,
+        routes: Mapping[str, int],
+        seen: Traffic,
+        model: Model | None = None,
+        model_after: Model | None = None,
     ) -> None:
         self.balancing = balancing
-        self.plane = plane
         self.routes = dict(routes)
         self.seen = seen
         self.placement = balancing.placement
-        hash_by = balancing.hash_by
-        self.model = Model(plane, seen.endpoints, hash_by) if hash_by else None
-        self.model_after = None
-        if hash_by and seen.scaled_endpoints is not None:
-            port = self.routes[PAGE_ROUTE]
-            self.model_after = Model(plane, {port: seen.scaled_endpoints}, hash_by)
+        self.model = model
+        self.model_after = model_after if seen.scaled_endpoints is not None else None
 
     def figure(self, kind: Kind) -> Figure:
         """The figure of property ``kind``."""
@@ -149,9 +153,9 @@ class Properties:
         name_of = {ip: name for name, ip in self.seen.pod_ips.items()}
         predicted: Counter[str] = Counter(dict.fromkeys(pods, 0))
         for o in measure.answered(self.seen.first):
-            pick = self.model.predict(o)
+            pick = self.model.predict(o).exact
             if pick is not None:
-                predicted[name_of.get(Endpoint.parse(pick).address, pick)] += 1
+                predicted[name_of.get(pick.address, str(pick))] += 1
         return observed, measure.Spread(dict(predicted))
 
     def _loads(self, spread: measure.Spread) -> dict[str, int]:
@@ -202,18 +206,18 @@ class Properties:
         before_model, after_model = self.model, self.model_after
         if self.placement != Placement.HASH or before_model is None or after_model is None:
             return None
-        if not self.seen.scaled or self.seen.scaled_endpoints is None:
+        if not self.seen.scaled:
             return None
         key = self._scale_key()
-        before = {key(o): before_model.predict(o) for o in measure.answered(self.seen.first)}
-        after = {key(o): after_model.predict(o) for o in measure.answered(self.seen.scaled)}
+        before = {key(o): before_model.predict(o).exact for o in measure.answered(self.seen.first)}
+        after = {key(o): after_model.predict(o).exact for o in measure.answered(self.seen.scaled)}
         common = before.keys() & after.keys()
-        if not common or any(before[k] is None or after[k] is None for k in common):
+        placed = {k: v for k, v in after.items() if v is not None}
+        if not common or any(before[k] is None or k not in placed for k in common):
             return None
-        old = {e.address for e in self.seen.endpoints[self.routes[PAGE_ROUTE]]}
-        address = {k: Endpoint.parse(str(v)).address for k, v in after.items() if v}
-        moved = [k for k in common if before[k] != after[k]]
-        elsewhere = [k for k in moved if address[k] in old]
+        old = {canonical(e.address) for e in self.seen.endpoints[self.routes[PAGE_ROUTE]]}
+        moved = [k for k in common if before[k] != placed[k]]
+        elsewhere = [k for k in moved if canonical(placed[k].address) in old]
         return len(moved) / len(common), len(elsewhere) / len(common)
 
     def moved_on_scale(self) -> Figure:
@@ -236,50 +240,52 @@ class Properties:
         return dataclasses.replace(figure, model=model[1]) if model else figure
 
     # ---------------------------------------------------------------- model
-    def _predictor(self) -> Callable[[Observation], str | None] | None:
-        if self.placement == Placement.HASH and self.model is not None:
-            before, after = self.model, self.model_after or self.model
-            return lambda o: (after if o.step == SCALED else before).predict(o)
-        if self.placement == Placement.SUBSET:
-            return self._subset_predictor()
-        if self.placement == Placement.COOKIE_BALANCED:
-            return self._cookie_predictor()
+    def _judged(self) -> tuple[list[Observation], Callable[[Observation], Pick]] | None:
+        """The answers the model claims to place, and its pick for each (None: it claims
+        none under this placement).
+
+        Under cookie affinity it claims the requests that carried a cookie (a first visit
+        is a random pick by design); otherwise every answer of the mix. Within those, an
+        answer it cannot place counts against the agreement.
+        """
+        before = self.model
+        if before is None:
+            return None
+        after = self.model_after or before
+        seen = self.seen
+        if self.placement in (Placement.HASH, Placement.SUBSET):
+            return (
+                [*seen.visits, *seen.first, *seen.second, *seen.scaled],
+                lambda o: (after if o.step == SCALED else before).predict(o),
+            )
+        if self.balancing.uses_cookie:
+            name = self.balancing.cookie_name
+
+            def with_cookie(o: Observation) -> Pick:
+                value = seen.cookies.get((o.client, o.route))
+                cookies = {name: value} if value is not None else {}
+                return (after if o.step == SCALED else before).predict(o, cookies)
+
+            carried = [o for o in seen.all() if o.step in (WITH_COOKIE, SCALED)]
+            return carried, with_cookie
         return None
 
-    def _subset_predictor(self) -> Callable[[Observation], str | None]:
-        size = self.balancing.subset_size or 3
-        rings = {p: SubsetRing.build(eps, size) for p, eps in self.seen.endpoints.items()}
-        key = KeyExpr(self.balancing.hash_by or "", flavor=self.plane)
-
-        def inside(o: Observation) -> str | None:
-            group = rings[o.port].lookup(key.evaluate(Request(o.client, o.host, o.key)))
-            seen = f"{o.pod_ip}:{o.port}"
-            return seen if seen in {str(e) for e in group} else " ".join(map(str, group))
-
-        return inside
-
-    def _cookie_predictor(self) -> Callable[[Observation], str | None]:
-        def pick(o: Observation) -> str | None:
-            cookie = self.seen.cookies.get((o.client, o.route))
-            if o.step not in (WITH_COOKIE, SCALED) or cookie is None:
-                return None
-            eps = self.seen.scaled_endpoints if o.step == SCALED else self.seen.endpoints[o.port]
-            chosen = predict_cookie(BALANCED, eps or [], cookie)
-            return None if chosen is None else str(chosen)
-
-        return pick
-
     def model_agreement(self) -> Figure:
-        predict = self._predictor()
-        if predict is None:
+        judged = self._judged()
+        if judged is None:
             return Figure(None, detail=f"the model predicts no pick under {self.placement}")
-        seen = self.seen
-        result = measure.agreement([*seen.visits, *seen.first, *seen.second, *seen.scaled], predict)
+        observations, predict = judged
+        result = measure.agreement(observations, predict)
         example = ""
         if result.mismatches:
             o, predicted = result.mismatches[0]
             example = f"; e.g. {o.client} {o.host}{o.key} on {o.pod_ip}:{o.port}, model {predicted}"
         detail = f"{result.agree} of {result.total} picks as predicted{example}"
+        if result.unpredictable:
+            detail += (
+                f"; {result.unpredictable} the model cannot predict "
+                f"({result.unpredictable_example}), each counted against"
+            )
         return _share(result.agree, result.total, detail, "no pod answered a predicted request")
 
     # ------------------------------------------------------- slow pods, upstream

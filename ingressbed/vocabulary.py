@@ -41,7 +41,8 @@ class DataPlane(StrEnum):
     ``ingress-nginx`` runs on kind and cluster. The local backend runs plain nginx or
     HAProxy, each rendered as the controllers that replace ingress-nginx render it
     (docs/translation.md): the name before ``:`` is the flavor, the part after it the
-    rendering (none: the faithful translation of the candidate).
+    rendering (none: the faithful translation of the candidate). Each value has its module
+    in ``ingressbed.planes``; only names live here.
     """
 
     INGRESS_NGINX = "ingress-nginx"
@@ -63,13 +64,16 @@ class DataPlane(StrEnum):
         return self.value.partition(":")[2]
 
 
-#: Data planes the local backend runs (``--data-plane``).
-LOCAL_PLANES: tuple[DataPlane, ...] = tuple(p for p in DataPlane if p != DataPlane.INGRESS_NGINX)
+class Placement(StrEnum):
+    """How an ingress-nginx candidate's annotations place requests (``balancing.Balancing``)."""
 
-
-def flavor_of(plane: str) -> Flavor:
-    """The flavor of a data plane name (``nginx:ip-hash`` -> ``nginx``)."""
-    return Flavor(plane.partition(":")[0])
+    HASH = "hash"
+    SUBSET = "subset"
+    COOKIE_BALANCED = "cookie-balanced"
+    COOKIE_PERSISTENT = "cookie-persistent"
+    SERVICE_UPSTREAM = "service-upstream"
+    EWMA = "ewma"
+    ROUND_ROBIN = "round-robin"
 
 
 class Capability(StrEnum):

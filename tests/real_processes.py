@@ -7,6 +7,7 @@ Not a test module (no ``test_`` prefix); imported as ``tests.real_processes``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import select
@@ -17,7 +18,26 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ingressbed import planes
+from ingressbed.backends.local import find_program
 from ingressbed.backends.local_addresses import LOCK_DIR, run_dirs
+
+
+def find_nginx(*, only_path: bool = False) -> str:
+    """The nginx binary the local backend would use (ToolError: how to install it).
+    ``only_path``: search $PATH only, not the program's extra folders (/usr/sbin ...)."""
+    return _find("nginx", only_path)
+
+
+def find_haproxy(*, only_path: bool = False) -> str:
+    """The haproxy binary the local backend would use (see ``find_nginx``)."""
+    return _find("haproxy", only_path)
+
+
+def _find(plane: str, only_path: bool) -> str:
+    program = planes.plane(plane).program
+    assert program is not None
+    return find_program(dataclasses.replace(program, search_dirs=()) if only_path else program)
 
 
 def free_ports(count: int) -> list[int]:

@@ -1,5 +1,5 @@
 """One log through every data plane: picks, key identity and moved figures, each checked
-against a plain reference built with ``PlaneBalance.upstream(...).pick`` per request."""
+against a plain reference built with ``plane.for_key(key).upstream(...).pick`` per request."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from ingressbed import planes
 from ingressbed.accesslog import render
 from ingressbed.accesslog.records import Extractor
 from ingressbed.accesslog.results import Candidate, Settings
@@ -16,8 +17,7 @@ from ingressbed.accesslog.summary import fresh_endpoint
 from ingressbed.cli import main
 from ingressbed.errors import ConfigError
 from ingressbed.placement import KeyExpr, Request, synthetic_endpoints
-from ingressbed.translation import IP_HASH, PlaneBalance
-from ingressbed.vocabulary import DataPlane, Endpoint, Flavor
+from ingressbed.vocabulary import DataPlane, Endpoint
 
 FMT = '$msec $host $remote_addr "$request" $http_x_user'
 PODS = tuple(synthetic_endpoints(6))
@@ -66,11 +66,11 @@ def simulate(candidates: list[Candidate], lines: list[str] = LINES, fmt: str = F
 
 def reference_counts(plane: str, key: str, requests: list[Request]) -> dict[str, int]:
     """Requests per pod: each request picked by the plane's upstream, None cycling."""
-    upstream = PlaneBalance.for_key(plane, key).upstream(PODS)
+    upstream = planes.plane(plane).for_key(key).upstream(PODS)
     counts = Counter({str(e): 0 for e in PODS})
     rr = 0
     for request in requests:
-        pick = upstream.pick(request)
+        pick = upstream.pick(request).exact
         if pick is None:
             pick = PODS[rr % len(PODS)]
             rr += 1
@@ -80,18 +80,18 @@ def reference_counts(plane: str, key: str, requests: list[Request]) -> dict[str,
 
 def reference_moved(plane: str, key: str, requests: list[Request]) -> tuple[float, ...]:
     """(keys, requests) moved on +1 and on -1, keys as the simulation names them."""
-    balance = PlaneBalance.for_key(plane, key)
+    balance = planes.plane(plane).for_key(key)
     now = balance.upstream(PODS)
     bigger = balance.upstream([*PODS, fresh_endpoint(PODS)])
     smaller = balance.upstream(PODS[:-1])
-    ident = KeyExpr(key, flavor=Flavor.NGINX)
+    ident = KeyExpr(key, flavor="nginx")
     per_key: dict[bytes, tuple[Endpoint | None, ...]] = {}
     weight: Counter[bytes] = Counter()
     for r in requests:
-        if now.pick(r) is None:
+        if now.pick(r).exact is None:
             continue
-        k = r.client_ip.encode() if balance.method == IP_HASH else ident.evaluate(r)
-        picks = (now.pick(r), bigger.pick(r), smaller.pick(r))
+        k = r.client_ip.encode() if not balance.reads_key else ident.evaluate(r)
+        picks = (now.pick(r).exact, bigger.pick(r).exact, smaller.pick(r).exact)
         assert per_key.setdefault(k, picks) == picks  # the key fixes the pod here
         weight[k] += 1
     total = sum(weight.values())
@@ -141,9 +141,10 @@ def test_modulo_planes_move_most_keys(plane):
 
 
 def test_ip_hash_with_a_url_key_is_sticky_per_client_not_per_url():
-    upstream = PlaneBalance.for_key("nginx:ip-hash", "$request_uri").upstream(PODS)
+    upstream = planes.plane("nginx:ip-hash").for_key("$request_uri").upstream(PODS)
     a, b = "10.0.1.5", "10.9.200.7"
     assert upstream.pick(Request(client_ip=a)) != upstream.pick(Request(client_ip=b))
+    assert upstream.pick(Request(client_ip=a)).fixed
     # Both clients ask for the same pages, alternately: a memo per page would send the
     # second client wherever the first went.
     lines = [
@@ -151,7 +152,7 @@ def test_ip_hash_with_a_url_key_is_sticky_per_client_not_per_url():
     ]
     result = simulate([Candidate("nginx:ip-hash", "$request_uri")], lines).result()
     loads = {p.endpoint: p.requests for p in result.candidates[0].pods}
-    assert loads[str(upstream.pick(Request(client_ip=a)))] == 200
+    assert loads[str(upstream.pick(Request(client_ip=a)))] == 200  # str(Pick): its endpoint
     assert loads[str(upstream.pick(Request(client_ip=b)))] == 200
     first = result.candidates[0]
     assert first.distinct_keys == 2 and {h.key for h in first.hottest} == {a, b}
@@ -162,7 +163,7 @@ def test_ip_hash_with_a_url_key_is_sticky_per_client_not_per_url():
 
 def test_hot_keys_land_where_the_plane_picks():
     result = simulate([Candidate("haproxy:map-based", "$host$request_uri")]).result()
-    upstream = PlaneBalance.for_key("haproxy:map-based", "$host$request_uri").upstream(PODS)
+    upstream = planes.plane("haproxy:map-based").for_key("$host$request_uri").upstream(PODS)
     for hot in result.candidates[0].hottest:
         host, _, rest = hot.key.partition("/")
         assert hot.endpoint == str(upstream.pick(Request(host=host, request_uri="/" + rest)))

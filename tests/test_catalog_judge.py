@@ -8,14 +8,14 @@ import random
 
 import pytest
 
-from ingressbed import catalog, odds
+from ingressbed import catalog, odds, planes
 from ingressbed import judge_figures as checks
 from ingressbed.balancing import Balancing
 from ingressbed.expectations import Bound, Check, Kind, PropertyExpect
+from ingressbed.model import Model
 from ingressbed.placement import Ring, synthetic_endpoints
 from ingressbed.properties import Figure
 from ingressbed.stats import binomial_bounds
-from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import Flavor
 
 CATALOG = catalog.load()
@@ -29,15 +29,15 @@ def endpoints(pods=6, ports=(8080, 9090, 8081)):
 def odds_of(candidate_id, plane=Flavor.INGRESS_NGINX, pods=6, scaled=None):
     setup = CATALOG.get(candidate_id).scenario.setup
     routes = {r.path: r.service_port for r in setup.ingress.routes}
+    model = Model.of(plane, setup, endpoints(pods))
     return odds.odds(
         Balancing.of(setup),
-        plane,
+        model,
         routes,
-        endpoints(pods),
         visits=3,
         http_routes=HTTP,
         page_route="/8080",
-        scaled=scaled,
+        scaled=None if scaled is None else Model(model.balance, {8080: scaled}),
     )
 
 
@@ -224,6 +224,6 @@ def test_modulo_planes_share_fresh_keys_evenly(plane, low, high):
 def test_new_pod_share_on_haproxy_is_its_part_of_the_ring():
     scaled = synthetic_endpoints(7, 8080)
     run = odds_of("remote-addr", "haproxy", scaled=scaled)
-    upstream = PlaneBalance.for_key("haproxy", "$remote_addr").upstream(scaled)
+    upstream = planes.plane("haproxy").for_key("$remote_addr").upstream(scaled)
     assert run.new_pod_share == upstream.shares()[scaled[-1]]
     assert 0.05 < run.new_pod_share < 0.3

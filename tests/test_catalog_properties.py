@@ -1,5 +1,5 @@
 """Properties of a mix computed from observations (ingressbed.properties) and the
-cookie-taking visits of the mix (ingressbed.mix)."""
+cookie-taking visits of the mix (ingressbed.scenario.mix)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from ingressbed import catalog
 from ingressbed.balancing import Balancing
 from ingressbed.clients.http import HttpRequest
 from ingressbed.expectations import Kind
-from ingressbed.mix import cookie_value, first_visits
 from ingressbed.model import Model
 from ingressbed.placement import Request as PlacementRequest
 from ingressbed.placement import Ring, SubsetRing, hash_key, synthetic_endpoints
 from ingressbed.properties import SCALED, WITH_COOKIE, Properties, Traffic
+from ingressbed.scenario.mix import cookie_value, first_visits
 from ingressbed.vocabulary import Endpoint, Flavor, Observation, Pod
 
 CATALOG = catalog.load()
@@ -54,24 +54,30 @@ def traffic(**fields):
 
 
 def figures(candidate_id, plane, seen):
+    """The properties of ``seen`` as the judge builds them: the plane's model of the
+    candidate on the traffic's endpoints, and on the page route's after scaling."""
     setup = CATALOG.get(candidate_id).scenario.setup
     routes = {r.path: r.service_port for r in setup.ingress.routes}
-    return Properties(Balancing.of(setup), plane, routes, seen)
+    model = Model.of(plane, setup, seen.endpoints)
+    after = None
+    if seen.scaled_endpoints is not None:
+        after = Model(model.balance, {routes["/8080"]: seen.scaled_endpoints})
+    return Properties(Balancing.of(setup), routes, seen, model, after)
 
 
 def test_a_hash_candidate_that_follows_the_model_agrees_and_its_spread_is_the_models():
-    model = Model(Flavor.NGINX, {8080: EPS}, "$request_uri")
+    model = Model.for_key(Flavor.NGINX, {8080: EPS}, "$request_uri")
     urls = [f"/8080/t/page-{i}" for i in range(300)]
 
     def placed(client, url, step=""):
         o = obs(client, url, EPS[0], step=step)
-        return obs(client, url, Endpoint.parse(model.predict(o)), step=step, cache="MISS")
+        return obs(client, url, model.predict(o).exact, step=step, cache="MISS")
 
     first = [placed(f"10.0.0.{i % 250 + 1}", url) for i, url in enumerate(urls)]
     second = [placed(f"10.1.0.{i % 250 + 1}", url) for i, url in enumerate(urls)]
     seven = [*EPS, Endpoint("10.244.0.8", 8080)]
-    after = Model(Flavor.NGINX, {8080: seven}, "$request_uri")
-    scaled = [obs(o.client, o.key, Endpoint.parse(after.predict(o)), step=SCALED) for o in first]
+    after = Model.for_key(Flavor.NGINX, {8080: seven}, "$request_uri")
+    scaled = [obs(o.client, o.key, after.predict(o).exact, step=SCALED) for o in first]
     seen = traffic(
         first=first,
         second=second,

@@ -2,7 +2,7 @@
 
 The pure part (plan, disagreements) is tested with fake answers; the loop with a fake
 sender and clock; and the whole thing for real on the local backend (nginx and HAProxy).
-Plans for every data plane carry the pick of that plane's translation (``PlaneBalance``).
+Plans for every data plane carry the pick of that plane's translation (``ingressbed.planes``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from ingressbed import layouts
+from ingressbed import layouts, planes
 from ingressbed.backends import converge
 from ingressbed.backends.converge import Answer, Sample
 from ingressbed.errors import SetupError
 from ingressbed.placement import Predictor, Request
-from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import Address, Endpoint, Flavor
 
 PODS = [Endpoint(f"10.244.0.{i}", 8080) for i in range(2, 8)]
@@ -232,12 +231,12 @@ def test_samples_carry_the_pick_of_the_planes_translation(plane, key):
     eps = {p: _endpoints(p) for p in setup.ingress.ports}
     plan = converge.plan(setup, eps, plane, keys=4)
     assert len(plan.samples) == 12 and plan.notes == ()
-    balance = PlaneBalance.of(plane, setup)
+    balance = planes.translate(plane, setup)
     for s in plan.samples:
         want = balance.upstream(eps[s.port]).pick(
             Request(client_ip=s.client, host=s.host, request_uri=s.path, headers=s.headers())
         )
-        assert want is not None and s.allowed == frozenset({want.address})
+        assert want.exact is not None and s.allowed == frozenset({want.exact.address})
 
 
 def test_haproxy_ids_by_position_and_ids_per_pod_are_planned_apart():

@@ -6,11 +6,17 @@ may import its own layer and any layer below it; an import of a higher layer (at
 of a file or inside a function) fails this test with the file and line. ``hellogo``
 knows nothing of the bed. A new module that fits no layer fails the test until it is
 placed, so the map stays whole.
+
+Two rules of the data planes: the placement model (``placement/``, ``planes/``,
+``balancing``, ``model``) knows neither a backend nor the expectation language; and
+outside ``ingressbed/planes/`` at most ``PLANE_BRANCH_BUDGET`` lines name a particular
+data plane or flavor, so a new plane is one module, not edits across the package.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "placement model (pure)",
-        ("ingressbed.placement.", "ingressbed.balancing", "ingressbed.translation"),
+        ("ingressbed.placement.", "ingressbed.balancing", "ingressbed.planes."),
     ),
     (
         "setup: scenario files and the catalog, read",
@@ -78,7 +84,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ingressbed.odds",
             "ingressbed.properties",
             "ingressbed.evidence",
-            "ingressbed.mix",
+            "ingressbed.scenario.mix",
             "ingressbed.scenario.run",
             "ingressbed.scenario.table",
             "ingressbed.accesslog.",
@@ -182,3 +188,56 @@ def test_hellogo_knows_nothing_of_the_bed():
                 else []
             )
             assert not [n for n in names if n.startswith("ingressbed")], path
+
+
+#: The placement model: what predicts picks. It may know vocabulary and itself only.
+MODEL = ("ingressbed.placement.", "ingressbed.planes.", "ingressbed.balancing", "ingressbed.model")
+#: What the model must not import.
+NOT_FOR_THE_MODEL = ("ingressbed.backends", "ingressbed.expectations")
+
+
+def _in(module: str, entries: tuple[str, ...]) -> bool:
+    return any(
+        module == e.rstrip(".") or module.startswith(e if e.endswith(".") else e + ".")
+        for e in entries
+    )
+
+
+def test_the_model_knows_no_backend_and_no_expectation_language():
+    found = []
+    for path in modules():
+        if not _in(module_name(path), MODEL):
+            continue
+        for line, target in imports(path):
+            if _in(target, NOT_FOR_THE_MODEL):
+                found.append(f"{path.relative_to(REPO)}:{line}: imports {target}")
+    assert not found, "\n".join(found)
+
+
+#: Lines naming one data plane or flavor, outside the planes package (the defaults of the
+#: options and of the fake, the kind/cluster controller, the default flavor...).
+PLANE_BRANCH = re.compile(
+    r"(Flavor\.(HAPROXY|NGINX|INGRESS_NGINX)|DataPlane\.[A-Z_]+|program is NGINX)"
+)
+PLANE_BRANCH_BUDGET = 5
+
+
+def test_planes_are_named_only_in_their_modules():
+    hits = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in modules()
+        if not module_name(path).startswith("ingressbed.planes")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if PLANE_BRANCH.search(line)
+    ]
+    assert len(hits) <= PLANE_BRANCH_BUDGET, (
+        f"{len(hits)} lines outside ingressbed/planes/ name a data plane (at most "
+        f"{PLANE_BRANCH_BUDGET}); put plane knowledge in its plane module:\n" + "\n".join(hits)
+    )
+
+
+def test_the_plane_budget_counts_a_plane_branch():
+    """The budget's pattern sees the branches it is meant to count."""
+    assert PLANE_BRANCH.search("if flavor == Flavor.HAPROXY:")
+    assert PLANE_BRANCH.search("plane = DataPlane.NGINX_IP_HASH")
+    assert not PLANE_BRANCH.search("plane = planes.plane(name)")

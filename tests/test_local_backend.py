@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from ingressbed import layouts
-from ingressbed.backends.local import LocalBackend, find_nginx
+from ingressbed.backends.local import LocalBackend
 from ingressbed.backends.local_addresses import LOCK_DIR
 from ingressbed.clients.http import HttpRequest, probe
 from ingressbed.errors import ConfigError, SetupError, ToolError
 from ingressbed.options import BedOptions
-from tests.real_processes import processes_mentioning
+from tests.real_processes import find_nginx, processes_mentioning
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,12 +27,21 @@ def quiet_backend(**options) -> LocalBackend:
 def test_nginx_missing_is_one_clear_line(monkeypatch):
     monkeypatch.setenv("INGRESSBED_NGINX", "/nonexistent/nginx")
     with pytest.raises(ToolError, match="INGRESSBED_NGINX=/nonexistent/nginx is not an executable"):
-        find_nginx()
+        find_nginx(only_path=True)
     monkeypatch.delenv("INGRESSBED_NGINX")
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr("ingressbed.backends.local._SEARCH_PATH", "/nonexistent")
+    monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ToolError, match="apt-get install nginx-light"):
-        find_nginx()
+        find_nginx(only_path=True)
+
+
+def test_a_plane_without_a_local_program_is_refused_in_one_line(tmp_path):
+    options = BedOptions(backend="local", data_plane="ingress-nginx", artifacts=tmp_path)
+    with pytest.raises(ConfigError) as raised:
+        LocalBackend(options)
+    message = str(raised.value)
+    assert "does not run data plane ingress-nginx" in message and "\n" not in message
+    assert "nginx, nginx:hash" in message  # what it runs instead
 
 
 def test_serves_scales_and_leaves_nothing_behind():

@@ -1,5 +1,5 @@
 """The local backend's data planes with real HAProxy (and nginx's other renderings), real
-hellogo processes and real traffic: exact picks against ``PlaneBalance``, reloads, kills,
+hellogo processes and real traffic: exact picks against the plane's translation, reloads, kills,
 the client address, WebSocket, failures and cleanup."""
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from ingressbed import layouts
-from ingressbed.backends.local import LocalBackend, find_haproxy
+from ingressbed import layouts, planes
+from ingressbed.backends.local import LocalBackend
 from ingressbed.backends.local_addresses import LOCK_DIR
-from ingressbed.backends.local_haproxy import HARD_STOP_SECONDS
 from ingressbed.clients.http import HttpRequest, probe
 from ingressbed.clients.ws import WsRequest, ws_probe
 from ingressbed.errors import ConfigError, ToolError
 from ingressbed.options import BedOptions
 from ingressbed.placement import Request
-from ingressbed.translation import PlaneBalance, sample_requests
+from ingressbed.planes.base import sample_requests
+from ingressbed.planes.haproxy_cfg import HARD_STOP_SECONDS
 from ingressbed.vocabulary import Address, Setup
-from tests.real_processes import processes_mentioning
+from tests.real_processes import find_haproxy, processes_mentioning
 
 CLIENTS = 300
 HASH_PLANES = ["haproxy", "haproxy:pod-ids", "haproxy:map-based", "nginx:ip-hash", "nginx:hash"]
@@ -50,16 +50,18 @@ def bed_of(tmp_path):
 
 
 def misses(bed: LocalBackend, setup: Setup, requests: list[HttpRequest]) -> list[str]:
-    """Requests whose answering pod is not the one ``PlaneBalance`` picks (with why)."""
+    """Requests whose answering pod is not the one the plane's translation picks (with why)."""
     seen = probe(bed.address(), requests)
-    balance = PlaneBalance.of(bed.data_plane, setup)
+    balance = planes.translate(bed.data_plane, setup)
     routes = {r.path: r.service_port for r in setup.ingress.routes}
     upstreams = {p: balance.upstream(bed.endpoints(p)) for p in setup.ingress.ports}
     wrong = []
     for req, got in zip(requests, seen, strict=True):
         port = routes["/" + req.path.split("/")[1]]
-        want = upstreams[port].pick(
-            Request(client_ip=req.client, host=req.host, request_uri=req.path)
+        want = (
+            upstreams[port]
+            .pick(Request(client_ip=req.client, host=req.host, request_uri=req.path))
+            .exact
         )
         if got.status != 200 or want is None or got.pod_ip != want.address or got.port != port:
             wrong.append(f"{req.path} from {req.client}: {got.pod_ip}:{got.port}, model {want}")
@@ -222,15 +224,15 @@ def test_versions_diagnostics_and_close_leave_nothing_behind(tmp_path):
 def test_haproxy_missing_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setenv("INGRESSBED_HAPROXY", "/nonexistent/haproxy")
     with pytest.raises(ToolError, match="INGRESSBED_HAPROXY=/nonexistent/haproxy is not an exec"):
-        find_haproxy()
+        find_haproxy(only_path=True)
     bed = backend("haproxy", artifacts=tmp_path)
     with pytest.raises(ToolError, match="INGRESSBED_HAPROXY"):
         bed.start()
     assert bed._block is None, "nothing was reserved"
     monkeypatch.delenv("INGRESSBED_HAPROXY")
-    monkeypatch.setattr("ingressbed.backends.local._SEARCH_PATH", "/nonexistent")
+    monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ToolError, match=r"apt-get install haproxy\) or set INGRESSBED_HAPROXY"):
-        find_haproxy()
+        find_haproxy(only_path=True)
 
 
 def test_the_dry_run_steps_name_haproxy():

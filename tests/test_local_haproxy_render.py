@@ -6,13 +6,13 @@ import subprocess
 
 import pytest
 
-from ingressbed import layouts
-from ingressbed.backends.local import find_haproxy
-from ingressbed.backends.local_haproxy import body_limit, render
-from ingressbed.backends.local_nginx import Listen
+from ingressbed import layouts, planes
 from ingressbed.errors import ConfigError
-from ingressbed.translation import PlaneBalance, pod_server_id
+from ingressbed.planes import Listen
+from ingressbed.planes.haproxy import pod_server_id
+from ingressbed.planes.haproxy_cfg import body_limit, render
 from ingressbed.vocabulary import Endpoint, IngressSpec, Route, Setup
+from tests.real_processes import find_haproxy
 
 LISTEN = Listen("127.0.0.1", 18080, 18081)
 
@@ -22,7 +22,7 @@ def endpoints(ports=(8080, 9090, 8081), n=3):
 
 
 def cfg(setup, plane="haproxy", eps=None, generation=1):
-    balance = PlaneBalance.of(plane, setup)
+    balance = planes.translate(plane, setup)
     return render(setup, balance, endpoints() if eps is None else eps, LISTEN, "/run", generation)
 
 
@@ -143,12 +143,6 @@ def test_values_haproxy_cannot_take_are_one_line_config_errors(annotations, mess
     with pytest.raises(ConfigError, match=message) as caught:
         cfg(layouts.setup(annotations=annotations))
     assert "\n" not in str(caught.value)
-
-
-def test_an_nginx_plane_is_not_rendered_as_haproxy():
-    setup = layouts.setup("one-port")
-    with pytest.raises(ConfigError, match="HAProxy cannot render data plane nginx"):
-        render(setup, PlaneBalance.of("nginx", setup), endpoints(), LISTEN, "/run", 1)
 
 
 def test_a_setup_without_pods_renders_backends_without_servers():

@@ -6,13 +6,12 @@ import subprocess
 
 import pytest
 
-from ingressbed import layouts
-from ingressbed.backends.local import find_nginx
-from ingressbed.backends.local_nginx import Listen
-from ingressbed.backends.local_nginx import render as render_plane
+from ingressbed import layouts, planes
 from ingressbed.errors import ConfigError
-from ingressbed.translation import PlaneBalance
+from ingressbed.planes import Listen
+from ingressbed.planes.nginx_conf import render as render_plane
 from ingressbed.vocabulary import Endpoint
+from tests.real_processes import find_nginx
 
 LISTEN = Listen("127.0.0.1", 18080, 18081)
 
@@ -23,7 +22,7 @@ def endpoints(ports=(8080, 9090, 8081), n=3):
 
 def render(setup, eps, listen, run_dir, generation, plane="nginx"):
     """The nginx render of ``setup`` as data plane ``plane`` translates it."""
-    return render_plane(setup, PlaneBalance.of(plane, setup), eps, listen, run_dir, generation)
+    return render_plane(setup, planes.translate(plane, setup), eps, listen, run_dir, generation)
 
 
 def test_hash_by_becomes_consistent_hash_without_failure_skipping(tmp_path):
@@ -53,10 +52,23 @@ def test_each_nginx_plane_renders_its_method_from_the_translation(tmp_path, plan
     assert f"# data plane {plane}" in text
 
 
-def test_a_haproxy_plane_is_not_rendered_as_nginx(tmp_path):
+@pytest.mark.parametrize(
+    ("plane", "file"), [("nginx:hash", "nginx.conf"), ("haproxy", "haproxy.cfg")]
+)
+def test_each_plane_renders_its_own_program_file(tmp_path, plane, file):
     setup = layouts.setup("one-port")
-    with pytest.raises(ConfigError, match="nginx cannot render data plane haproxy"):
-        render(setup, endpoints((8080,)), LISTEN, str(tmp_path), 1, "haproxy")
+    rendered = planes.plane(plane).render(
+        setup, planes.translate(plane, setup), endpoints((8080,)), LISTEN, str(tmp_path), 1
+    )
+    assert list(rendered) == [file]
+    assert f"# data plane {plane}" in rendered[file]
+
+
+def test_a_plane_without_a_local_program_is_not_rendered(tmp_path):
+    setup = layouts.setup("one-port")
+    plane = planes.plane("ingress-nginx")
+    with pytest.raises(ConfigError, match="does not run data plane ingress-nginx"):
+        plane.render(setup, plane.translate(setup), endpoints((8080,)), LISTEN, str(tmp_path), 1)
 
 
 def test_round_robin_has_no_hash_and_one_worker(tmp_path):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ingressbed import measure
-from ingressbed.vocabulary import Observation
+from ingressbed.placement.upstream import Pick
+from ingressbed.vocabulary import Endpoint, Observation
 
 
 def obs(client="c", route="/8080", pod="p1", cache=None, key="/", ip="127.0.0.10", port=8080):
@@ -59,6 +60,26 @@ def test_assignment_is_each_keys_most_frequent_pod():
 
 def test_agreement():
     data = [obs(ip="127.0.0.10"), obs(ip="127.0.0.11"), obs(pod="")]
-    result = measure.agreement(data, lambda o: "127.0.0.10:8080")
-    assert (result.total, result.agree) == (2, 1)
+    result = measure.agreement(data, lambda o: Pick.to(Endpoint("127.0.0.10", 8080)))
+    assert (result.total, result.agree, result.unpredictable) == (2, 1, 0)
     assert result.mismatches[0][1] == "127.0.0.10:8080"
+
+
+def test_agreement_counts_unpredictable_answers_against():
+    data = [obs(ip="127.0.0.10"), obs(ip="127.0.0.11"), obs(ip="127.0.0.12")]
+
+    def predict(o):
+        if o.pod_ip == "127.0.0.10":
+            return Pick.to(Endpoint("127.0.0.10", 8080))
+        return Pick.anywhere("round-robin")
+
+    result = measure.agreement(data, predict)
+    assert (result.total, result.agree, result.unpredictable) == (3, 1, 2)
+    assert result.unpredictable_example == "round-robin" and result.share == 1 / 3
+
+
+def test_agreement_with_a_group_allows_any_member():
+    group = Pick.group([Endpoint("127.0.0.10", 8080), Endpoint("127.0.0.11", 8080)])
+    data = [obs(ip="127.0.0.10"), obs(ip="127.0.0.11"), obs(ip="127.0.0.12")]
+    result = measure.agreement(data, lambda o: group)
+    assert (result.total, result.agree) == (3, 2)

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from ingressbed.backends.local import find_nginx
 from ingressbed.errors import ToolError
+from tests.real_processes import find_nginx
 
 pytest_plugins = ["pytester"]
 

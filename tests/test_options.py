@@ -29,7 +29,7 @@ def test_a_flag_wins_over_its_variable_which_wins_over_the_default():
         (
             {},
             {"INGRESSBED_BACKEND": "kinde"},
-            "INGRESSBED_BACKEND='kinde': not one of auto, local, kind, cluster"
+            "INGRESSBED_BACKEND='kinde': not one of auto, local, kind, cluster, fake"
             " (did you mean 'kind'?)",
         ),
         ({"keep": "sometimes"}, {}, "--keep 'sometimes': not one of never, on-failure, always"),
@@ -109,7 +109,7 @@ def test_the_data_plane_defaults_to_nginx_and_takes_the_local_planes():
             {"INGRESSBED_DATA_PLANE": "nginx:hash"},
             "INGRESSBED_DATA_PLANE='nginx:hash': the cluster backend runs ingress-nginx",
         ),
-        ({"data_plane": "ingress-nginx"}, {}, "--data-plane 'ingress-nginx': not one of nginx,"),
+        ({"data_plane": "traefik"}, {}, "--data-plane 'traefik': not one of ingress-nginx, nginx,"),
     ],
 )
 def test_a_data_plane_kind_or_cluster_do_not_run_is_one_line(given, env, message):
@@ -118,3 +118,6 @@ def test_a_data_plane_kind_or_cluster_do_not_run_is_one_line(given, env, message
     assert str(info.value).startswith(message)
     with pytest.raises(ConfigError, match="the kind backend runs ingress-nginx"):
         BedOptions(data_plane="haproxy").but(backend="kind")  # as `ingressbed up` resolves auto
+    # ingress-nginx itself is what kind and cluster run, and any plane runs on the fake
+    assert resolve({"backend": "kind", "data_plane": "ingress-nginx"}, {}).backend == "kind"
+    assert resolve({"backend": "fake", "data_plane": "haproxy:pod-ids"}, {}).backend == "fake"

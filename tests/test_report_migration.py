@@ -22,7 +22,7 @@ from ingressbed.report.migration_changes import (
     compare,
     material,
 )
-from ingressbed.report.migration_planes import ABOUT, translation
+from ingressbed.report.migration_planes import about, translation
 from ingressbed.report.results import (
     MEASURED,
     SKIPPED,
@@ -265,7 +265,10 @@ def test_a_candidate_measured_on_one_side_is_not_compared_and_said_so():
 
 
 def test_every_data_plane_has_a_paragraph():
-    assert set(ABOUT) == {p.value for p in DataPlane}
+    paragraphs = {p.value: about(p.value) for p in DataPlane}
+    assert all(text and "No description" not in text for text in paragraphs.values())
+    assert len(set(paragraphs.values())) == len(paragraphs)  # one each, not a shared default
+    assert "No description" in about("traefik")
 
 
 def test_translation_of_a_candidate_per_plane():
@@ -344,7 +347,7 @@ def test_markdown_says_what_changes_per_plane():
     text = migration_markdown.render(merged())
     section = text.split("## Moving from ingress-nginx (kind) to nginx:ip-hash (local)")[1]
     section = section.split("## ")[0]
-    assert ABOUT["nginx:ip-hash"] in section
+    assert about("nginx:ip-hash") in section
     assert "- ip-hash-three-ports: cross-port affinity rises from 0.03 to 1.00" in section
     assert "- `request-uri`: ip_hash" in section
     assert "ip_hash ignores the key $request_uri" in section

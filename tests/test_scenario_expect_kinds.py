@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from ingressbed import expect
+from ingressbed import expect, judge_answers
 from ingressbed.errors import ScenarioError
 from ingressbed.evidence import Evidence
 from ingressbed.expectations import Check, Kind, PicksExpect, PropertyExpect
 from ingressbed.judge import judge, judge_all
 from ingressbed.model import Model
-from ingressbed.placement import synthetic_endpoints
+from ingressbed.placement import Request, synthetic_endpoints
 from ingressbed.properties import Traffic
 from ingressbed.scenario.load import loads
 from ingressbed.scenario.play import required
@@ -113,11 +113,12 @@ def answer(key, endpoint, step="pages"):
 
 
 def picks_evidence(scenario, wrong=False):
-    model = Model(Flavor.NGINX, {8080: EPS}, "$request_uri")
+    model = Model.for_key(Flavor.NGINX, {8080: EPS}, "$request_uri")
     answers = []
     for i in range(6):
         o = answer(f"/8080/p{i}", EPS[0])
-        chosen = Endpoint.parse(model.predict(o) or "")
+        chosen = model.predict(o).exact
+        assert chosen is not None
         if wrong and i == 3:
             chosen = next(e for e in EPS if e != chosen)
         answers.append(answer(o.key, chosen))
@@ -133,6 +134,44 @@ def test_model_picks_pass_on_the_models_picks_and_fail_with_the_mismatch():
     failed = judge(picks, picks_evidence(scenario, wrong=True))
     assert not failed.passed and "5 of 6 picks as predicted" in failed.seen
     assert "model: 10.244" in failed.seen and failed.line == scenario.expect[0].line
+
+
+def test_model_picks_count_answers_the_model_cannot_predict_against_it():
+    # nginx balances an empty key round robin: 6 answers the model cannot place.
+    scenario = loads(SCENARIO, "s.yaml")
+    model = Model.for_key(Flavor.NGINX, {8080: EPS}, "$http_x_user")
+    unpredictable = [answer(f"/8080/q{i}", EPS[i % 2]) for i in range(6)]
+    predictable = []
+    for i in range(4):
+        o = Observation(
+            "http", "", "h", f"/8080/p{i}", "", "", 8080, 200, step="pages"
+        )  # fmt: skip
+        user = {"x-user": f"u{i}"}
+        chosen = model.pick(8080, Request(host="h", request_uri=o.key, headers=user)).exact
+        assert chosen is not None
+        predictable.append(o)
+    assert len(predictable) == 4
+    verdict = judge_answers.picks(scenario.expect[0], unpredictable, model)
+    assert not verdict.passed
+    assert "0 of 6 picks as predicted" in verdict.seen
+    assert "6 the model cannot predict (round-robin)" in verdict.seen
+
+
+def test_an_ipv6_endpoint_prediction_matches_its_observation():
+    six = [Endpoint(f"fd00::{i}", 8080) for i in range(2, 8)]
+    model = Model.for_key(Flavor.INGRESS_NGINX, {8080: six}, "$request_uri")
+    scenario = loads(SCENARIO, "s.yaml")
+    answers = []
+    for i in range(12):
+        key = f"/8080/v6/{i}"
+        chosen = model.pick(8080, Request(request_uri=key)).exact
+        assert chosen is not None and ":" in chosen.address
+        # hellogo reports its address as it prints it: the long form must match too
+        long_form = chosen.address.replace("::", ":0:0:0:0:0:0:")
+        answers.append(Observation("http", "", "", key, "pod", long_form, 8080, 200, step="pages"))
+    verdict = judge_answers.picks(scenario.expect[0], answers, model)
+    assert verdict.passed, verdict.seen
+    assert "12 of 12 picks as predicted" in verdict.seen
 
 
 def test_a_property_of_the_mix_is_judged_and_the_scenario_verdict_needs_a_verdict():
@@ -177,7 +216,7 @@ def test_e2e_helpers_raise_with_the_verdict():
         expect.within(90, 100, 0.5, "far")
     with pytest.raises(AssertionError, match="no trials"):
         expect.within(0, 0, 0.5, "empty")
-    model = Model(Flavor.NGINX, {8080: EPS}, "$request_uri")
+    model = Model.for_key(Flavor.NGINX, {8080: EPS}, "$request_uri")
     with pytest.raises(AssertionError, match="no answers"):
         expect.agrees(model, [])
     assert expect.moved_only_to({"k": "a"}, {"k": "b"}, lambda a, b: b == "b", "scaling") == 1

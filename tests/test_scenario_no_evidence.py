@@ -120,11 +120,14 @@ def test_a_cache_expectation_whose_last_answer_has_no_header_fails():
 def test_model_picks_without_a_hash_key_or_a_prediction_fail():
     plain = setup("three-ports", host=None)
     answer = Observation("http", "c", "h", "/", "p1", "10.244.0.1", 8080, 200, step="a")
-    no_key = judge(PicksExpect(steps=STEPS), Evidence((answer,), plane="nginx", setup=plain))
-    assert not no_key.passed and "no upstream-hash-by" in no_key.seen
+    unknown = judge(PicksExpect(steps=STEPS), Evidence((answer,), plane="nginx", setup=plain))
+    assert not unknown.passed and "no placement model" in unknown.seen
+    no_key = judge(
+        PicksExpect(steps=STEPS), Evidence((answer,), plane="nginx", setup=plain, endpoints=EPS)
+    )
+    assert not no_key.passed
+    assert "0 of 1 picks as predicted; 1 the model cannot predict (round-robin)" in no_key.seen
     lost = Observation("http", "c", "h", "/", "", "", 0, 0, step="a")
     evidence = Evidence((lost,), plane=Flavor.NGINX, setup=HASHED, endpoints=EPS)
     unanswered = judge(PicksExpect(steps=STEPS), evidence)
-    assert not unanswered.passed and "no pod answered a request the model predicts" in (
-        unanswered.seen
-    )
+    assert not unanswered.passed and "no pod answered (1 sent)" in unanswered.seen

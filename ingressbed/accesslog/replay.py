@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ingressbed import planes
 from ingressbed.accesslog.records import CACHEABLE_METHODS, NO_HOST
 from ingressbed.accesslog.results import Candidate, Sampled
 from ingressbed.errors import ConfigError
 from ingressbed.options import BedOptions
 from ingressbed.placement.variables import host_value
-from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import HTTP_PORT, Endpoint, Observation, Route, Setup
 
 #: Disagreements listed in the text output (all are in the JSON).
@@ -129,7 +129,7 @@ def predict(
     Args:
         sample: the requests, in log order.
         flavor: the bed's data plane (``nginx``, ``haproxy:pod-ids`` ...): the key is
-            translated as that plane translates it (``ingressbed.translation``).
+            translated as that plane translates it (``ingressbed.planes``).
         endpoints: the bed's endpoints for the hellogo port, in its order.
         hash_by: the key.
 
@@ -139,12 +139,12 @@ def predict(
     Raises:
         ConfigError: a key the data plane cannot evaluate or translate.
     """
-    predictor = PlaneBalance.for_key(flavor, hash_by).upstream(endpoints)
+    upstream = planes.plane(flavor).for_key(hash_by).upstream(endpoints)
     stored: set[tuple[Endpoint, str, str]] = set()
     out: list[tuple[Endpoint | None, str]] = []
     for item in sample:
         record = item.record
-        endpoint = predictor.pick(record.request)
+        endpoint = upstream.pick(record.request).exact
         host = host_value(record.request.host or NO_HOST).decode()
         if record.method not in CACHEABLE_METHODS:
             status = "BYPASS"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingressbed import planes
 from ingressbed.accesslog.records import Record
 from ingressbed.errors import ConfigError
-from ingressbed.placement.ring import FLAVORS
-from ingressbed.translation import IP_HASH, PlaneBalance
-from ingressbed.vocabulary import DataPlane, Endpoint, Flavor
+from ingressbed.planes import Balance
+from ingressbed.vocabulary import DataPlane, Endpoint
 
 #: The candidate without hashing: a strict cycle over the endpoints.
 ROUND_ROBIN = "round-robin"
@@ -27,7 +27,7 @@ class Candidate:
     ``flavor`` is a data plane (``ingressbed.vocabulary.DataPlane``): ``ingress-nginx``
     and ``nginx`` hash on a CRC-32 ring; the others (``nginx:hash``, ``nginx:ip-hash``,
     ``haproxy``, ``haproxy:pod-ids``, ``haproxy:map-based``) balance the key as that
-    plane translates it (``ingressbed.translation``).
+    plane translates it (``ingressbed.planes``).
     """
 
     flavor: str
@@ -39,9 +39,7 @@ class Candidate:
         if self.hash_by is None:
             return ROUND_ROBIN
         shown = f"{self.flavor} {self.hash_by}"
-        if self.flavor in FLAVORS:
-            return shown
-        rendering = translated_key(self.balance())
+        rendering = self.balance().translated_key()
         return f"{shown} ({rendering})" if rendering else shown
 
     @property
@@ -49,13 +47,18 @@ class Candidate:
         """Whether the pick reads the client address whatever the key (ip_hash)."""
         return self.hash_by is not None and self.balance().reads_client
 
-    def balance(self) -> PlaneBalance:
+    def balance(self, controller_version: str | None = None) -> Balance:
         """The data plane's translation of the key.
 
         Raises:
             ConfigError: an unknown data plane or a key it cannot translate.
         """
-        return PlaneBalance.for_key(self.flavor, self.hash_by)
+        plane = planes.plane(self.flavor)
+        return plane.for_key(self.hash_by, controller_version=controller_version)
+
+    def translation(self) -> str | None:
+        """The data plane's rendering of the key where it is not the key as written."""
+        return self.balance().translation()
 
     @staticmethod
     def parse(text: str) -> Candidate:
@@ -87,20 +90,6 @@ class Candidate:
         except ConfigError as exc:
             raise ConfigError(f"--candidate {text!r}: {exc}") from None
         return candidate
-
-
-def translated_key(balance: PlaneBalance) -> str:
-    """What a non-ring data plane hashes instead of the key, or "" when it hashes the key.
-
-    ``ip_hash`` (the client's first three octets) and HAProxy's ``balance`` other than
-    ``source`` (``uri whole``, ``hdr(host)``) change what is hashed; ``source`` hashes
-    the client address the key names, and plain ``hash`` the key itself.
-    """
-    if balance.method == IP_HASH:
-        return "ip_hash"
-    if balance.plane.flavor == Flavor.HAPROXY and balance.method != "source":
-        return f"balance {balance.method}"
-    return ""
 
 
 @dataclass(frozen=True)
@@ -164,7 +153,7 @@ class CandidateResult:
     round_robin_requests: int
     #: Why ``moved`` is None for a hashing candidate (the figure would not be exact).
     moved_unknown: str | None = None
-    #: The data plane's rendering (``PlaneBalance.describe``) for planes without a ring.
+    #: The data plane's rendering (``Balance.translation``) for planes without a ring.
     translation: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

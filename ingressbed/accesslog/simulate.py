@@ -41,12 +41,10 @@ from ingressbed.accesslog.results import (
     Settings,
     Skipped,
 )
-from ingressbed.accesslog.summary import fresh_endpoint, moved_by_picks, moved_on_scale, show_key
+from ingressbed.accesslog.summary import fresh_endpoint, moved_by_picks, show_key
 from ingressbed.errors import ConfigError
-from ingressbed.placement import KeyExpr, Request, Ring
-from ingressbed.placement.ring import FLAVORS
-from ingressbed.translation import IP_HASH
-from ingressbed.vocabulary import Endpoint, Flavor
+from ingressbed.placement import Request
+from ingressbed.vocabulary import Endpoint
 
 #: How far (seconds) a line's time may lag the latest one seen: nginx workers write
 #: their lines out of order by about a second.
@@ -60,8 +58,8 @@ VARIES = "(varies)"
 Picks = tuple[Endpoint | None, Endpoint | None, Endpoint | None]
 
 
-class _Plane:
-    """A candidate on a data plane without a CRC-32 ring: its upstream now, with one pod
+class _Picker:
+    """A candidate's data plane on the log's endpoints: its upstream now, with one pod
     more and with the last pod removed, and per key the picks of all three.
 
     ``signatures[key_id]`` holds the three picks of the key's first request; a later
@@ -69,15 +67,16 @@ class _Plane:
     key alone does not decide the pod, and moved figures are not given).
     """
 
-    def __init__(self, candidate: Candidate, endpoints: tuple[Endpoint, ...]) -> None:
+    def __init__(
+        self, candidate: Candidate, endpoints: tuple[Endpoint, ...], controller_version: str | None
+    ) -> None:
         assert candidate.hash_by is not None
-        self.balance = candidate.balance()
-        self.ip_hash = self.balance.method == IP_HASH
+        self.balance = candidate.balance(controller_version)
         self.added = fresh_endpoint(endpoints)
         self.upstream = self.balance.upstream(endpoints)
         self.bigger = self.balance.upstream([*endpoints, self.added])
         self.smaller = self.balance.upstream(endpoints[:-1]) if len(endpoints) > 1 else None
-        reads = {"client"} if self.ip_hash else key_needs([candidate.hash_by])
+        reads = key_needs([candidate.hash_by]) if self.balance.reads_key else {"client"}
         if self.balance.reads_client:
             reads.add("client")
         self.reads = reads
@@ -86,8 +85,8 @@ class _Plane:
 
     def picks(self, request: Request) -> Picks:
         """The endpoint for ``request`` now, with one pod more, and with one pod less."""
-        smaller = None if self.smaller is None else self.smaller.pick(request)
-        return (self.upstream.pick(request), self.bigger.pick(request), smaller)
+        smaller = None if self.smaller is None else self.smaller.pick(request).exact
+        return (self.upstream.pick(request).exact, self.bigger.pick(request).exact, smaller)
 
 
 class Simulation:
@@ -135,41 +134,24 @@ class Simulation:
         self.rate = settings.rate or 100.0
         index = {e: i for i, e in enumerate(self.endpoints)}
         count = len(self.candidates)
-        self._keys: list[KeyExpr | None] = []
-        self._rings: list[Ring[Endpoint] | None] = []
-        # Data planes without a CRC-32 ring pick with their upstream (``_Plane``).
-        self._planes: list[_Plane | None] = []
+        # Every hashing candidate picks with its data plane's upstreams (``_Picker``).
+        self._pickers: list[_Picker | None] = []
         parts: list[set[str] | None] = []
         for c in self.candidates:
             if c.hash_by is None:
-                self._keys.append(None)
-                self._rings.append(None)
-                self._planes.append(None)
+                self._pickers.append(None)
                 parts.append(None)
-            elif c.flavor in FLAVORS:
-                self._keys.append(
-                    KeyExpr(
-                        c.hash_by, flavor=c.flavor, controller_version=settings.controller_version
-                    )
+                continue
+            picker = _Picker(c, self.endpoints, settings.controller_version)
+            self._pickers.append(picker)
+            parts.append(picker.reads)
+            if "client" in picker.reads and "client" not in extractor.groups:
+                raise ConfigError(
+                    f"--candidate {f'{c.flavor}={c.hash_by}'!r}: {picker.balance.describe()} "
+                    "reads the client address, but the log format "
+                    f"{extractor.format_name} has none ($remote_addr or "
+                    "$http_x_forwarded_for): use a format that logs it"
                 )
-                self._rings.append(Ring.build(c.flavor, self.endpoints))
-                self._planes.append(None)
-                parts.append(key_needs([c.hash_by]))
-            else:
-                plane = _Plane(c, self.endpoints)
-                # Key identity: the key as nginx evaluates it; under ip_hash the client.
-                identity = None if plane.ip_hash else KeyExpr(c.hash_by, flavor=Flavor.NGINX)
-                self._keys.append(identity)
-                self._rings.append(None)
-                self._planes.append(plane)
-                parts.append(plane.reads)
-                if "client" in plane.reads and "client" not in extractor.groups:
-                    raise ConfigError(
-                        f"--candidate {f'{c.flavor}={c.hash_by}'!r}: {plane.balance.describe()} "
-                        "reads the client address, but the log format "
-                        f"{extractor.format_name} has none ($remote_addr or "
-                        "$http_x_forwarded_for): use a format that logs it"
-                    )
         self._index = index
         pods = len(self.endpoints)
         self.requests = 0
@@ -408,42 +390,28 @@ class Simulation:
         return entry
 
     def _pick(self, c: int, request: Request) -> tuple[int, int]:
-        """(pod index or -1 for round robin, key id) of candidate ``c`` for ``request``."""
-        plane = self._planes[c]
-        if plane is not None:
-            return self._plane_pick(c, plane, request)
-        key = self._keys[c]
-        ring = self._rings[c]
-        if key is None or ring is None:
-            return _RR
-        raw = key.evaluate(request)
-        if not raw and self.candidates[c].flavor == Flavor.NGINX and len(self.endpoints) > 1:
-            return _RR  # nginx balances an empty key round robin
-        ids = self._key_ids[c]
-        key_id = ids.get(raw)
-        if key_id is None:
-            key_id = ids[raw] = len(ids)
-            self._key_counts[c].append(0)
-        return self._index[ring.lookup(raw)], key_id
+        """(pod index or -1 for round robin, key id) of candidate ``c`` for ``request``.
 
-    def _plane_pick(self, c: int, plane: _Plane, request: Request) -> tuple[int, int]:
-        # Runs once per memo entry (a distinct page, or distinct values of what the pick
-        # reads), never per line.
-        picks = plane.picks(request)
+        Runs once per memo entry (a distinct page, or distinct values of what the pick
+        reads), never per line.
+        """
+        picker = self._pickers[c]
+        if picker is None:
+            return _RR
+        picks = picker.picks(request)
         if picks[0] is None:
             return _RR  # no fixed pick: the data plane balances round robin
-        key = self._keys[c]
-        raw = request.client_ip.encode() if key is None else key.evaluate(request)
+        raw = picker.balance.key(request)
         ids = self._key_ids[c]
         key_id = ids.get(raw)
         if key_id is None:
             key_id = ids[raw] = len(ids)
             self._key_counts[c].append(0)
-            plane.signatures.append(picks)
-        elif plane.signatures[key_id] != picks:
+            picker.signatures.append(picks)
+        elif picker.signatures[key_id] != picks:
             # Two requests with one key go different ways (e.g. hdr(host) reads the Host
             # as sent, $host is normalised): the key does not fix the pod.
-            plane.mixed.add(key_id)
+            picker.mixed.add(key_id)
         return self._index[picks[0]], key_id
 
     def _key_entry(self, c: int, groups: tuple[int, ...], value: Any) -> tuple[Any, ...]:
@@ -561,29 +529,23 @@ class Simulation:
         hottest: list[HotKey] = []
         moved = None
         distinct = None
-        plane = None
         moved_unknown = None
+        translation = None
         if candidate.hash_by is not None:
-            plane = self._planes[c]
-            ring = self._rings[c]
+            picker = self._pickers[c]
+            assert picker is not None
             keys = list(self._key_ids[c])
             key_counts = self._key_counts[c]
             distinct = len(keys)
-            binary = plane is None or not plane.ip_hash
-            binary = binary and candidate.hash_by.strip().lower() in (
+            binary = picker.balance.reads_key and candidate.hash_by.strip().lower() in (
                 "$binary_remote_addr",
                 "${binary_remote_addr}",
             )
             for key_id in heapq.nlargest(
                 self.settings.top, range(len(keys)), key=key_counts.__getitem__
             ):
-                if plane is None:
-                    assert ring is not None
-                    endpoint = str(ring.lookup(keys[key_id]))
-                elif key_id in plane.mixed:
-                    endpoint = VARIES
-                else:
-                    endpoint = str(plane.signatures[key_id][0])
+                mixed = key_id in picker.mixed
+                endpoint = VARIES if mixed else str(picker.signatures[key_id][0])
                 hottest.append(
                     HotKey(
                         key=show_key(keys[key_id], binary_address=binary),
@@ -592,17 +554,15 @@ class Simulation:
                         endpoint=endpoint,
                     )
                 )
-            if plane is None:
-                assert ring is not None
-                moved = moved_on_scale(candidate.flavor, self.endpoints, ring, keys, key_counts)
-            elif plane.mixed:
+            if picker.mixed:
                 moved_unknown = (
-                    f"{len(plane.mixed):,} keys of {candidate.label} reach more than one pod "
-                    f"({plane.balance.describe()} does not hash the key as written): no "
+                    f"{len(picker.mixed):,} keys of {candidate.label} reach more than one pod "
+                    f"({picker.balance.describe()} does not hash the key as written): no "
                     "moved figures"
                 )
             else:
-                moved = moved_by_picks(self.endpoints, plane.added, plane.signatures, key_counts)
+                moved = moved_by_picks(self.endpoints, picker.added, picker.signatures, key_counts)
+            translation = candidate.translation()
         return CandidateResult(
             label=candidate.label,
             flavor=candidate.flavor,
@@ -615,5 +575,5 @@ class Simulation:
             moved=moved,
             round_robin_requests=self._rr_requests[c] if candidate.hash_by is not None else total,
             moved_unknown=moved_unknown,
-            translation=None if plane is None else plane.balance.describe(),
+            translation=translation,
         )

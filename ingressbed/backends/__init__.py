@@ -2,6 +2,8 @@
 
 ``auto`` picks kind when a Docker daemon answers, else local, and says which and why;
 ``--data-plane`` other than the default then needs local (kind runs ingress-nginx).
+``fake`` is the in-process stand-in (``backends.fake``): it places requests as the data
+plane's model says and checks the layers above a data plane, never a data plane.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ def create(options: BedOptions, steps: Steps | None = None) -> Backend:
         from ingressbed.backends.local import LocalBackend
 
         return LocalBackend(options, steps)
+    if name == "fake":
+        from ingressbed.backends.fake import FakeBackend
+
+        return FakeBackend(options.data_plane, steps=steps)
     if name == "kind":
         from ingressbed.backends.kind import KindBackend
 

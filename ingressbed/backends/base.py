@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ingressbed.backends.bringup import BringUpStep
-from ingressbed.vocabulary import Address, Capability, Endpoint, Pod, Setup
+from ingressbed.vocabulary import Address, Capability, DataPlane, Endpoint, Pod, Setup
 
 
 @runtime_checkable
@@ -28,10 +28,10 @@ class Backend(Protocol):
     capabilities: frozenset[Capability]
 
     @property
-    def data_plane(self) -> str:
-        """What balances: a ``DataPlane`` value (``ingress-nginx`` on kind and cluster; on
-        local ``nginx``, ``haproxy:pod-ids`` ...). The part before ``:`` is the flavor of the
-        placement model; ``translation.PlaneBalance.of`` says how it balances a setup."""
+    def data_plane(self) -> DataPlane:
+        """What balances (``ingress-nginx`` on kind and cluster; on local ``nginx``,
+        ``haproxy:pod-ids`` ...): ``ingressbed.planes.plane(data_plane)`` says how it
+        balances a setup."""
         ...
 
     def versions(self) -> dict[str, str]:

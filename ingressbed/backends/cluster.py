@@ -48,7 +48,7 @@ from ingressbed.errors import BedError, ConfigError, SetupError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
 from ingressbed.tools import Lock, controller_manifest, find_tool
-from ingressbed.vocabulary import Address, Capability, Endpoint, Flavor, IngressSpec, Pod, Setup
+from ingressbed.vocabulary import Address, Capability, DataPlane, Endpoint, IngressSpec, Pod, Setup
 
 #: The upstream controller manifest, as the dry run writes it.
 MANIFEST_FILE = "manifests/10-ingress-nginx.yaml"
@@ -63,7 +63,7 @@ class ClusterBackend:
     """The bed on an existing cluster (see the module docstring)."""
 
     name = "cluster"
-    data_plane = Flavor.INGRESS_NGINX
+    data_plane: DataPlane = DataPlane.INGRESS_NGINX
 
     def __init__(self, options: BedOptions, steps: Steps | None = None) -> None:
         self.options = options

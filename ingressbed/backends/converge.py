@@ -7,7 +7,7 @@ the end of ``apply``, ``scale`` and ``kill`` with the setup it now serves:
 - every route must be answered by a pod on the route's Service port (after a switch from
   three ports to one, ``/9090`` must be answered on 8080, not on 9090 any more);
 - for a hash setup, a sample of keys per route must land where the data plane's
-  translation of the setup puts them (``PlaneBalance.of(backend.data_plane, setup)``:
+  translation of the setup puts them (``planes.translate(backend.data_plane, setup)``:
   ``upstream(endpoints).pick``) for the endpoint order the backend reports now
   (``backend.endpoints(port)``); with ingress-nginx's subsets, in the predicted group;
 - the check repeats until it holds ``rounds`` times in a row, or a deadline passes; then
@@ -32,13 +32,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ingressbed import planes
 from ingressbed.clients import answer
 from ingressbed.errors import ConfigError, SetupError
-from ingressbed.placement.predictor import Predictor
-from ingressbed.placement.subset import DEFAULT_SUBSET_SIZE
+from ingressbed.placement.upstream import Pick, canonical
 from ingressbed.placement.variables import Request
-from ingressbed.translation import PlaneBalance, Upstream
-from ingressbed.vocabulary import Address, Endpoint, Flavor, Route, Setup
+from ingressbed.vocabulary import Address, Endpoint, Route, Setup
 
 #: Sample keys per hash route and round: enough that a stale ring shows (with 6 pods a
 #: wrong ring agrees with the right one on a key about 1 time in 6).
@@ -56,7 +55,7 @@ class Target(Protocol):
 
     @property
     def data_plane(self) -> str:
-        """A ``DataPlane`` value: how ``PlaneBalance`` translates the setup."""
+        """A ``DataPlane`` value: whose translation places the samples."""
         ...
 
     def address(self) -> Address: ...
@@ -109,15 +108,11 @@ class Plan:
     notes: tuple[str, ...] = ()
 
 
-def client_from_forwarded(setup: Setup, flavor: str) -> bool:
-    """Whether the data plane takes the client address from X-Forwarded-For.
-
-    The kind and cluster backends always serve with ``use-forwarded-headers: "true"`` (kind
-    sets it, cluster refuses a controller without it); the local backend follows the setup.
-    """
-    if flavor == Flavor.INGRESS_NGINX:
-        return True
-    return str(setup.controller.get("use-forwarded-headers", "false")).lower() == "true"
+def client_from_forwarded(setup: Setup, plane: str) -> bool:
+    """Whether the data plane takes the client address from X-Forwarded-For
+    (``Plane.forwarded``: ingress-nginx always does in the bed; the local planes follow
+    the setup's ``use-forwarded-headers``)."""
+    return planes.plane(plane).forwarded(setup)
 
 
 def _sample_paths(route: Route, count: int) -> list[str]:
@@ -142,24 +137,10 @@ def _model_request(sample: Sample, forwarded: bool) -> Request:
     )
 
 
-def _hash_mode(setup: Setup) -> tuple[str | None, str]:
-    """(hash key, reason it is not predicted) for the setup's Ingress."""
-    ing = setup.ingress
-    if (ing.annotation("service-upstream") or "").lower() == "true":
-        return None, "service-upstream: kube-proxy picks the pod"
-    if (ing.annotation("affinity") or "").lower() == "cookie":
-        return None, "cookie affinity: a first visit gets a random pod"
-    hash_by = ing.annotation("upstream-hash-by") or ""
-    if not hash_by:
-        lb = ing.annotation("load-balance") or setup.controller.get("load-balance") or "round robin"
-        return None, f"{lb}: no fixed pod per key"
-    return hash_by, ""
-
-
 def plan(
     setup: Setup,
     endpoints: Mapping[int, Sequence[Endpoint]],
-    flavor: str,
+    plane: str,
     *,
     keys: int = DEFAULT_KEYS,
     forwarded: bool | None = None,
@@ -171,122 +152,71 @@ def plan(
     Args:
         setup: what the backend now serves.
         endpoints: per Service port, the endpoints in the balancer's order.
-        flavor: the data plane (a ``DataPlane`` value: ``ingress-nginx``, ``nginx:ip-hash``,
-            ``haproxy:pod-ids`` ...); ``PlaneBalance.of`` translates the setup for it.
+        plane: the data plane (a ``DataPlane`` value: ``ingress-nginx``, ``nginx:ip-hash``,
+            ``haproxy:pod-ids`` ...); its translation of the setup places the samples.
         keys: sample keys per hash route (at least 1).
-        forwarded: the client address follows X-Forwarded-For (None: decided from
-            ``flavor`` and ``setup``, see ``client_from_forwarded``).
+        forwarded: the client address follows X-Forwarded-For (None: decided by the plane
+            and the setup, see ``client_from_forwarded``).
         controller_version: ingress-nginx release, for its key grammar.
         seed: seed of the sample clients.
 
     Returns:
         The samples and notes on what is checked for the port only.
 
-    Raises:
-        ConfigError: a hash key or subset size the model cannot use.
+    A setup the data plane cannot express (a key it cannot hash on) is checked for the
+    port only, with the reason in the notes.
     """
-    forwarded = client_from_forwarded(setup, flavor) if forwarded is None else forwarded
-    hash_by, why_not = _hash_mode(setup)
+    forwarded = client_from_forwarded(setup, plane) if forwarded is None else forwarded
     notes: list[str] = []
     samples: list[Sample] = []
+    try:
+        balance = planes.translate(plane, setup, controller_version=controller_version)
+    except ConfigError as exc:  # a key the plane cannot express: what answers, at least
+        for index, route in enumerate(setup.ingress.routes):
+            if endpoints.get(route.service_port):
+                notes.append(f"{route.path}: port only ({exc})")
+                client = _clients(1, seed + index)[0]
+                path = _sample_paths(route, 1)[0]
+                host = route.host or ANY_HOST
+                samples.append(Sample(route, path, host, client, route.service_port))
+        return Plan(tuple(samples), tuple(notes))
     for index, route in enumerate(setup.ingress.routes):
         peers = list(endpoints.get(route.service_port, ()))
         if not peers:
             notes.append(f"{route.path}: no endpoints on port {route.service_port}, not checked")
             continue
         host = route.host or ANY_HOST
-        paths = _sample_paths(route, max(1, keys) if hash_by else 1)
+        paths = _sample_paths(route, max(1, keys) if balance.hashed else 1)
         clients = _clients(len(paths), seed + index)
         plain = [
             Sample(route, path, host, client, route.service_port)
             for path, client in zip(paths, clients, strict=True)
         ]
-        if not hash_by:
-            notes.append(f"{route.path}: port only ({why_not})")
-            samples += plain
-            continue
-        if _subset(setup):
-            predictor, problem = _predictor(setup, hash_by, peers, flavor, controller_version)
-            if predictor is None:
-                notes.append(f"{route.path}: port only ({problem})")
-                samples += plain[:1]
-                continue
-            if not forwarded and _reads_client(predictor, plain[0]):
-                notes.append(f"{route.path}: port only ({_NOT_FORWARDED})")
-                samples += plain[:1]
-                continue
-            samples += [_in_group(predictor, s, forwarded) for s in plain]
-            continue
-        try:
-            balance = PlaneBalance.of(flavor, setup, controller_version=controller_version)
-            if not balance.hashed:
-                raise ConfigError(f"{balance.describe()}: no fixed pod per key")
-            upstream = balance.upstream(peers)
-        except ConfigError as exc:
-            notes.append(f"{route.path}: port only ({exc})")
-            samples += plain[:1]
-            continue
-        if not forwarded and balance.reads_client:
+        if balance.reads_client and not forwarded:
             notes.append(f"{route.path}: port only ({_NOT_FORWARDED})")
             samples += plain[:1]
             continue
         try:
-            samples += [_predicted(upstream, s, forwarded) for s in plain]
+            upstream = balance.upstream(peers)
+            picks = [upstream.pick(_model_request(s, forwarded)) for s in plain]
         except ConfigError as exc:
             notes.append(f"{route.path}: port only ({exc})")
             samples += plain[:1]
+            continue
+        loose = next((pick for pick in picks if not pick.fixed), None)
+        if loose is not None:
+            notes.append(f"{route.path}: port only ({balance.describe()}: {loose.why})")
+            samples += plain[:1]
+            continue
+        samples += [_allowing(s, pick) for s, pick in zip(plain, picks, strict=True)]
     return Plan(tuple(samples), tuple(notes))
 
 
-def _predictor(
-    setup: Setup,
-    hash_by: str,
-    peers: Sequence[Endpoint],
-    flavor: str,
-    controller_version: str | None,
-) -> tuple[Predictor | None, str]:
-    """The subset model (ingress-nginx's ``upstream-hash-by-subset``), or why there is none."""
-    size: int | None = None
-    if _subset(setup):
-        raw = setup.ingress.annotation("upstream-hash-by-subset-size") or str(DEFAULT_SUBSET_SIZE)
-        if not raw.isdigit() or int(raw) < 1:
-            raise ConfigError(f"upstream-hash-by-subset-size {raw!r} is not a positive number")
-        size = int(raw)
-    try:
-        return Predictor(
-            flavor, peers, hash_by, controller_version=controller_version, subset_size=size
-        ), ""
-    except ConfigError as exc:
-        return None, str(exc)
-
-
-def _subset(setup: Setup) -> bool:
-    return (setup.ingress.annotation("upstream-hash-by-subset") or "").lower() == "true"
-
-
-def _in_group(predictor: Predictor, sample: Sample, forwarded: bool) -> Sample:
-    """``sample`` allowing the pods of its subset group (ingress-nginx's subsets)."""
-    request = _model_request(sample, forwarded)
-    if predictor.subsets is not None:
-        allowed: frozenset[str] | None = frozenset(e.address for e in predictor.pick_group(request))
-    else:
-        pick = predictor.pick(request)
-        allowed = None if pick is None else frozenset({pick.address})
-    return Sample(sample.route, sample.path, sample.host, sample.client, sample.port, allowed)
-
-
-def _predicted(upstream: Upstream, sample: Sample, forwarded: bool) -> Sample:
-    """``sample`` with the pod the data plane's translation picks for it."""
-    pick = upstream.pick(_model_request(sample, forwarded))
-    allowed = None if pick is None else frozenset({pick.address})
-    return Sample(sample.route, sample.path, sample.host, sample.client, sample.port, allowed)
-
-
-def _reads_client(predictor: Predictor, sample: Sample) -> bool:
-    """Whether the key changes with the client address (two addresses, same request)."""
-    one = Request(client_ip="10.0.0.1", host=sample.host, request_uri=sample.path)
-    two = Request(client_ip="10.0.0.2", host=sample.host, request_uri=sample.path)
-    return predictor.key.evaluate(one) != predictor.key.evaluate(two)
+def _allowing(sample: Sample, pick: Pick) -> Sample:
+    """``sample`` allowing the pods of ``pick`` (one, or a subset group)."""
+    return Sample(
+        sample.route, sample.path, sample.host, sample.client, sample.port, pick.addresses()
+    )
 
 
 def disagreements(samples: Sequence[Sample], answers: Sequence[Answer]) -> list[str]:
@@ -301,7 +231,7 @@ def disagreements(samples: Sequence[Sample], answers: Sequence[Answer]) -> list[
                 f"{sample.describe()}: answered on port {got.port}, the route's port is "
                 f"{sample.port}"
             )
-        elif sample.allowed is not None and got.pod_ip not in sample.allowed:
+        elif sample.allowed is not None and canonical(got.pod_ip) not in sample.allowed:
             problems.append(
                 f"{sample.describe()}: answered by {got.pod_ip}, the model says "
                 f"{' or '.join(sorted(sample.allowed))}"

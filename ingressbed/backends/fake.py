@@ -8,51 +8,83 @@ it unchanged, so checks of your own can be tested in milliseconds::
     from ingressbed.backends.fake import FakeBackend
     from ingressbed import layouts
 
-    with FakeBackend() as bed:
+    with FakeBackend("haproxy") as bed:
         bed.apply(layouts.setup("one-port", {"upstream-hash-by": "$request_uri"}))
         ...  # probe(bed.address(), requests) -> observations, as on any backend
 
-How it places requests: the placement model of its ``data_plane`` flavor, on the setup's
-``upstream-hash-by`` key, for the endpoints in force; round robin without a key. Pass
-``pick=`` to make it misbehave on purpose (a check that should fail, must fail on it).
-Every pod answers as hellogo does: ``X-Pod-Name``, ``X-Pod-IP``, ``X-Pod-Port`` and
-``X-Cache-Status`` from its own page cache (GET only; ``Cache-Control: no-cache`` is a
-BYPASS). It has no WebSocket listener and no cookie, subset, ewma or service-upstream
-balancing: those capabilities are absent, so tests needing them skip by name.
+It is also a backend of the pytest plugin and the CLI: ``--backend fake --data-plane P``.
 
-A fake is never evidence about a real data plane: tests of a backend run that backend.
+How it places requests: exactly as the placement model of its data plane says, through
+the plane registry (``ingressbed.planes``): the plane's translation of the setup, its
+upstream for the endpoints in force, and that upstream's ``Pick``: one endpoint; a group,
+whose member it draws at random; or no fixed endpoint, where it goes round robin. Under
+cookie affinity a visitor without a cookie gets the session the plane would set
+(``Set-Cookie``). Pass ``pick=`` to make it misbehave on purpose (a check that should fail,
+must fail on it). Every pod answers as hellogo does: ``X-Pod-Name``, ``X-Pod-IP``,
+``X-Pod-Port`` and ``X-Cache-Status`` from its own page cache (GET only; ``Cache-Control:
+no-cache`` is a BYPASS), and a WebSocket upgrade gets hellogo's hello and echo. Its
+capabilities are what the plane's model places (``Plane.model_capabilities``) plus scale,
+kill and WebSocket; the rest (ewma, service-upstream, CORS ...) skip by name.
+
+A fake is never evidence about a real data plane: it checks the layers above the data
+plane (clients, measurements, the judge, the report), and tests of a backend run that
+backend.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import random
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol, runtime_checkable
 
 from hellogo.cache import PageCache
+from hellogo.ws import CLOSE_SOCKET, EchoSession
+from ingressbed import planes
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.errors import ConfigError, SetupError
-from ingressbed.placement import Request, Ring, hash_key
+from ingressbed.placement import Request
+from ingressbed.placement.upstream import Upstream
 from ingressbed.progress import Steps
 from ingressbed.vocabulary import (
     ALL_CAPABILITIES,
     Address,
     Capability,
+    DataPlane,
     Endpoint,
-    Flavor,
     Pod,
     Setup,
 )
 
-#: What the fake can do; the rest skip by name.
+#: What the fake can do on every plane, besides what the plane's model places.
 FAKE_CAPABILITIES: frozenset[Capability] = frozenset(
-    {Capability.HASH, Capability.HASH_KEY, Capability.SCALE, Capability.KILL}
+    {Capability.SCALE, Capability.KILL, Capability.WEBSOCKET, Capability.CORS}
 )
 #: ``pick(request, port, endpoints) -> endpoint``: how the fake balances, if not the model.
 Pick = Callable[[Request, int, Sequence[Endpoint]], Endpoint]
+
+
+@runtime_checkable
+class _Sessions(Protocol):
+    """An upstream that pins visitors with a cookie (ingress-nginx's ``affinity: cookie``)."""
+
+    cookie_name: str
+
+    def new_session(
+        self, token: str, draw: Callable[[Sequence[Endpoint]], Endpoint]
+    ) -> _Session: ...
+
+
+class _Session(Protocol):
+    name: str
+    value: str
+    endpoint: Endpoint
 
 
 class FakeBackend:
@@ -62,15 +94,18 @@ class FakeBackend:
 
     def __init__(
         self,
-        data_plane: Flavor = Flavor.INGRESS_NGINX,
+        data_plane: str = "ingress-nginx",
         *,
         pick: Pick | None = None,
         cache_ttl: float = 100.0,
         steps: Steps | None = None,
+        seed: int | None = None,
     ) -> None:
-        self.data_plane = data_plane
-        self.capabilities = FAKE_CAPABILITIES
+        self.plane = planes.plane(data_plane)
+        self.data_plane: DataPlane = self.plane.name
+        self.capabilities = FAKE_CAPABILITIES | self.plane.model_capabilities
         self.steps = steps or Steps(quiet=True)
+        self._rng = random.Random(seed)
         self._pick = pick
         self._ttl = cache_ttl
         self._lock = threading.Lock()
@@ -78,7 +113,7 @@ class FakeBackend:
         self._pods: list[Pod] = []
         self._caches: dict[str, PageCache[bytes]] = {}
         self._setup: Setup | None = None
-        self._rings: dict[int, Ring[Endpoint]] = {}
+        self._upstreams: dict[int, Upstream] = {}
         self._round_robin = itertools.count()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -86,7 +121,7 @@ class FakeBackend:
 
     # ----------------------------------------------------------------- lifecycle
     def versions(self) -> dict[str, str]:
-        return {"fake": "1"}
+        return {"fake": "1", "data plane": f"{self.data_plane} (model only)"}
 
     def bring_up(self) -> list[BringUpStep]:
         return [
@@ -141,6 +176,7 @@ class FakeBackend:
         if lacking:
             names = ", ".join(sorted(lacking))
             raise ConfigError(f"the fake backend cannot serve this setup: it lacks {names}")
+        self.plane.translate(setup)  # a setup the plane cannot express: its ConfigError
         with self._lock:
             self._setup = setup
             self._resize(setup.replicas)
@@ -174,9 +210,12 @@ class FakeBackend:
         self._caches[pod.name] = PageCache(self._ttl)
 
     def _rebuild(self) -> None:
-        ports = self._setup.ingress.ports if self._setup else ()
-        self._rings = {
-            port: Ring.build(self.data_plane, self._endpoints(port)) for port in ports if self._pods
+        if self._setup is None or not self._pods:
+            self._upstreams = {}
+            return
+        balance = self.plane.translate(self._setup)
+        self._upstreams = {
+            port: balance.upstream(self._endpoints(port)) for port in self._setup.ingress.ports
         }
 
     # ------------------------------------------------------------------- queries
@@ -215,11 +254,10 @@ class FakeBackend:
                 return _Answer(404, b"no route\n")
             client = headers.get("x-forwarded-for", "127.0.0.1").split(",")[0].strip()
             request = Request(client_ip=client, host=host, request_uri=target, headers=headers)
-            endpoints = self._endpoints(route)
-            chosen = self._choose(setup, request, route, endpoints)
+            chosen, cookie = self._choose(request, route)
             pod = next(p for p in self._pods if p.ip == chosen.address)
             cache_status = None
-            if method == "GET":
+            if method == "GET" and "upgrade" not in headers:
                 if "no-cache" in headers.get("cache-control", ""):
                     cache_status = "BYPASS"
                 else:
@@ -228,19 +266,23 @@ class FakeBackend:
                     if cache_status != "HIT":
                         cache.store((host, target), b"")
         body = f"hello {route}!\nhost {host}\nremoteaddr -\nrealip {client}\nhostname {pod.name}\n"
-        return _Answer(200, body.encode(), pod, route, cache_status)
+        answer = _Answer(200, body.encode(), pod, route, cache_status, cookie)
+        answer.cors = _cors(setup)
+        return answer
 
-    def _choose(
-        self, setup: Setup, request: Request, port: int, endpoints: Sequence[Endpoint]
-    ) -> Endpoint:
+    def _choose(self, request: Request, port: int) -> tuple[Endpoint, str | None]:
+        """The endpoint for ``request`` and the ``Set-Cookie`` value to send, if any."""
+        endpoints = self._endpoints(port)
         if self._pick is not None:
-            return self._pick(request, port, endpoints)
-        hash_by = setup.ingress.annotation("upstream-hash-by")
-        if hash_by:
-            key = hash_key(hash_by, request, flavor=self.data_plane)
-            if key or self.data_plane != Flavor.NGINX:
-                return self._rings[port].lookup(key)
-        return endpoints[next(self._round_robin) % len(endpoints)]
+            return self._pick(request, port, endpoints), None
+        upstream = self._upstreams[port]
+        pick = upstream.pick(request)
+        if pick.fixed:
+            return self._rng.choice(pick.endpoints), None
+        if isinstance(upstream, _Sessions):
+            session = upstream.new_session(secrets.token_hex(8), self._rng.choice)
+            return session.endpoint, f"{session.name}={session.value}; Path=/; HttpOnly"
+        return endpoints[next(self._round_robin) % len(endpoints)], None
 
 
 class _Server(ThreadingHTTPServer):
@@ -249,7 +291,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Answer:
-    __slots__ = ("body", "cache_status", "pod", "port", "status")
+    __slots__ = ("body", "cache_status", "cookie", "cors", "pod", "port", "status")
 
     def __init__(
         self,
@@ -258,12 +300,15 @@ class _Answer:
         pod: Pod | None = None,
         port: int = 0,
         cache_status: str | None = None,
+        cookie: str | None = None,
     ) -> None:
         self.status = status
         self.body = body
         self.pod = pod
         self.port = port
         self.cache_status = cache_status
+        self.cookie = cookie
+        self.cors: list[tuple[str, str]] = []
 
 
 def _needed(setup: Setup) -> set[Capability]:
@@ -284,6 +329,22 @@ def _route(setup: Setup, target: str) -> int | None:
     return None if best is None else best[1]
 
 
+def _cors(setup: Setup) -> list[tuple[str, str]]:
+    """The CORS headers ``enable-cors`` adds to every answer (origin and methods)."""
+    if (setup.ingress.annotation("enable-cors") or "").lower() != "true":
+        return []
+    methods = "GET, PUT, POST, DELETE, PATCH, OPTIONS"
+    return [
+        ("Access-Control-Allow-Origin", setup.ingress.annotation("cors-allow-origin") or "*"),
+        ("Access-Control-Allow-Methods", setup.ingress.annotation("cors-allow-methods") or methods),
+    ]
+
+
+def _hello(pod: Pod, port: int) -> str:
+    """The first WebSocket message, as hellogo sends it (the fields the clients read)."""
+    return json.dumps({"pod": pod.name, "pod_ip": pod.ip, "port": port})
+
+
 def _handler_for(bed: FakeBackend) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -295,7 +356,13 @@ def _handler_for(bed: FakeBackend) -> type[BaseHTTPRequestHandler]:
                 self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
             host = headers.get("host", "").rsplit(":", 1)[0]
-            answer = bed.answer(self.command, host, self.path, headers)
+            try:
+                answer = bed.answer(self.command, host, self.path, headers)
+            except Exception as exc:  # a pick= hook that raised: answer, do not hang
+                answer = _Answer(500, f"fake backend: {type(exc).__name__}: {exc}\n".encode())
+            if answer.pod is not None and headers.get("upgrade", "").lower() == "websocket":
+                self._websocket(answer.pod, answer.port)
+                return
             self.send_response(answer.status)
             if answer.pod is not None:
                 self.send_header("X-Pod-Name", answer.pod.name)
@@ -303,11 +370,38 @@ def _handler_for(bed: FakeBackend) -> type[BaseHTTPRequestHandler]:
                 self.send_header("X-Pod-Port", str(answer.port))
             if answer.cache_status is not None:
                 self.send_header("X-Cache-Status", answer.cache_status)
+            if answer.cookie is not None:
+                self.send_header("Set-Cookie", answer.cookie)
+            for name, value in answer.cors:
+                self.send_header(name, value)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(answer.body)
+
+        def _websocket(self, pod: Pod, port: int) -> None:
+            """hellogo's WebSocket side: handshake, hello, echo until either side closes."""
+            session = EchoSession(
+                [("X-Pod-Name", pod.name), ("X-Pod-IP", pod.ip), ("X-Pod-Port", str(port))],
+                hello=lambda: _hello(pod, port),
+            )
+            lines = [self.requestline, *(f"{k}: {v}" for k, v in self.headers.items())]
+            writes = session.receive(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            self.close_connection = True
+            while True:
+                for data in writes:
+                    if data == CLOSE_SOCKET:
+                        return
+                    self.wfile.write(data)
+                self.wfile.flush()
+                chunk = self.connection.recv(65536)
+                writes = session.receive(chunk) if chunk else session.receive_eof()
+                if not chunk:
+                    for data in writes:
+                        if data != CLOSE_SOCKET:
+                            self.wfile.write(data)
+                    return
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _reply
 

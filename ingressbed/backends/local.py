@@ -1,18 +1,14 @@
-"""The ``local`` backend: plain nginx or HAProxy from the OS in front of hellogo processes.
+"""The ``local`` backend: a data plane program from the OS in front of hellogo processes.
 
 No Docker, no cluster: each pod is a hellogo process on its own loopback address of the
-run's block, and the data plane (``--data-plane``) is nginx or HAProxy from PATH,
-configured from the setup by ``local_nginx.render`` or ``local_haproxy.render``. Both
-render the plane's translation of the candidate (``translation.PlaneBalance``): ``nginx``
-(``hash KEY consistent``), ``nginx:hash``, ``nginx:ip-hash``, ``haproxy`` (``hash-type
-consistent``, ids by position), ``haproxy:pod-ids``, ``haproxy:map-based``. What they
-cannot do like ingress-nginx (subset hashing, cookie affinity, service-upstream, ewma) is
-left out of ``capabilities``.
+run's block, and the data plane (``--data-plane``) is the program its plane module names
+(``ingressbed.planes``: nginx, HAProxy ...), configured from the plane's translation of
+the setup (``Plane.translate``, ``Plane.render``). What a plane cannot do like
+ingress-nginx is left out of its ``local_capabilities``.
 
-Every change is applied by rewriting the configuration, checking it (``nginx -t``,
-``haproxy -c``) and reloading (nginx: SIGHUP; HAProxy runs in master-worker mode: SIGUSR2);
-the call returns once a new connection sees the new config generation and no old worker
-remains.
+Every change is applied by rewriting the configuration (each file replaced in one step),
+checking it with the program's own check and reloading it with its reload signal; the call
+returns once a new connection sees the new config generation and no old worker remains.
 
 Start-up is ``bring_up()``: an ordered list of steps (artifacts check, finding the data
 plane, address block and run folder, data plane started). Clean-up holds at every moment:
@@ -36,77 +32,34 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from ingressbed import artifacts, ingress_keys
-from ingressbed.backends import base, converge, local_haproxy, local_nginx
+from ingressbed import artifacts, ingress_keys, planes
+from ingressbed.backends import base, converge
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.backends.local_addresses import LOCK_DIR, AddressBlock
-from ingressbed.backends.local_nginx import GENERATION_PATH, Listen
 from ingressbed.backends.local_pods import PodSet
 from ingressbed.backends.processes import Child, signals_deferred
 from ingressbed.errors import ConfigError, SetupError, ToolError
 from ingressbed.options import BedOptions
+from ingressbed.planes import Listen, Plane, Program
+from ingressbed.planes.settings import GENERATION_PATH
 from ingressbed.progress import Steps
-from ingressbed.translation import PlaneBalance
 from ingressbed.vocabulary import (
     HELLOGO_PORTS,
     HTTP_PORT,
     Address,
-    Capability,
     DataPlane,
     Endpoint,
-    Flavor,
     IngressSpec,
     Pod,
     Route,
     Setup,
 )
 
-_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
 _IDLE = Setup(IngressSpec("idle", (Route("/healthz-idle", HTTP_PORT),)), replicas=0)
 
 
-@dataclass(frozen=True)
-class Program:
-    """A data plane's program: where it is found, its files in the run folder.
-
-    ``config`` is the rendered configuration, ``log`` the file its stdout and stderr go to,
-    ``check_log`` what the configuration check said when it refused; ``files`` are what
-    diagnostics copy (each as ``<name>-<file>``).
-    """
-
-    name: str
-    variable: str
-    package: str
-    config: str
-    log: str
-    check_log: str
-    files: tuple[str, ...]
-    error_mark: str  # how its error lines start: [emerg] (nginx), [ALERT] (HAProxy)
-
-
-NGINX = Program(
-    "nginx",
-    "INGRESSBED_NGINX",
-    "nginx-light",
-    "nginx.conf",
-    "nginx.out",
-    "nginx-t.out",
-    ("nginx.conf", "error.log", "access.log", "nginx.out"),
-    "[emerg]",
-)
-HAPROXY = Program(
-    "haproxy",
-    "INGRESSBED_HAPROXY",
-    "haproxy",
-    "haproxy.cfg",
-    "haproxy.log",
-    "haproxy-c.out",
-    ("haproxy.cfg", "haproxy.log"),
-    "[ALERT]",
-)
 _HAPROXY_PREFIX = re.compile(r"^\[(ALERT|WARNING|NOTICE)\]\s+\(\d+\) : (?:config : )?")
 _NGINX_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ")
 
@@ -118,62 +71,34 @@ def find_program(program: Program) -> str:
         if not (os.path.isfile(override) and os.access(override, os.X_OK)):
             raise ToolError(f"{program.variable}={override} is not an executable file")
         return override
-    found = shutil.which(program.name, path=_SEARCH_PATH)
+    search = os.pathsep.join([os.environ.get("PATH", ""), *program.search_dirs])
+    found = shutil.which(program.name, path=search)
     if not found:
+        where = f" (nor {', '.join(program.search_dirs)})" if program.search_dirs else ""
         raise ToolError(
-            f"{program.name} not found on PATH (nor /usr/sbin): install it "
-            f"(Debian/Ubuntu: apt-get install {program.package}) or set {program.variable}"
+            f"{program.name} not found on PATH{where}: install it "
+            f"({program.package}) or set {program.variable}"
         )
     return found
 
 
-def find_nginx() -> str:
-    """Path of the nginx binary, or a ToolError saying how to install it."""
-    return find_program(NGINX)
-
-
-def find_haproxy() -> str:
-    """Path of the haproxy binary, or a ToolError saying how to install it."""
-    return find_program(HAPROXY)
-
-
-def program_of(plane: DataPlane) -> Program:
+def program_of(plane: Plane) -> Program:
     """The program that runs ``plane`` on the local backend.
 
     Raises:
-        ConfigError: a plane the local backend does not run (ingress-nginx).
+        ConfigError: a plane the local backend does not run (named, with what runs it).
     """
-    if plane.flavor == Flavor.NGINX:
-        return NGINX
-    if plane.flavor == Flavor.HAPROXY:
-        return HAPROXY
-    raise ConfigError(
-        f"the local backend does not run data plane {plane}; use --backend kind or cluster"
-    )
+    if plane.program is None:
+        runs = ", ".join(p.name.value for p in planes.local_planes())
+        raise ConfigError(
+            f"the local backend does not run data plane {plane.name} (it runs {runs}); use "
+            "--backend kind or cluster"
+        )
+    return plane.program
 
 
 def _ip_key(pod: Pod) -> tuple[int, ...]:
     return tuple(int(part) for part in pod.ip.split("."))
-
-
-_CAPABILITIES = frozenset(
-    {
-        Capability.HASH,
-        Capability.HASH_KEY,
-        Capability.WEBSOCKET,
-        Capability.SCALE,
-        Capability.KILL,
-        Capability.CORS,
-    }
-)
-
-
-def capabilities_of(plane: DataPlane) -> frozenset[Capability]:
-    """What the local backend can do on ``plane``: ``ip_hash`` hashes the client address
-    whatever the key says, so it lacks ``hash-key``."""
-    if plane == DataPlane.NGINX_IP_HASH:
-        return _CAPABILITIES - {Capability.HASH_KEY}
-    return _CAPABILITIES
 
 
 class LocalBackend:
@@ -194,9 +119,10 @@ class LocalBackend:
     def __init__(self, options: BedOptions | None = None, steps: Steps | None = None) -> None:
         self.options = options or BedOptions(backend="local")
         self.steps = steps or Steps(quiet=self.options.quiet)
-        self.data_plane: DataPlane = DataPlane(self.options.data_plane)
-        self.capabilities = capabilities_of(self.data_plane)
-        self.program = program_of(self.data_plane)
+        self.plane = planes.plane(self.options.data_plane)
+        self.data_plane: DataPlane = self.plane.name
+        self.program = program_of(self.plane)
+        self.capabilities = self.plane.local_capabilities
         self._bin = ""
         self._block: AddressBlock | None = None
         self._pods: PodSet | None = None
@@ -216,8 +142,7 @@ class LocalBackend:
     def versions(self) -> dict[str, str]:
         binary = self._bin or find_program(self.program)
         out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
-        pattern = r"nginx/(\S+)" if self.program is NGINX else r"HAProxy version (\S+)"
-        match = re.search(pattern, out.stderr + out.stdout)
+        match = re.search(self.program.version_pattern, out.stderr + out.stdout)
         return {
             self.program.name: match.group(1) if match else "unknown",
             "data plane": str(self.data_plane),
@@ -254,20 +179,14 @@ class LocalBackend:
         ]
 
     def _start_description(self) -> str:
-        if self.program is NGINX:
-            run = (
-                "render nginx.conf with no pods yet and check it with nginx -t\n"
-                "run nginx -p <run folder> -c nginx.conf -g 'daemon off;' on 127.A.B.1 "
-            )
-        else:
-            run = (
-                f"render haproxy.cfg ({self.data_plane}) with no pods yet and check it with "
-                "haproxy -c\n"
-                "run haproxy -W -db -f haproxy.cfg -p haproxy.pid (master-worker, foreground) "
-                "on 127.A.B.1 "
-            )
+        run_dir, conf = "<run folder>", f"<run folder>/{self.program.config}"
+        check = " ".join(self.program.command(self.program.check, self.program.name, run_dir, conf))
+        argv = self.program.command(self.program.argv, self.program.name, run_dir, conf)
+        run = " ".join(f"'{a}'" if " " in a else a for a in argv)
         return (
-            run + "(own session, killed with the bed, workers killed with the master)\n"
+            f"render {self.program.config} ({self.data_plane}) with no pods yet and check it "
+            f"with {check}\n"
+            f"run {run} on 127.A.B.1 (own session, killed with the bed, workers killed with it)\n"
             "wait until a new connection sees config generation 1"
         )
 
@@ -466,7 +385,7 @@ class LocalBackend:
         pods = self._require_started()
         assert self._listen is not None and self._run_dir is not None
         # The translation first: a candidate the data plane cannot take starts no pod.
-        balance = PlaneBalance.of(self.data_plane, setup)
+        balance = self.plane.translate(setup)
         have = len(pods.pods)
         slow_now = [p.slow_ms for p in pods.pods if p.slow_ms]
         slow_ms = setup.slow_ms if setup.slow_pods else 0
@@ -477,49 +396,35 @@ class LocalBackend:
                 pods.ensure(setup.replicas, setup.slow_pods, slow_ms)
         self._generation += 1
         endpoints = {port: self.endpoints(port) for port in setup.ingress.ports}
-        renderer = local_nginx.render if self.program is NGINX else local_haproxy.render
-        text = renderer(
+        files = self.plane.render(
             setup, balance, endpoints, self._listen, str(self._run_dir), self._generation
         )
+        for name, text in files.items():
+            _write_atomically(self._run_dir / name, text)
         conf = self._run_dir / self.program.config
-        conf.write_text(text)
         self._check_config(conf)
         self._setup = setup
         if self._proxy is None:
             with signals_deferred():
                 self._proxy = Child(
                     f"{self.program.name} (the data plane on {self._listen.address})",
-                    self._argv(conf),
+                    self._command(self.program.argv, conf),
                     self._run_dir / self.program.log,
                     kill_group=True,
                     on_exit=self._died,
                 )
         else:
-            # nginx re-reads its file on SIGHUP; HAProxy's master re-executes itself on
-            # SIGUSR2, starts new workers and tells the old ones to finish.
-            self._proxy.signal(signal.SIGHUP if self.program is NGINX else signal.SIGUSR2)
-        self._wait_generation(self._workers(setup))
+            self._proxy.signal(signal.Signals[self.program.reload_signal])
+        self._wait_generation(self.plane.workers(setup))
         self._proxy.mark_ready()
 
-    def _argv(self, conf: Path) -> list[str]:
+    def _command(self, template: tuple[str, ...], conf: Path) -> list[str]:
         assert self._run_dir is not None
-        if self.program is NGINX:
-            return [self._bin, "-p", str(self._run_dir), "-c", str(conf), "-g", "daemon off;"]
-        # -W: master-worker (the master stays, reloads on SIGUSR2); -db: in the foreground.
-        return [self._bin, "-W", "-db", "-f", str(conf), "-p", str(self._run_dir / "haproxy.pid")]
-
-    def _workers(self, setup: Setup) -> int:
-        """Worker processes once a reload is done (HAProxy: one, with threads)."""
-        if self.program is NGINX:
-            return int(setup.controller.get("worker-processes", "1"))
-        return 1
+        return self.program.command(template, self._bin, str(self._run_dir), str(conf))
 
     def _check_config(self, conf: Path) -> None:
         assert self._run_dir is not None
-        if self.program is NGINX:
-            argv = [self._bin, "-t", "-q", "-p", str(self._run_dir), "-c", str(conf)]
-        else:
-            argv = [self._bin, "-c", "-f", str(conf)]
+        argv = self._command(self.program.check, conf)
         # Held Ctrl-C: subprocess.run kills an interrupted child but does not wait for it,
         # and a still-running check would create files in a folder being removed.
         with signals_deferred():
@@ -567,14 +472,20 @@ class LocalBackend:
         assert self._run_dir is not None
         mark = self.program.error_mark
         found = f"no {mark} line in its logs"
-        logs = ("error.log", "nginx.out") if self.program is NGINX else (self.program.log,)
-        for name in logs:
+        for name in self.program.error_logs or (self.program.log,):
             with contextlib.suppress(OSError):
                 lines = [ln for ln in (self._run_dir / name).read_text().splitlines() if mark in ln]
                 if lines:
                     found = lines[-1].strip()
                     break
         return self._evidence(found, *self.program.files)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step (a watcher never sees half a file)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def _child_count(pid: int) -> int:

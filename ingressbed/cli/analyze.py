@@ -13,16 +13,16 @@ import argparse
 import json
 
 from ingressbed.cli import analyze_log
-from ingressbed.cli.predict import add_placement_options, parse_endpoints
+from ingressbed.cli.predict import add_placement_options, balance_from_args, parse_endpoints
 from ingressbed.errors import ConfigError
 from ingressbed.placement import Analysis, analyze, synthetic_endpoints
-from ingressbed.vocabulary import Flavor
 
 DESCRIPTION = (
-    "Hash random IPv4 clients and URLs (reproducible with --seed) onto the ring of --pods N "
-    "synthetic pods or of --endpoints, and print per-pod shares, max/mean, coefficient of "
-    "variation, the share of keys moved when a pod is added or removed, and with --ports how "
-    "often one client reaches the same pod on different ports."
+    "Hash random IPv4 clients and URLs (reproducible with --seed) as a data plane does "
+    "(--data-plane, or --flavor) onto --pods N synthetic pods or --endpoints, and print "
+    "per-pod shares, max/mean, coefficient of variation, the share of keys moved when a pod "
+    "is added or removed, and with --ports how often one client reaches the same pod on "
+    "different ports."
 )
 
 
@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--hash-by", default="$remote_addr", metavar="EXPR", help="key (default %(default)s)"
     )
-    add_placement_options(parser)
+    add_placement_options(parser, data_plane=False)
     parser.add_argument("--keys", type=int, default=10_000, metavar="K", help="requests")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument(
@@ -80,7 +80,7 @@ def render(analysis: Analysis) -> str:
     spread = analysis.spread
     width = max(len("endpoint"), *(len(e) for e in analysis.endpoints)) + 2
     lines = [
-        f"{analysis.flavor} ring, key {analysis.hash_by!r}, {analysis.keys} requests "
+        f"{analysis.flavor}, key {analysis.hash_by!r}, {analysis.keys} requests "
         f"(seed {analysis.seed}), {len(analysis.endpoints)} endpoints",
         "",
         f"{'endpoint':<{width}}{'keys':>8}{'share':>9}{'ring share':>12}",
@@ -119,8 +119,6 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: bad options (the CLI prints one line).
     """
-    if args.flavor == Flavor.NGINX and args.controller_version:
-        raise ConfigError("--controller-version applies to the ingress-nginx flavor only")
     if args.access_log:  # a real log instead of synthetic keys
         return analyze_log.run(args)
     ports = _ports(args.ports)
@@ -128,14 +126,15 @@ def run(args: argparse.Namespace) -> int:
         endpoints = parse_endpoints(args.endpoints)
     else:
         endpoints = synthetic_endpoints(6 if args.pods is None else args.pods, (ports or [8080])[0])
+    balance = balance_from_args(args, len(endpoints))
     result = analyze(
-        args.flavor,
+        balance,
         endpoints,
-        args.hash_by,
+        plane=str(balance.plane),
+        hash_by=args.hash_by,
         keys=args.keys,
         seed=args.seed,
         ports=ports,
-        controller_version=args.controller_version,
     )
     print(json.dumps(result.to_dict(), indent=2) if args.json else render(result))
     return 0

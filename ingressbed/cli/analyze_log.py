@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ingressbed.cli.predict import parse_endpoints
 from ingressbed.errors import ConfigError
-from ingressbed.options import add_cli_arguments
+from ingressbed.options import CONTROLLER_PLANE, add_cli_arguments
 from ingressbed.placement import synthetic_endpoints
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ def candidates(args: argparse.Namespace) -> list[Candidate]:
         args: parsed options.
 
     Returns:
-        ``--candidate`` items, or the one of ``--flavor`` and ``--hash-by``.
+        ``--candidate`` items, or the one of ``--data-plane`` (else ``--flavor``) and
+        ``--hash-by``.
 
     Raises:
         ConfigError: a malformed ``--candidate``.
@@ -102,7 +103,13 @@ def candidates(args: argparse.Namespace) -> list[Candidate]:
 
     if args.candidate:
         return [Candidate.parse(item) for item in args.candidate]
-    return [Candidate(args.flavor, args.hash_by)]
+    plane = args.data_plane or args.flavor or CONTROLLER_PLANE
+    candidate = Candidate(plane, args.hash_by)
+    try:
+        candidate.balance()
+    except ConfigError as exc:
+        raise ConfigError(f"--hash-by {args.hash_by!r} on {plane}: {exc}") from None
+    return [candidate]
 
 
 def analyse(

@@ -7,10 +7,13 @@ once. Answers are ``ADDRESS:PORT``; with ``--subset-size`` the group's endpoints
 by spaces; ``round-robin`` where nginx balances round robin (empty key) or HAProxy does
 (missing header).
 
-``--flavor nginx`` takes ``--method hash-consistent|hash|ip-hash`` (default
-hash-consistent; ip-hash reads the client address and takes no ``--hash-by``).
-``--flavor haproxy`` takes ``--balance ALGO``, ``--hash-type consistent|map-based``
-(default map-based, as in HAProxy) and ``--server-ids N,N,...`` instead of ``--hash-by``.
+``--data-plane NAME`` renders ``--hash-by`` as that data plane does (``nginx:ip-hash``,
+``haproxy:pod-ids`` ...: the bed's translations, ``ingressbed.planes``). Without it,
+``--flavor`` takes the flavor's own knobs: ``--flavor nginx`` takes ``--method
+hash-consistent|hash|ip-hash`` (default hash-consistent; ip-hash reads the client address
+and takes no ``--hash-by``); ``--flavor haproxy`` takes ``--balance ALGO``, ``--hash-type
+consistent|map-based`` (default map-based, as in HAProxy) and ``--server-ids N,N,...``
+instead of ``--hash-by``. Either way every pick comes from the plane registry.
 """
 
 from __future__ import annotations
@@ -21,15 +24,25 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from ingressbed import planes
 from ingressbed.errors import ConfigError
-from ingressbed.placement import PINNED_CONTROLLER_VERSION, Predictor, Request
+from ingressbed.options import CONTROLLER_PLANE
+from ingressbed.placement import PINNED_CONTROLLER_VERSION, Request
 from ingressbed.placement import endpoints as placement_endpoints
-from ingressbed.placement.haproxy import HaproxyPredictor, parse_server_ids
 from ingressbed.placement.nginx_methods import METHODS
-from ingressbed.vocabulary import Endpoint, Flavor
+from ingressbed.placement.upstream import Upstream
+from ingressbed.planes import Balance, FlavorOptions
+from ingressbed.vocabulary import (
+    ANNOTATION_PREFIX,
+    Capability,
+    DataPlane,
+    Endpoint,
+    Flavor,
+    IngressSpec,
+    Setup,
+)
 
 _FIELDS = ("client_ip", "host", "request_uri", "headers", "cookies", "scheme")
-ROUND_ROBIN = "round-robin"
 DESCRIPTION = (
     "Print the endpoint a data plane picks for one request, or with --batch for each JSON "
     "object read from stdin (fields client_ip, host, request_uri, headers, cookies, scheme; "
@@ -53,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--hash-by", metavar="EXPR", help="e.g. '$remote_addr' (not with haproxy or ip-hash)"
     )
-    add_placement_options(parser, (Flavor.INGRESS_NGINX, Flavor.NGINX, Flavor.HAPROXY))
+    add_placement_options(parser)
     parser.add_argument(
         "--method",
         choices=METHODS,
@@ -108,21 +121,27 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(run=run)
 
 
-def add_placement_options(
-    parser: argparse.ArgumentParser,
-    flavors: Sequence[Flavor] = (Flavor.INGRESS_NGINX, Flavor.NGINX),
-) -> None:
-    """Add the options ``predict`` and ``analyze`` share: flavor and controller version.
+def add_placement_options(parser: argparse.ArgumentParser, *, data_plane: bool = True) -> None:
+    """Add the options ``predict`` and ``analyze`` share: data plane, flavor, version.
 
     Args:
         parser: the subcommand's parser.
-        flavors: the flavors the subcommand offers.
+        data_plane: add ``--data-plane`` (``analyze`` has it from the option table already:
+            the plane analysed, and the bed's with ``--replay``).
     """
+    if data_plane:
+        parser.add_argument(
+            "--data-plane",
+            choices=tuple(p.value for p in DataPlane),
+            metavar="PLANE",
+            help="render --hash-by as this data plane does: "
+            + ", ".join(p.value for p in DataPlane),
+        )
     parser.add_argument(
         "--flavor",
-        choices=tuple(f.value for f in flavors),
-        default=Flavor.INGRESS_NGINX,
-        help="data plane whose ring to use (default %(default)s)",
+        choices=tuple(f.value for f in Flavor),
+        help="without --data-plane: the placement flavor whose own knobs the options give "
+        f"(default {CONTROLLER_PLANE})",
     )
     parser.add_argument(
         "--controller-version",
@@ -130,6 +149,51 @@ def add_placement_options(
         help=f"ingress-nginx release (default {PINNED_CONTROLLER_VERSION}); below 0.33.0 "
         "the whole annotation is one variable name",
     )
+
+
+def _candidate(hash_by: str, subset_size: int | None) -> Setup:
+    """The one-port candidate ``--hash-by`` (and ``--subset-size``) describe."""
+    annotations = {ANNOTATION_PREFIX + "upstream-hash-by": hash_by}
+    if subset_size is not None:
+        annotations[ANNOTATION_PREFIX + "upstream-hash-by-subset"] = "true"
+        annotations[ANNOTATION_PREFIX + "upstream-hash-by-subset-size"] = str(subset_size)
+    return Setup(IngressSpec("predict", (), annotations))
+
+
+def balance_from_args(args: argparse.Namespace, count: int) -> Balance:
+    """The data plane's translation the options describe, for ``count`` endpoints.
+
+    Raises:
+        ConfigError: an option the plane or flavor does not take, a missing one, or a bad
+            value; one line.
+    """
+    options = FlavorOptions(
+        hash_by=args.hash_by,
+        controller_version=args.controller_version or None,
+        subset_size=getattr(args, "subset_size", None),
+        method=getattr(args, "method", None),
+        balance=getattr(args, "balance", None),
+        hash_type=getattr(args, "hash_type", None),
+        server_ids=getattr(args, "server_ids", None),
+        weights=getattr(args, "weights", None),
+    )
+    if args.data_plane is None:
+        return planes.flavor_balance(args.flavor or CONTROLLER_PLANE, options, count)
+    if args.flavor is not None:
+        raise ConfigError("give --data-plane or --flavor, not both")
+    options.refuse(
+        ("method", "balance", "hash_type", "server_ids", "weights"),
+        "is a --flavor option; --data-plane renders --hash-by as that plane does",
+    )
+    plane = planes.plane(args.data_plane)
+    if options.controller_version and not plane.versioned:
+        raise ConfigError(f"--controller-version does not apply to data plane {plane.name}")
+    if options.hash_by is None:
+        raise ConfigError(f"--hash-by is required with --data-plane {plane.name}")
+    if options.subset_size is not None and Capability.SUBSET not in plane.model_capabilities:
+        raise ConfigError(f"--subset-size: data plane {plane.name} has no subset hashing")
+    setup = _candidate(options.hash_by, options.subset_size)
+    return plane.translate(setup, controller_version=options.controller_version)
 
 
 def parse_endpoints(text: str) -> list[Endpoint]:
@@ -213,92 +277,13 @@ def request_from_json(line: str, number: int, defaults: Request) -> Request:
     return replace(defaults, **data)
 
 
-def _answer(predictor: Predictor | HaproxyPredictor, request: Request) -> str:
-    if isinstance(predictor, Predictor) and predictor.subsets is not None:
-        return " ".join(str(e) for e in predictor.pick_group(request))
-    pick = predictor.pick(request)
-    return ROUND_ROBIN if pick is None else str(pick)
-
-
-def _weights(text: str | None, count: int) -> list[int] | None:
-    if text is None:
-        return None
-    items = [piece.strip() for piece in text.split(",")]
-    for item in items:
-        if not item.isdigit() or not 1 <= int(item) <= 256:
-            raise ConfigError(f"--weights: {item!r} is not a weight (a whole number 1-256)")
-    if len(items) != count:
-        raise ConfigError(f"--weights has {len(items)} weights for {count} endpoints")
-    return [int(item) for item in items]
-
-
-def _refuse(args: argparse.Namespace, options: Sequence[str], why: str) -> None:
-    for option in options:
-        if getattr(args, option.lstrip("-").replace("-", "_"), None) is not None:
-            raise ConfigError(f"{option} {why}")
-
-
-def predictor_from_args(
-    args: argparse.Namespace, endpoints: Sequence[Endpoint]
-) -> Predictor | HaproxyPredictor:
-    """The predictor the options describe.
-
-    Args:
-        args: parsed options (``--flavor``, ``--hash-by``, ``--controller-version``,
-            ``--subset-size``, ``--method``, ``--balance``, ``--hash-type``,
-            ``--server-ids``, ``--weights``).
-        endpoints: the endpoints.
-
-    Returns:
-        A predictor with its ring or table built.
+def upstream_from_args(args: argparse.Namespace, endpoints: Sequence[Endpoint]) -> Upstream:
+    """The upstream the options describe, over ``endpoints`` (``balance_from_args``).
 
     Raises:
-        ConfigError: an option the flavor or method does not take, a missing one, or a
-            bad value; one line.
+        ConfigError: bad options or values; one line.
     """
-    if args.flavor != Flavor.INGRESS_NGINX and args.controller_version:
-        raise ConfigError("--controller-version applies to the ingress-nginx flavor only")
-    subset_size = getattr(args, "subset_size", None)
-    if args.flavor == Flavor.HAPROXY:
-        _refuse(
-            args,
-            ("--hash-by", "--method", "--subset-size"),
-            "does not apply to the haproxy flavor: it hashes what --balance names",
-        )
-        if not args.balance:
-            raise ConfigError("the haproxy flavor needs --balance (source, uri, hdr(NAME), ...)")
-        ids = None if args.server_ids is None else parse_server_ids(args.server_ids)
-        return HaproxyPredictor(
-            endpoints,
-            args.balance,
-            args.hash_type or "map-based",
-            server_ids=ids,
-            weights=_weights(args.weights, len(endpoints)),
-        )
-    _refuse(
-        args,
-        ("--balance", "--hash-type", "--server-ids"),
-        "applies to the haproxy flavor only (give --flavor haproxy)",
-    )
-    method = args.method or "hash-consistent"
-    if args.flavor != Flavor.NGINX:
-        _refuse(args, ("--method", "--weights"), "applies to the nginx and haproxy flavors only")
-    if method == "ip-hash" and args.hash_by is not None:
-        raise ConfigError("--method ip-hash hashes the client address: drop --hash-by")
-    if method != "ip-hash" and args.hash_by is None:
-        raise ConfigError(
-            f"--hash-by is required with --flavor {args.flavor} (e.g. '$remote_addr')"
-        )
-    weights = _weights(args.weights, len(endpoints))
-    return Predictor(
-        args.flavor,
-        endpoints,
-        args.hash_by or "",
-        controller_version=args.controller_version,
-        subset_size=subset_size,
-        method=method,
-        weights=None if weights is None else dict(zip(endpoints, weights, strict=True)),
-    )
+    return balance_from_args(args, len(endpoints)).upstream(endpoints)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -313,17 +298,17 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: bad options or input (the CLI prints one line).
     """
-    predictor = predictor_from_args(args, parse_endpoints(args.endpoints))
+    upstream = upstream_from_args(args, parse_endpoints(args.endpoints))
     defaults = request_from_args(args)
     if not args.batch:
-        print(_answer(predictor, defaults))
+        print(upstream.pick(defaults))
         return 0
     write = sys.stdout.write
     for number, line in enumerate(sys.stdin, start=1):
         if line.strip():
             request = request_from_json(line, number, defaults)
             try:
-                write(_answer(predictor, request) + "\n")
+                write(f"{upstream.pick(request)}\n")
             except ConfigError as exc:
                 raise ConfigError(f"stdin line {number}: {exc}") from exc
     return 0

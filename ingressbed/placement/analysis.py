@@ -1,21 +1,22 @@
 """Analysing a configuration without a cluster: spread, remapping, cross-port affinity.
 
 Keys come from synthetic requests, each with a random IPv4 client address and a random
-URL (``/item/<n>``) on one host; the hash-by expression decides which of the two counts.
-Everything is deterministic for a given seed.
+URL (``/item/<n>``) on one host; the data plane's translation of the key decides which of
+the two counts. Every pick comes from the plane's upstreams (an ``UpstreamMaker``: a
+``Balance`` of ``ingressbed.planes``). Everything is deterministic for a given seed.
 
 Figures:
 
 * spread: keys per endpoint, share, max/mean and coefficient of variation (population
-  standard deviation over mean), both for the sampled keys and for the exact share of
-  the hash space each endpoint owns on the ring;
+  standard deviation over mean), both for the sampled keys and for each endpoint's share
+  of fresh keys as the upstream gives it (exact where the plane has an exact figure);
 * moved: the share of keys whose endpoint changes when one endpoint is added (a fresh
   address after the last one) or removed (the last in the list);
 * cross-port: the share of requests that reach the same pod address on two ports
   (rings of the same addresses with different ports), per pair and on all ports.
 
-Keys that nginx would balance round robin (empty key, nginx flavor) are counted apart and
-left out of the other figures.
+Requests the data plane gives no fixed endpoint (nginx's round robin on an empty key, a
+subset group, a missing header) are counted apart and left out of the other figures.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from itertools import combinations
 from typing import Any
 
 from ingressbed.errors import ConfigError
-from ingressbed.placement.keys import KeyExpr
-from ingressbed.placement.ring import Ring
+from ingressbed.placement.upstream import Upstream, UpstreamMaker
 from ingressbed.placement.variables import Request
-from ingressbed.vocabulary import Endpoint, Flavor
+from ingressbed.vocabulary import Endpoint
 
 #: Host of the synthetic requests.
 SAMPLE_HOST = "hellogo.example.test"
@@ -131,103 +131,81 @@ def _ratio_stats(values: Sequence[float]) -> tuple[float, float]:
     return max(values) / mean, statistics.pstdev(values) / mean
 
 
-def picks(ring: Ring[Endpoint], flavor: str, keys: Sequence[bytes]) -> list[Endpoint | None]:
-    """Ring picks for evaluated keys.
-
-    Args:
-        ring: the ring.
-        flavor: its flavor (the nginx flavor balances empty keys round robin).
-        keys: evaluated hash keys.
-
-    Returns:
-        One endpoint per key, ``None`` where nginx would balance round robin.
-    """
-    if flavor == Flavor.NGINX:
-        return [ring.lookup(key) if key else None for key in keys]
-    return [ring.lookup(key) for key in keys]
+def picks(upstream: Upstream, requests: Sequence[Request]) -> list[Endpoint | None]:
+    """The upstream's exact pick per request; None where it has no fixed endpoint."""
+    return [upstream.pick(request).exact for request in requests]
 
 
-def spread(flavor: str, endpoints: Sequence[Endpoint], keys: Sequence[bytes]) -> Spread:
-    """Spread of ``keys`` over the ring of ``endpoints``.
-
-    Args:
-        flavor: ``"ingress-nginx"`` or ``"nginx"``.
-        endpoints: the endpoints.
-        keys: evaluated hash keys.
+def spread(upstream: Upstream, requests: Sequence[Request]) -> Spread:
+    """Spread of ``requests`` over ``upstream``'s endpoints.
 
     Returns:
-        Counts and shares per endpoint (by ``ADDRESS:PORT``) and the summary ratios.
-
-    Raises:
-        ConfigError: bad flavor or no endpoints.
+        Counts and shares per endpoint (by ``ADDRESS:PORT``) and the summary ratios;
+        ``round_robin`` counts the requests without a fixed endpoint.
     """
-    ring = Ring.build(flavor, endpoints)
-    chosen = picks(ring, flavor, keys)
-    counts = dict.fromkeys(ring.nodes, 0)
+    chosen = picks(upstream, requests)
+    counts = dict.fromkeys(dict.fromkeys(upstream.endpoints), 0)
     for endpoint in chosen:
         if endpoint is not None:
             counts[endpoint] += 1
     placed = sum(counts.values())
-    exact = ring.shares()
+    exact = upstream.shares()
     max_mean, cv = _ratio_stats(list(counts.values()))
-    ring_max_mean, ring_cv = _ratio_stats(list(exact.values()))
+    ring_max_mean, ring_cv = _ratio_stats([exact.get(e, 0.0) for e in counts])
     return Spread(
         counts={str(e): n for e, n in counts.items()},
         shares={str(e): (n / placed if placed else 0.0) for e, n in counts.items()},
-        ring_shares={str(e): share for e, share in exact.items()},
+        ring_shares={str(e): exact.get(e, 0.0) for e in counts},
         max_over_mean=max_mean,
         cv=cv,
         ring_max_over_mean=ring_max_mean,
         ring_cv=ring_cv,
-        round_robin=len(keys) - placed,
+        round_robin=len(requests) - placed,
     )
 
 
 def moved_share(
-    flavor: str, before: Sequence[Endpoint], after: Sequence[Endpoint], keys: Sequence[bytes]
+    maker: UpstreamMaker,
+    before: Sequence[Endpoint],
+    after: Sequence[Endpoint],
+    requests: Sequence[Request],
 ) -> float:
-    """Share of keys whose endpoint differs between two endpoint lists.
+    """Share of requests whose endpoint differs between two endpoint lists.
 
-    Keys that either list balances round robin are left out.
-
-    Args:
-        flavor: ``"ingress-nginx"`` or ``"nginx"``.
-        before: endpoints before the change.
-        after: endpoints after it.
-        keys: evaluated hash keys.
-
-    Returns:
-        The moved share, 0.0 when no key is placed.
+    Requests either list gives no fixed endpoint are left out.
 
     Raises:
-        ConfigError: bad flavor or an empty list.
+        ConfigError: an empty list.
     """
-    old = picks(Ring.build(flavor, before), flavor, keys)
-    new = picks(Ring.build(flavor, after), flavor, keys)
+    old = picks(maker.upstream(before), requests)
+    new = picks(maker.upstream(after), requests)
     pairs = [(a, b) for a, b in zip(old, new, strict=True) if a is not None and b is not None]
     return sum(a != b for a, b in pairs) / len(pairs) if pairs else 0.0
 
 
 def same_pod_across_ports(
-    flavor: str, addresses: Sequence[str], ports: Sequence[int], keys: Sequence[bytes]
+    maker: UpstreamMaker,
+    addresses: Sequence[str],
+    ports: Sequence[int],
+    requests: Sequence[Request],
 ) -> tuple[dict[str, float], float | None]:
-    """How often one key reaches the same pod address on different ports.
+    """How often one request reaches the same pod address on different ports.
 
     Args:
-        flavor: ``"ingress-nginx"`` or ``"nginx"``.
-        addresses: pod addresses (one ring per port over these).
+        maker: the data plane's translation (one upstream per port over ``addresses``).
+        addresses: pod addresses.
         ports: the Service ports.
-        keys: evaluated hash keys (the same request sent to each port).
+        requests: the requests (each sent to every port).
 
     Returns:
         Share per port pair (``"8080,9090"``) and the share landing on one pod on every
         port (``None`` with fewer than two ports).
 
     Raises:
-        ConfigError: bad flavor or no addresses.
+        ConfigError: no addresses.
     """
     by_port = {
-        port: picks(Ring.build(flavor, [Endpoint(a, port) for a in addresses]), flavor, keys)
+        port: picks(maker.upstream([Endpoint(a, port) for a in addresses]), requests)
         for port in ports
     }
     rows = [
@@ -257,55 +235,54 @@ def _fresh_endpoint(endpoints: Sequence[Endpoint]) -> Endpoint:
 
 
 def analyze(
-    flavor: str,
+    maker: UpstreamMaker,
     endpoints: Sequence[Endpoint],
-    hash_by: str,
     *,
+    plane: str,
+    hash_by: str,
     keys: int = 10_000,
     seed: int = 1,
     ports: Sequence[int] = (),
-    controller_version: str | None = None,
 ) -> Analysis:
     """Spread, remapping on scale and cross-port affinity of one configuration.
 
     Args:
-        flavor: ``"ingress-nginx"`` or ``"nginx"``.
+        maker: the data plane's translation of the key (``plane(...).for_key(hash_by)``).
         endpoints: the endpoints (one Service port).
-        hash_by: the key expression.
+        plane: the data plane's name, for the output.
+        hash_by: the key expression, for the output.
         keys: how many synthetic requests.
         seed: random seed for the requests.
         ports: Service ports for the cross-port figure (addresses taken from
             ``endpoints``); fewer than two skips it.
-        controller_version: ingress-nginx release (``None``: the pinned one).
 
     Returns:
         The analysis.
 
     Raises:
-        ConfigError: bad flavor, endpoints, expression or counts.
+        ConfigError: bad endpoints, expression or counts.
     """
-    expr = KeyExpr(hash_by, flavor=flavor, controller_version=controller_version)
     unique = list(dict.fromkeys(endpoints))
     if not unique:
         raise ConfigError("no endpoints: give --pods N or --endpoints A:P,...")
-    evaluated = [expr.evaluate(request) for request in sample_requests(keys, seed)]
+    requests = sample_requests(keys, seed)
     fresh = _fresh_endpoint(unique)
     removed = unique[-1] if len(unique) > 1 else None
     addresses = list(dict.fromkeys(e.address for e in unique))
-    pairs, all_ports = same_pod_across_ports(flavor, addresses, ports, evaluated)
+    pairs, all_ports = same_pod_across_ports(maker, addresses, ports, requests)
     return Analysis(
-        flavor=flavor,
+        flavor=plane,
         hash_by=hash_by,
         keys=keys,
         seed=seed,
         endpoints=[str(e) for e in unique],
-        spread=spread(flavor, unique, evaluated),
+        spread=spread(maker.upstream(unique), requests),
         added=str(fresh),
-        moved_on_add=moved_share(flavor, unique, [*unique, fresh], evaluated),
+        moved_on_add=moved_share(maker, unique, [*unique, fresh], requests),
         removed=None if removed is None else str(removed),
         moved_on_remove=None
         if removed is None
-        else moved_share(flavor, unique, unique[:-1], evaluated),
+        else moved_share(maker, unique, unique[:-1], requests),
         ports=list(ports),
         same_pod_pairs=pairs,
         same_pod_all_ports=all_ports,

@@ -24,8 +24,8 @@ import hashlib
 from collections.abc import Sequence
 
 from ingressbed.errors import ConfigError
-from ingressbed.placement.ring import Ring, node_id
-from ingressbed.vocabulary import Endpoint, Flavor
+from ingressbed.placement.ring import Ring, RingKind, node_id
+from ingressbed.vocabulary import Endpoint
 
 #: Cookie name ingress-nginx uses without ``session-cookie-name``.
 DEFAULT_COOKIE_NAME = "INGRESSCOOKIE"
@@ -90,7 +90,7 @@ def persistent_cookie(backend: str, endpoint: Endpoint) -> str:
     Returns:
         ``<md5hex(backend + address:port)>|<backend key>``.
     """
-    node = node_id(Flavor.INGRESS_NGINX, endpoint).decode()
+    node = node_id(RingKind.LUA, endpoint).decode()
     return f"{_md5hex(backend + node)}|{backend_key(backend)}"
 
 
@@ -137,7 +137,7 @@ def predict_cookie(
     if key is None:
         return None
     if mode == BALANCED:
-        return Ring.build(Flavor.INGRESS_NGINX, endpoints).lookup(key.encode())
+        return Ring.build(RingKind.LUA, endpoints).lookup(key.encode())
     if not backend:
         raise ConfigError("persistent affinity needs the backend name (namespace-service-port)")
     for endpoint in endpoints:

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 
 from ingressbed.errors import ConfigError
 from ingressbed.placement import variables
-from ingressbed.placement.ring import check_flavor
+from ingressbed.placement.ring import RingKind, check_flavor
 from ingressbed.placement.variables import Request
-from ingressbed.vocabulary import Flavor
 
 #: The controller release whose behaviour the model follows unless told otherwise.
 PINNED_CONTROLLER_VERSION = "1.15.1"
@@ -110,7 +109,7 @@ class KeyExpr:
         self,
         expr: str,
         *,
-        flavor: str = Flavor.INGRESS_NGINX,
+        flavor: str = RingKind.LUA,
         controller_version: str | None = None,
     ) -> None:
         """Compile ``expr`` for a data plane.
@@ -130,10 +129,10 @@ class KeyExpr:
             raise ConfigError("the hash-by expression is empty (that means no hashing at all)")
         self.expr = expr
         self.flavor = flavor
-        self.legacy = flavor == Flavor.INGRESS_NGINX and is_legacy(controller_version)
+        self.legacy = flavor == RingKind.LUA and is_legacy(controller_version)
         if self.legacy:
             self._parts: tuple[_Text | _Var | _Legacy, ...] = (_legacy_part(expr),)
-        elif flavor == Flavor.NGINX:
+        elif flavor == RingKind.NGINX:
             self._parts = tuple(_nginx_parts(expr))
         else:
             self._parts = tuple(_lua_parts(expr))
@@ -174,7 +173,7 @@ def hash_key(
     request: Request,
     *,
     controller_version: str | None = None,
-    flavor: str = Flavor.INGRESS_NGINX,
+    flavor: str = RingKind.LUA,
 ) -> bytes:
     """Evaluate a hash-key expression for one request.
 

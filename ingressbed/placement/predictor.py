@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from ingressbed.errors import ConfigError
 from ingressbed.placement import nginx_methods
 from ingressbed.placement.keys import KeyExpr
-from ingressbed.placement.ring import Ring
+from ingressbed.placement.ring import Ring, RingKind
 from ingressbed.placement.subset import SubsetRing
 from ingressbed.placement.variables import Request
-from ingressbed.vocabulary import Endpoint, Flavor
+from ingressbed.vocabulary import Endpoint
 
 
 class Predictor:
@@ -52,7 +52,7 @@ class Predictor:
         """
         if method not in nginx_methods.METHODS:
             raise ConfigError(f"method {method!r}: use one of {', '.join(nginx_methods.METHODS)}")
-        if method != "hash-consistent" and flavor != Flavor.NGINX:
+        if method != "hash-consistent" and flavor != RingKind.NGINX:
             raise ConfigError(f"method {method!r} exists only in the nginx flavor")
         self.method = method
         # ip_hash reads the client address itself; the key is compiled but never used.
@@ -65,7 +65,7 @@ class Predictor:
         )
         self.subsets: SubsetRing | None = None
         if subset_size is not None:
-            if flavor != Flavor.INGRESS_NGINX:
+            if flavor != RingKind.LUA:
                 raise ConfigError("subset hashing exists only in ingress-nginx, not in nginx")
             self.subsets = SubsetRing.build(self.endpoints, subset_size)
         self.ring = Ring.build(flavor, self.endpoints, weights)
@@ -91,7 +91,7 @@ class Predictor:
         key = self.key.evaluate(request)
         if self.method == "hash":
             return nginx_methods.hash_pick(self.endpoints, self.weight_list, key)
-        if self.flavor == Flavor.NGINX and not key:
+        if self.flavor == RingKind.NGINX and not key:
             return self.endpoints[0] if len(self.endpoints) == 1 else None
         return self.ring.lookup(key)
 

@@ -24,18 +24,27 @@ import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from functools import lru_cache
 from itertools import accumulate
 from typing import Generic, TypeVar
 
 from ingressbed.errors import ConfigError
-from ingressbed.vocabulary import Endpoint, Flavor
+from ingressbed.vocabulary import Endpoint
 
-#: Points a node gets per unit of weight, in both data planes.
+#: Points a node gets per unit of weight, in both rings.
 POINTS_PER_WEIGHT = 160
 
-#: The two flavors of the model, one per data plane.
-FLAVORS: tuple[str, ...] = (Flavor.INGRESS_NGINX, Flavor.NGINX)
+
+class RingKind(StrEnum):
+    """The two CRC-32 rings the model reproduces, named by the flavor that uses them."""
+
+    LUA = "ingress-nginx"  # lua-resty-balancer's chash: nodes ``address:port``, ties kept
+    NGINX = "nginx"  # nginx's ``hash ... consistent``: nodes ``host NUL port``, ties dropped
+
+
+#: The two flavors of the model that hash onto a CRC-32 ring.
+FLAVORS: tuple[str, ...] = tuple(kind.value for kind in RingKind)
 
 _HASH_SPACE = 1 << 32
 _LOW32 = _HASH_SPACE - 1
@@ -78,7 +87,7 @@ def node_id(flavor: str, endpoint: Endpoint) -> bytes:
         ConfigError: for an unknown flavor.
     """
     address = endpoint.address
-    if check_flavor(flavor) == Flavor.INGRESS_NGINX:
+    if check_flavor(flavor) == RingKind.LUA:
         host = address if _DOTTED.fullmatch(address) else f"[{address}]"
         return f"{host}:{endpoint.port}".encode()
     host = f"[{address}]" if ":" in address else address
@@ -260,4 +269,4 @@ def _build(
 ) -> Ring[Endpoint]:
     # Rings are never changed after construction, so repeated builds share one.
     ids = [node_id(flavor, e) for e in endpoints]
-    return Ring(ids, endpoints, weights, drop_duplicates=flavor == Flavor.NGINX)
+    return Ring(ids, endpoints, weights, drop_duplicates=flavor == RingKind.NGINX)

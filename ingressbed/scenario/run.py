@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from ingressbed import mix
 from ingressbed.backends.base import Backend
 from ingressbed.clients.curl import curl
 from ingressbed.clients.http import HttpRequest, probe
@@ -25,6 +24,7 @@ from ingressbed.clients.ws import WsRequest, ws_probe
 from ingressbed.evidence import Evidence
 from ingressbed.progress import Steps
 from ingressbed.properties import Traffic
+from ingressbed.scenario import mix
 from ingressbed.scenario.spec import AGAIN, CURL, HTTP, MIX, Scenario, Step
 from ingressbed.vocabulary import Address, Observation
 
@@ -196,7 +196,7 @@ def execute(
         tuple(observations),
         pods,
         token,
-        plane=str(bed.data_plane),
+        plane=bed.data_plane,
         setup=scenario.setup,
         endpoints=endpoints,
         mixes=mixes,

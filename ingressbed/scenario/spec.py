@@ -66,7 +66,7 @@ class Step:
     ``urls`` are templates (``{i}``, ``{run}`` expanded when the step runs) for http
     and websocket steps; a curl step has ``curl`` instead; an again step names the
     earlier step whose requests it sends once more; a mix step sends the property
-    traffic of ``ingressbed.mix`` sized by ``mix``.
+    traffic of ``ingressbed.scenario.mix`` sized by ``mix``.
     """
 
     name: str

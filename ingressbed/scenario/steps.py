@@ -2,7 +2,7 @@
 
 Each step has exactly one of ``curl`` (a pasted command), ``http`` (a URL or a list
 of URLs), ``websocket`` (a URL), ``again`` (the name of an earlier step to send once
-more) or ``mix`` (the property traffic of ``ingressbed.mix``: ``{}`` or a mapping of
+more) or ``mix`` (the property traffic of ``ingressbed.scenario.mix``: ``{}`` or a mapping of
 ``clients``, ``visits``, ``pages``, ``hosts``, ``scale``). Clients: ``client_ip`` (one
 address) or ``clients`` (a count of generated addresses, the same ones in every step with
 that count, or a list of addresses).

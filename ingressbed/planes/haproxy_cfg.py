@@ -1,13 +1,13 @@
 """Render HAProxy 2.6's configuration from a ``Setup`` (pure: text in, text out).
 
 The HAProxy data plane of the local backend (``--data-plane haproxy``,
-``haproxy:pod-ids``, ``haproxy:map-based``). It serves what ``local_nginx`` serves, the
+``haproxy:pod-ids``, ``haproxy:map-based``). It serves what ``nginx_conf`` serves, the
 HAProxy way:
 
 - one backend per hellogo Service port (``hellogo-8080`` ...), servers in the order given,
-  with ``id N`` where the plane pins ids (``PlaneBalance.ids``: one stable id per pod) and
+  with ``id N`` where the plane pins ids (``HaproxyBalance.ids``: one stable id per pod) and
   HAProxy's automatic ids (by position) otherwise;
-- the balancing is the plane's translation of the candidate (``PlaneBalance``, the one
+- the balancing is the plane's translation of the candidate (``HaproxyBalance``, the one
   source): ``balance source``, ``uri``, ``uri whole`` or ``hdr(NAME)`` with ``hash-type
   consistent`` or ``map-based``; no hash -> ``balance roundrobin``;
 - no health checks: every server stays usable, as the placement model assumes;
@@ -36,11 +36,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ingressbed.backends.local_nginx import GENERATION_PATH, Listen, seconds, setting, upstream_name
 from ingressbed.errors import ConfigError
-from ingressbed.translation import HAPROXY_ROUND_ROBIN, PlaneBalance
-from ingressbed.vocabulary import Endpoint, Flavor, Route, Setup
+from ingressbed.planes.base import Listen
+from ingressbed.planes.settings import GENERATION_PATH, positive, seconds, setting, upstream_name
+from ingressbed.vocabulary import Endpoint, Route, Setup
+
+if TYPE_CHECKING:
+    from ingressbed.planes.haproxy import HaproxyBalance
+
+#: HAProxy's balance without a key.
+ROUND_ROBIN = "roundrobin"
 
 #: Backend of every request no rule routes.
 DEFAULT_BACKEND = "default-404"
@@ -115,7 +122,7 @@ def _rules(routes: Sequence[Route]) -> list[_Rule]:
 
 
 def render_backend(
-    setup: Setup, port: int, endpoints: Sequence[Endpoint], balance: PlaneBalance
+    setup: Setup, port: int, endpoints: Sequence[Endpoint], balance: HaproxyBalance
 ) -> str:
     """The ``backend hellogo-PORT`` section: balance, timeouts, CORS and the servers."""
     connect = seconds(setting(setup, "proxy-connect-timeout", "5"), "proxy-connect-timeout")
@@ -203,7 +210,7 @@ def _frontend(setup: Setup, listen: Listen) -> list[str]:
 
 def render(
     setup: Setup,
-    balance: PlaneBalance,
+    balance: HaproxyBalance,
     endpoints: Mapping[int, Sequence[Endpoint]],
     listen: Listen,
     run_dir: str,
@@ -215,13 +222,9 @@ def render(
     Raises:
         ConfigError: what HAProxy cannot do (named), or a plane that is not HAProxy.
     """
-    if balance.plane.flavor != Flavor.HAPROXY:
-        raise ConfigError(f"HAProxy cannot render data plane {balance.plane}")
-    if not balance.hashed and balance.method != HAPROXY_ROUND_ROBIN:
+    if not balance.hashed and balance.method != ROUND_ROBIN:
         raise ConfigError(f"HAProxy has no balance {balance.method!r}")
-    threads = setting(setup, "worker-processes", "1")
-    if not threads.isdigit() or int(threads) < 1:
-        raise ConfigError(f"worker-processes {threads!r} is not a positive number")
+    threads = positive(setup, "worker-processes", "1")
     hosts = {r.host for r in setup.ingress.routes if r.host}
     # Hosts differing only in case are one host to nginx's server_name.
     if len({h.lower() for h in hosts}) != len(hosts):
@@ -233,7 +236,7 @@ def render(
         f"# run folder {run_dir}",
         "global",
         "    log stdout format raw local0 info",
-        f"    nbthread {int(threads)}",
+        f"    nbthread {threads}",
         f"    hard-stop-after {HARD_STOP_SECONDS}s",
         "",
         "defaults",

@@ -4,7 +4,7 @@ What is rendered and how it matches ingress-nginx:
 
 - one upstream per hellogo Service port (``hellogo-8080`` ...), like the controller's
   ``<namespace>-hellogo-<port>`` backends, endpoints in the order given;
-- the balancing is the data plane's translation of the candidate (``PlaneBalance``, the
+- the balancing is the data plane's translation of the candidate (``NginxBalance``, the
   one source): ``nginx`` renders ``upstream-hash-by: EXPR`` as ``hash EXPR consistent``,
   ``nginx:hash`` as ``hash EXPR``, ``nginx:ip-hash`` as ``ip_hash``; no hash -> round robin;
   ``max_fails=0`` on every server, so nginx never skips a peer (ingress-nginx's balancer
@@ -21,22 +21,18 @@ What is rendered and how it matches ingress-nginx:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ingressbed.errors import ConfigError
-from ingressbed.translation import HASH, HASH_CONSISTENT, IP_HASH, ROUND_ROBIN, PlaneBalance
-from ingressbed.vocabulary import SERVICE_NAME, Endpoint, Flavor, Route, Setup
+from ingressbed.planes.base import Listen
+from ingressbed.planes.settings import GENERATION_PATH, positive, seconds, setting, upstream_name
+from ingressbed.vocabulary import Endpoint, Route, Setup
 
-GENERATION_PATH = "/generation"
+if TYPE_CHECKING:
+    from ingressbed.planes.nginx import NginxBalance
 
-
-@dataclass(frozen=True)
-class Listen:
-    """Addresses nginx binds: the ingress and its status server."""
-
-    address: str
-    port: int
-    status_port: int
+#: nginx's upstream methods, as the nginx planes name them.
+HASH_CONSISTENT, HASH, IP_HASH, ROUND_ROBIN = "hash-consistent", "hash", "ip-hash", "round-robin"
 
 
 def _quote(value: str) -> str:
@@ -47,29 +43,7 @@ def _quote(value: str) -> str:
     return value
 
 
-def seconds(value: str, what: str) -> str:
-    """A timeout in seconds (``60``, ``60s`` or ``5m``) as ``60s``; ConfigError if not one."""
-    text = value.strip()
-    number = text[:-1] if text[-1:] in "sm" else text
-    if not number.isdigit():
-        raise ConfigError(f"{what} {value!r} is not a number of seconds")
-    return text if text[-1:] in "sm" else f"{text}s"
-
-
-def setting(setup: Setup, key: str, default: str) -> str:
-    """An annotation wins over the ConfigMap key of the same name, which wins over default."""
-    value = setup.ingress.annotation(key)
-    if value is None:
-        value = setup.controller.get(key)
-    return default if value is None else str(value)
-
-
-def upstream_name(port: int) -> str:
-    """Name of the upstream for hellogo ``port``."""
-    return f"{SERVICE_NAME}-{port}"
-
-
-def balance_line(balance: PlaneBalance) -> str | None:
+def balance_line(balance: NginxBalance) -> str | None:
     """The upstream's balancing directive for ``balance`` (None: round robin).
 
     Raises:
@@ -85,7 +59,7 @@ def balance_line(balance: PlaneBalance) -> str | None:
     raise ConfigError(f"nginx has no balancing for {balance.describe()!r}")
 
 
-def render_upstream(port: int, endpoints: Sequence[Endpoint], balance: PlaneBalance) -> str:
+def render_upstream(port: int, endpoints: Sequence[Endpoint], balance: NginxBalance) -> str:
     lines = [f"    upstream {upstream_name(port)} {{"]
     method = balance_line(balance)
     if method:
@@ -172,7 +146,7 @@ def render_server(setup: Setup, host: str | None, routes: Sequence[Route], liste
 
 def render(
     setup: Setup,
-    balance: PlaneBalance,
+    balance: NginxBalance,
     endpoints: Mapping[int, Sequence[Endpoint]],
     listen: Listen,
     run_dir: str,
@@ -184,11 +158,7 @@ def render(
     Raises:
         ConfigError: a value nginx cannot take (named), or a plane that is not nginx.
     """
-    if balance.plane.flavor != Flavor.NGINX:
-        raise ConfigError(f"nginx cannot render data plane {balance.plane}")
-    workers = setting(setup, "worker-processes", "1")
-    if not workers.isdigit() or int(workers) < 1:
-        raise ConfigError(f"worker-processes {workers!r} is not a positive number")
+    workers = positive(setup, "worker-processes", "1")
     forwarded = setting(setup, "use-forwarded-headers", "false").lower() == "true"
 
     by_host: dict[str | None, list[Route]] = {}

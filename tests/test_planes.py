@@ -1,4 +1,4 @@
-"""translation.py: how each data plane renders an ingress-nginx candidate, and its doc.
+"""ingressbed.planes: the registry, and how each data plane renders an ingress-nginx candidate.
 
 Pure tests: no process runs. docs/translation.md holds the key table; the last tests check
 that it lists exactly what ``haproxy_balance`` accepts, with the same balance lines.
@@ -11,21 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from ingressbed import planes
 from ingressbed.errors import ConfigError
+from ingressbed.placement.upstream import Pick
 from ingressbed.placement.variables import Request
-from ingressbed.translation import (
-    _HAPROXY_KEYS,
+from ingressbed.planes.haproxy import _KEYS as _HAPROXY_KEYS
+from ingressbed.planes.haproxy import (
     BY_POSITION,
-    HAPROXY_ROUND_ROBIN,
-    HASH,
-    HASH_CONSISTENT,
-    IP_HASH,
     PER_POD,
-    ROUND_ROBIN,
-    PlaneBalance,
+    HaproxyBalance,
     haproxy_balance,
     pod_server_id,
 )
+from ingressbed.planes.haproxy_cfg import ROUND_ROBIN as HAPROXY_ROUND_ROBIN
+from ingressbed.planes.nginx_conf import HASH, HASH_CONSISTENT, IP_HASH, ROUND_ROBIN
 from ingressbed.vocabulary import (
     ANNOTATION_PREFIX,
     HELLOGO_PORTS,
@@ -33,6 +32,7 @@ from ingressbed.vocabulary import (
     Endpoint,
     Flavor,
     IngressSpec,
+    Placement,
     Route,
     Setup,
 )
@@ -60,10 +60,47 @@ def endpoints(port: int, addresses: list[str] = ADDRESSES) -> list[Endpoint]:
     return [Endpoint(a, port) for a in addresses]
 
 
+def knobs(balance: planes.Balance) -> tuple[str, str]:
+    """(hash type, server ids) of an HAProxy translation, ("", "") elsewhere."""
+    if isinstance(balance, HaproxyBalance):
+        return balance.hash_type, balance.server_ids
+    return "", ""
+
+
+# -- the registry ------------------------------------------------------------------------
+
+
+def test_every_data_plane_has_a_module() -> None:
+    assert {p.name for p in planes.all_planes()} == set(DataPlane)
+    assert planes.all_planes()[0].name == DataPlane.INGRESS_NGINX
+    for plane in planes.all_planes():
+        assert planes.plane(plane.name.value) is plane
+        assert plane.summary and plane.about
+
+
+def test_local_planes_are_those_with_a_program() -> None:
+    local = {p.name for p in planes.local_planes()}
+    assert DataPlane.INGRESS_NGINX not in local
+    assert {DataPlane.NGINX, DataPlane.HAPROXY} <= local
+    for plane in planes.local_planes():
+        assert plane.program is not None and plane.local_capabilities
+
+
+def test_pick_values() -> None:
+    a, b = Endpoint("10.0.0.1", 80), Endpoint("fd00::1", 80)
+    assert str(Pick.to(a)) == "10.0.0.1:80" and Pick.to(a).exact == a
+    group = Pick.group([a, b])
+    assert str(group) == "10.0.0.1:80 [fd00::1]:80" and group.exact is None and group.fixed
+    assert group.allows("fd00:0:0::0001", 80) and not group.allows("fd00::1", 81)
+    anywhere = Pick.anywhere("round-robin")
+    assert str(anywhere) == "round-robin" and not anywhere.fixed
+    assert not anywhere.allows("10.0.0.1", 80)  # no prediction allows nothing
+
+
 # -- a hash candidate on every plane ----------------------------------------------------
 
 EXPECTED_CLIENT_HASH = {
-    DataPlane.INGRESS_NGINX: (HASH_CONSISTENT, "$binary_remote_addr", "", ""),
+    DataPlane.INGRESS_NGINX: (Placement.HASH.value, "$binary_remote_addr", "", ""),
     DataPlane.NGINX: (HASH_CONSISTENT, "$binary_remote_addr", "", ""),
     DataPlane.NGINX_HASH: (HASH, "$binary_remote_addr", "", ""),
     DataPlane.NGINX_IP_HASH: (IP_HASH, None, "", ""),
@@ -79,29 +116,24 @@ def test_every_plane_has_an_expected_translation() -> None:
 
 @pytest.mark.parametrize("plane", list(DataPlane), ids=str)
 def test_client_hash_candidate_on_each_plane(plane: DataPlane) -> None:
-    balance = PlaneBalance.of(plane.value, hashed("$binary_remote_addr"))
+    balance = planes.translate(plane.value, hashed("$binary_remote_addr"))
     method, hash_by, hash_type, ids = EXPECTED_CLIENT_HASH[plane]
-    assert (balance.method, balance.hash_by, balance.hash_type, balance.server_ids) == (
-        method,
-        hash_by,
-        hash_type,
-        ids,
-    )
+    assert (balance.method, balance.hash_by, *knobs(balance)) == (method, hash_by, hash_type, ids)
     assert balance.plane == plane
     assert balance.hashed
     assert balance.reads_client
     # a hash candidate gives a fixed pick for a request on every plane
     upstream = balance.upstream(endpoints(8080))
-    pick = upstream.pick(CLIENTS[0])
+    pick = upstream.pick(CLIENTS[0]).exact
     assert pick in endpoints(8080)
-    assert upstream.pick(CLIENTS[0]) == pick
+    assert upstream.pick(CLIENTS[0]).exact == pick
 
 
 def test_describe_names_the_rendered_lines() -> None:
     key = hashed("$binary_remote_addr")
-    lines = {plane: PlaneBalance.of(plane.value, key).describe() for plane in DataPlane}
+    lines = {plane: planes.translate(plane.value, key).describe() for plane in DataPlane}
     assert lines == {
-        DataPlane.INGRESS_NGINX: "ingress-nginx: hash $binary_remote_addr consistent",
+        DataPlane.INGRESS_NGINX: "ingress-nginx: upstream-hash-by $binary_remote_addr",
         DataPlane.NGINX: "nginx: hash $binary_remote_addr consistent",
         DataPlane.NGINX_HASH: "nginx:hash: hash $binary_remote_addr",
         DataPlane.NGINX_IP_HASH: "nginx:ip-hash: ip_hash",
@@ -127,7 +159,7 @@ def test_describe_names_the_rendered_lines() -> None:
 )
 def test_haproxy_balance_per_key(key: str, balance: str) -> None:
     for plane in (DataPlane.HAPROXY, DataPlane.HAPROXY_POD_IDS, DataPlane.HAPROXY_MAP_BASED):
-        translated = PlaneBalance.of(plane.value, hashed(key))
+        translated = planes.translate(plane.value, hashed(key))
         assert translated.method == balance
         assert translated.hash_by is None  # HAProxy reads no nginx key
     assert haproxy_balance(key)[0] == balance
@@ -135,10 +167,10 @@ def test_haproxy_balance_per_key(key: str, balance: str) -> None:
 
 def test_keys_that_do_not_read_the_client() -> None:
     page = hashed("$host$request_uri")
-    assert not PlaneBalance.of("nginx", page).reads_client
-    assert not PlaneBalance.of("haproxy", page).reads_client
+    assert not planes.translate("nginx", page).reads_client
+    assert not planes.translate("haproxy", page).reads_client
     # ip_hash reads the client whatever the key says
-    assert PlaneBalance.of("nginx:ip-hash", page).reads_client
+    assert planes.translate("nginx:ip-hash", page).reads_client
 
 
 # -- a round-robin candidate -----------------------------------------------------------
@@ -155,9 +187,9 @@ def test_keys_that_do_not_read_the_client() -> None:
     ],
     ids=["no-key", "ewma", "service-upstream", "cookie", "subset"],
 )
-@pytest.mark.parametrize("plane", list(DataPlane), ids=str)
+@pytest.mark.parametrize("plane", [p for p in DataPlane if p != DataPlane.INGRESS_NGINX], ids=str)
 def test_round_robin_candidate(plane: DataPlane, candidate: Setup) -> None:
-    balance = PlaneBalance.of(plane.value, candidate)
+    balance = planes.translate(plane.value, candidate)
     expected = HAPROXY_ROUND_ROBIN if plane.flavor == Flavor.HAPROXY else ROUND_ROBIN
     assert balance.method == expected
     assert not balance.hashed
@@ -167,14 +199,49 @@ def test_round_robin_candidate(plane: DataPlane, candidate: Setup) -> None:
     else:
         assert balance.notes == ()
     upstream = balance.upstream(endpoints(9090))
-    assert upstream.pick(CLIENTS[0]) is None
+    assert upstream.pick(CLIENTS[0]) == Pick.anywhere("round-robin")
     assert upstream.ring() is None
     assert upstream.shares() == {e: pytest.approx(1 / 6) for e in endpoints(9090)}
 
 
+@pytest.mark.parametrize(
+    ("candidate", "placement", "fixed"),
+    [
+        (setup(), Placement.ROUND_ROBIN, False),
+        (setup(**{"load-balance": "ewma"}), Placement.EWMA, False),
+        (setup(**{"service-upstream": "true"}), Placement.SERVICE_UPSTREAM, False),
+        (setup(**{"upstream-hash-by": "$remote_addr", "affinity": "cookie"}),
+         Placement.COOKIE_BALANCED, False),
+        (setup(**{"upstream-hash-by": "$remote_addr", "upstream-hash-by-subset": "true"}),
+         Placement.SUBSET, True),
+    ],
+    ids=["no-key", "ewma", "service-upstream", "cookie", "subset"],
+)  # fmt: skip
+def test_ingress_nginx_keeps_its_own_balancer(
+    candidate: Setup, placement: Placement, fixed: bool
+) -> None:
+    balance = planes.translate("ingress-nginx", candidate)
+    assert balance.method == placement.value
+    assert balance.notes == ()
+    pick = balance.upstream(endpoints(9090)).pick(CLIENTS[0])
+    assert pick.fixed == fixed
+    if placement == Placement.SUBSET:
+        assert len(pick.endpoints) == 3  # a group of the default size, member at random
+
+
+def test_cookie_picks_follow_the_cookie() -> None:
+    balance = planes.translate("ingress-nginx", setup(affinity="cookie"))
+    upstream = balance.upstream(endpoints(8080))
+    first = upstream.pick(CLIENTS[0])
+    assert not first.fixed and "cookie" in first.why
+    session = upstream.new_session("abc123", lambda eps: eps[0])  # type: ignore[attr-defined]
+    with_cookie = Request(client_ip="10.9.9.9", cookies={"INGRESSCOOKIE": session.value})
+    assert upstream.pick(with_cookie) == Pick.to(session.endpoint)
+
+
 def test_round_robin_describe() -> None:
-    assert PlaneBalance.of("haproxy", setup()).describe() == "haproxy: balance roundrobin"
-    assert PlaneBalance.of("nginx:hash", setup()).describe() == "nginx:hash: round robin"
+    assert planes.translate("haproxy", setup()).describe() == "haproxy: balance roundrobin"
+    assert planes.translate("nginx:hash", setup()).describe() == "nginx:hash: round robin"
 
 
 # -- refusals --------------------------------------------------------------------------
@@ -186,33 +253,34 @@ def test_round_robin_describe() -> None:
 )
 def test_untranslatable_key_is_named(plane: DataPlane, key: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        PlaneBalance.of(plane.value, hashed(key))
+        planes.translate(plane.value, hashed(key))
     message = str(raised.value)
     assert repr(key) in message
     assert "$http_NAME" in message  # says what would do
     # the nginx planes take the same key unchanged
-    assert PlaneBalance.of("nginx", hashed(key)).hash_by == key
+    assert planes.translate("nginx", hashed(key)).hash_by == key
 
 
 def test_unknown_plane_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError) as raised:
-        PlaneBalance.of("envoy", hashed("$remote_addr"))
+        planes.translate("traefik", hashed("$remote_addr"))
     message = str(raised.value)
-    assert "'envoy'" in message
+    assert "'traefik'" in message
     for plane in DataPlane:
         assert plane.value in message
 
 
 def test_upstream_without_endpoints_is_refused() -> None:
     with pytest.raises(ConfigError, match="without endpoints"):
-        PlaneBalance.of("haproxy", hashed("$remote_addr")).upstream([])
+        planes.translate("haproxy", hashed("$remote_addr")).upstream([])
 
 
 # -- server ids ------------------------------------------------------------------------
 
 
 def test_pod_ids_are_unique_and_stable() -> None:
-    balance = PlaneBalance.of("haproxy:pod-ids", hashed("$remote_addr"))
+    balance = planes.translate("haproxy:pod-ids", hashed("$remote_addr"))
+    assert isinstance(balance, HaproxyBalance)
     by_port = {port: balance.ids(endpoints(port)) for port in HELLOGO_PORTS}
     first = by_port[HELLOGO_PORTS[0]]
     assert len(set(first)) == len(first)
@@ -227,29 +295,33 @@ def test_pod_ids_are_unique_and_stable() -> None:
 
 
 def test_pod_ids_refuse_a_clash() -> None:
-    balance = PlaneBalance.of("haproxy:pod-ids", hashed("$remote_addr"))
+    balance = planes.translate("haproxy:pod-ids", hashed("$remote_addr"))
+    assert isinstance(balance, HaproxyBalance)
     with pytest.raises(ConfigError, match="share the last 16"):
         balance.ids([Endpoint("10.1.0.5", 8080), Endpoint("10.2.0.5", 8080)])
 
 
 def test_ids_by_position_are_left_to_haproxy() -> None:
-    balance = PlaneBalance.of("haproxy", hashed("$remote_addr"))
+    balance = planes.translate("haproxy", hashed("$remote_addr"))
+    assert isinstance(balance, HaproxyBalance)
     assert balance.ids(endpoints(8080)) == [None] * len(ADDRESSES)
 
 
 def test_pod_ids_keep_clients_when_a_pod_goes() -> None:
-    balance = PlaneBalance.of("haproxy:pod-ids", hashed("$remote_addr"))
+    balance = planes.translate("haproxy:pod-ids", hashed("$remote_addr"))
     before = balance.upstream(endpoints(8080))
     after = balance.upstream(endpoints(8080, ADDRESSES[:2] + ADDRESSES[3:]))
     gone = Endpoint(ADDRESSES[2], 8080)
     for client in CLIENTS:
-        was = before.pick(client)
+        was = before.pick(client).exact
         if was != gone:
-            assert after.pick(client) == was
-    by_position = PlaneBalance.of("haproxy", hashed("$remote_addr"))
+            assert after.pick(client).exact == was
+    by_position = planes.translate("haproxy", hashed("$remote_addr"))
     old = by_position.upstream(endpoints(8080))
     new = by_position.upstream(endpoints(8080, ADDRESSES[:2] + ADDRESSES[3:]))
-    moved = sum(old.pick(c) != new.pick(c) and old.pick(c) != gone for c in CLIENTS)
+    moved = sum(
+        old.pick(c).exact != new.pick(c).exact and old.pick(c).exact != gone for c in CLIENTS
+    )
     assert moved > 0  # renumbering moves clients of pods that stayed
 
 
@@ -257,8 +329,8 @@ def test_pod_ids_keep_clients_when_a_pod_goes() -> None:
 
 
 def _pods(plane: str, client: Request) -> set[str]:
-    balance = PlaneBalance.of(plane, hashed("$binary_remote_addr"))
-    picks = [balance.upstream(endpoints(port)).pick(client) for port in HELLOGO_PORTS]
+    balance = planes.translate(plane, hashed("$binary_remote_addr"))
+    picks = [balance.upstream(endpoints(port)).pick(client).exact for port in HELLOGO_PORTS]
     return {p.address for p in picks if p is not None}
 
 
@@ -280,7 +352,7 @@ def test_ring_planes_split_a_client_across_ports(plane: str) -> None:
 
 def test_notes_say_what_changes() -> None:
     def notes(plane: str, key: str) -> tuple[str, ...]:
-        return PlaneBalance.of(plane, hashed(key)).notes
+        return planes.translate(plane, hashed(key)).notes
 
     assert notes("nginx", "$host$request_uri") == ()
     assert any("plain hash" in n for n in notes("nginx:hash", "$request_uri"))

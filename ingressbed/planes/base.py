@@ -1,0 +1,326 @@
+"""What every data plane module provides (pure: no I/O).
+
+A data plane module (``ingressbed/planes/<family>.py``) defines one ``Plane`` per
+rendering it offers (``nginx``, ``nginx:hash`` ...). A ``Plane`` says:
+
+- how it translates an ingress-nginx candidate (``translate``, ``for_key``) into a
+  ``Balance``: the method, key and knobs the successor controller would render, with notes
+  on what the translation changes; a ``Balance`` builds the ``Upstream`` per Service port
+  that every pick comes from (``ingressbed.placement.upstream``);
+- what the local backend needs to run it: its ``Program`` (binary, version, how to start,
+  check and reload it, its files and logs), its configuration (``render``), its workers,
+  and the capabilities it has there.
+
+The registry (``ingressbed.planes``) holds every plane; nothing outside the plane modules
+branches on a particular plane.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ingressbed.errors import ConfigError
+from ingressbed.placement.ring import Ring
+from ingressbed.placement.upstream import Pick, Upstream, canonical
+from ingressbed.placement.variables import Request
+from ingressbed.vocabulary import Capability, DataPlane, Endpoint, Flavor, Setup
+
+#: Samples behind shares where no exact figure exists (seeded: the same every run).
+SHARE_SAMPLES = 20000
+
+
+def sample_requests(count: int, seed: int = 11) -> list[Request]:
+    """``count`` varied requests (client, host, path and query), the same for a seed."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        client = str(ipaddress.IPv4Address(rng.getrandbits(32) | 0x01000000))
+        out.append(
+            Request(
+                client_ip=client,
+                host=f"h{rng.randrange(1000)}.example",
+                request_uri=f"/p/{rng.getrandbits(40):x}?v={i}",
+            )
+        )
+    return out
+
+
+def by_address(shares: Mapping[Endpoint, float]) -> dict[str, float]:
+    """Shares summed per pod address (an endpoint listed twice counts twice)."""
+    out: dict[str, float] = {}
+    for endpoint, share in shares.items():
+        key = canonical(endpoint.address)
+        out[key] = out.get(key, 0.0) + share
+    return out
+
+
+def sampled_shares(upstream: Upstream) -> dict[Endpoint, float]:
+    """Each endpoint's share of a fixed sample of varied requests (exact picks only)."""
+    counts = Counter(upstream.pick(r).exact for r in sample_requests(SHARE_SAMPLES))
+    return {e: counts.get(e, 0) / SHARE_SAMPLES for e in upstream.endpoints}
+
+
+def require_endpoints(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
+    """``endpoints`` as a tuple.
+
+    Raises:
+        ConfigError: no endpoints.
+    """
+    eps = tuple(endpoints)
+    if not eps:
+        raise ConfigError("an upstream without endpoints has no placement")
+    return eps
+
+
+@dataclass(frozen=True)
+class AnyUpstream:
+    """An upstream without a fixed pick per request (round robin, random, ewma...).
+
+    ``why`` is the data plane's word for it, shown where a pick would be.
+    """
+
+    endpoints: tuple[Endpoint, ...]
+    why: str
+
+    def pick(self, request: Request) -> Pick:
+        return Pick.anywhere(self.why)
+
+    def shares(self) -> dict[Endpoint, float]:
+        return {e: 1 / len(self.endpoints) for e in self.endpoints}
+
+    def repeat_chance(self) -> float:
+        return sum(share * share for share in by_address(self.shares()).values())
+
+    def ring(self) -> Ring[Endpoint] | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Program:
+    """How the local backend runs a data plane's program.
+
+    ``argv`` and ``check`` are templates: ``{bin}``, ``{run}`` (the run folder) and
+    ``{conf}`` (the main configuration file) are filled in. ``reload_signal`` is the
+    signal that makes it re-read its configuration (its name, e.g. ``SIGHUP``). ``log`` is
+    where its stdout and stderr go, ``check_log`` what the configuration check said when it
+    refused; ``files`` are what diagnostics copy; ``error_logs`` where its error lines are
+    looked for; ``error_mark`` how those lines are recognised.
+    """
+
+    name: str
+    variable: str  # INGRESSBED_<NAME>: the binary to use instead of PATH's
+    package: str  # how to install it, e.g. "Debian/Ubuntu: apt-get install haproxy"
+    config: str
+    log: str
+    check_log: str
+    files: tuple[str, ...]
+    error_mark: str
+    version_pattern: str
+    argv: tuple[str, ...]
+    check: tuple[str, ...]
+    reload_signal: str
+    error_logs: tuple[str, ...] = ()
+    search_dirs: tuple[str, ...] = ("/usr/sbin", "/usr/local/sbin")
+
+    def command(self, template: Sequence[str], binary: str, run_dir: str, conf: str) -> list[str]:
+        """``template`` with the binary, run folder and configuration file filled in."""
+        return [part.format(bin=binary, run=run_dir, conf=conf) for part in template]
+
+
+@dataclass(frozen=True)
+class FlavorOptions:
+    """A placement flavor's own knobs, as ``ingressbed predict --flavor F`` gives them.
+
+    Each plane family reads the ones its flavor has and refuses the others in one line
+    (``refuse``); None means "not given".
+    """
+
+    hash_by: str | None = None
+    controller_version: str | None = None
+    subset_size: int | None = None
+    method: str | None = None  # nginx: hash-consistent, hash, ip-hash
+    balance: str | None = None  # haproxy: the balance line
+    hash_type: str | None = None  # haproxy: the hash-type line
+    server_ids: str | None = None  # haproxy: N,N,... or - per endpoint
+    weights: str | None = None  # nginx, haproxy: W,W,...
+
+    def refuse(self, names: Sequence[str], why: str) -> None:
+        """Raise for the first of ``names`` (field names) that was given.
+
+        Raises:
+            ConfigError: ``--NAME why``.
+        """
+        for name in names:
+            if getattr(self, name) is not None:
+                raise ConfigError(f"--{name.replace('_', '-')} {why}")
+
+    def weight_list(self, count: int) -> list[int] | None:
+        """``weights`` as numbers, one per endpoint (None: not given).
+
+        Raises:
+            ConfigError: not whole numbers 1-256, or not one per endpoint.
+        """
+        if self.weights is None:
+            return None
+        items = [piece.strip() for piece in self.weights.split(",")]
+        for item in items:
+            if not item.isdigit() or not 1 <= int(item) <= 256:
+                raise ConfigError(f"--weights: {item!r} is not a weight (a whole number 1-256)")
+        if len(items) != count:
+            raise ConfigError(f"--weights has {len(items)} weights for {count} endpoints")
+        return [int(item) for item in items]
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Addresses the data plane binds: the ingress and its status server."""
+
+    address: str
+    port: int
+    status_port: int
+
+
+class Balance(ABC):
+    """How one data plane balances one candidate: its translation, and the upstreams.
+
+    Subclasses are frozen dataclasses holding the family's knobs. ``method`` is the
+    family's word for the balancing (nginx: ``hash-consistent``, ``hash``, ``ip-hash``,
+    ``round-robin``; HAProxy: the ``balance`` line; ingress-nginx: its placement),
+    ``hash_by`` the ingress-nginx key it came from (None where the plane does not read
+    one), ``notes`` what the translation changes.
+    """
+
+    plane: DataPlane
+    method: str
+    hash_by: str | None
+    notes: tuple[str, ...]
+
+    @property
+    @abstractmethod
+    def hashed(self) -> bool:
+        """Whether the request fixes the pick (one pod or one group per key)."""
+
+    @property
+    @abstractmethod
+    def consistent(self) -> bool:
+        """Whether a new pod takes keys only for itself (a ring), rather than re-dealing
+        them all (the hash modulo the server count)."""
+
+    @property
+    @abstractmethod
+    def minimal_moves(self) -> bool:
+        """Whether a pod leaving or joining moves only the keys it had or takes."""
+
+    @property
+    @abstractmethod
+    def port_blind(self) -> bool:
+        """Whether every Service port listing the same pods in the same order gives a key
+        the same pod (the pick ignores addresses and ports)."""
+
+    @property
+    @abstractmethod
+    def reads_client(self) -> bool:
+        """Whether the pick depends on the client address."""
+
+    @property
+    def reads_key(self) -> bool:
+        """Whether the pick reads the candidate's key at all (``ip_hash`` does not)."""
+        return True
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line: ``haproxy: balance source, hash-type consistent, ids per pod``."""
+
+    def translated_key(self) -> str:
+        """What the plane hashes instead of the key as written (``ip_hash``, ``balance uri
+        whole``), or "" when it hashes the key (or the client address the key names)."""
+        return ""
+
+    def translation(self) -> str | None:
+        """The rendering to show beside the key (``describe()``), or None where the plane
+        hashes the key as written on the same kind of ring as ingress-nginx."""
+        return self.describe()
+
+    @abstractmethod
+    def upstream(self, endpoints: Sequence[Endpoint]) -> Upstream:
+        """The upstream for ``endpoints`` in the data plane's order.
+
+        Raises:
+            ConfigError: no endpoints, or a candidate the model cannot place.
+        """
+
+    @abstractmethod
+    def key(self, request: Request) -> bytes:
+        """What decides the pod of ``request`` ("the same key" on scale)."""
+
+
+@dataclass(frozen=True)
+class Plane(ABC):
+    """One data plane: its name, what it stands for, its translation and its program."""
+
+    name: DataPlane
+    summary: str  # one line: what balances and which controllers it stands for
+    program: Program | None = None  # None: the local backend does not run it
+    local_capabilities: frozenset[Capability] = field(default_factory=frozenset)
+    #: One paragraph for the migration report: how it balances what an ingress-nginx
+    #: Ingress asks for.
+    about: str = ""
+    #: What its placement model places (hash, hash-key, hash-subset, cookie-affinity):
+    #: what a stand-in backend (``backends.fake``) can serve on it.
+    model_capabilities: frozenset[Capability] = frozenset({Capability.HASH, Capability.HASH_KEY})
+    #: Whether its key grammar follows an ingress-nginx release (``--controller-version``).
+    versioned: bool = False
+
+    @property
+    def flavor(self) -> Flavor:
+        """The placement flavor (``ingressbed predict --flavor``) of this plane."""
+        return self.name.flavor
+
+    @abstractmethod
+    def translate(self, setup: Setup, *, controller_version: str | None = None) -> Balance:
+        """How this plane balances ``setup``.
+
+        Raises:
+            ConfigError: a candidate this plane cannot express (named).
+        """
+
+    @abstractmethod
+    def for_key(self, hash_by: str | None, *, controller_version: str | None = None) -> Balance:
+        """How this plane balances ``upstream-hash-by: hash_by`` (None: no key).
+
+        Raises:
+            ConfigError: a key this plane cannot hash on (named).
+        """
+
+    def render(
+        self,
+        setup: Setup,
+        balance: Balance,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        listen: Listen,
+        run_dir: str,
+        generation: int,
+    ) -> dict[str, str]:
+        """The program's configuration files for ``setup`` (name -> text).
+
+        Raises:
+            ConfigError: a value the program cannot take (named), or a plane the local
+                backend does not run.
+        """
+        raise ConfigError(
+            f"the local backend does not run data plane {self.name}; use --backend kind or cluster"
+        )
+
+    def workers(self, setup: Setup) -> int:
+        """Worker processes once a reload is done."""
+        return 1
+
+    def forwarded(self, setup: Setup) -> bool:
+        """Whether the client address is taken from X-Forwarded-For (the leftmost entry):
+        the setup's ``use-forwarded-headers``, as the local data planes render it."""
+        return str(setup.controller.get("use-forwarded-headers", "false")).lower() == "true"

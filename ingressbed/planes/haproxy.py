@@ -1,0 +1,373 @@
+"""HAProxy 2.6 as the local backend runs it, rendered as the HAProxy-based controllers would.
+
+HAProxy Technologies' ``load-balance`` and haproxy-ingress's ``balance-algorithm`` express an
+ingress-nginx key as ``balance source``, ``uri``, ``uri whole`` or ``hdr(NAME)``
+(docs/translation.md). Three renderings:
+
+- ``haproxy``: ``hash-type consistent`` (both controllers set it only through a backend
+  snippet), server ids by position;
+- ``haproxy:pod-ids``: ``hash-type consistent`` and one stable id per pod, as
+  haproxy-ingress's ``assign-backend-server-id``;
+- ``haproxy:map-based``: HAProxy's default hash type, what the controllers give without a
+  snippet (the hash modulo the server count).
+
+No key: ``roundrobin`` (haproxy-ingress's own default is ``random(2)``). HAProxy runs in
+master-worker mode (``-W -db``), checked with ``haproxy -c`` and reloaded with SIGUSR2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ingressbed.balancing import Balancing
+from ingressbed.errors import ConfigError
+from ingressbed.placement.haproxy import HaproxyPredictor, parse_balance, parse_server_ids
+from ingressbed.placement.keys import hash_key
+from ingressbed.placement.ring import Ring, RingKind
+from ingressbed.placement.upstream import ROUND_ROBIN as ANY_ROUND_ROBIN
+from ingressbed.placement.upstream import Pick, Upstream
+from ingressbed.placement.variables import Request
+from ingressbed.planes import haproxy_cfg
+from ingressbed.planes.base import (
+    AnyUpstream,
+    Balance,
+    FlavorOptions,
+    Listen,
+    Plane,
+    Program,
+    require_endpoints,
+)
+from ingressbed.planes.haproxy_cfg import ROUND_ROBIN
+from ingressbed.vocabulary import Capability, DataPlane, Endpoint, Flavor, Placement, Setup
+
+#: Server-id policies of the haproxy planes.
+BY_POSITION, PER_POD = "position", "pod"
+
+PROGRAM = Program(
+    name="haproxy",
+    variable="INGRESSBED_HAPROXY",
+    package="Debian/Ubuntu: apt-get install haproxy",
+    config="haproxy.cfg",
+    log="haproxy.log",
+    check_log="haproxy-c.out",
+    files=("haproxy.cfg", "haproxy.log"),
+    error_mark="[ALERT]",
+    version_pattern=r"HAProxy version (\S+)",
+    # -W: master-worker (the master stays, reloads on SIGUSR2); -db: in the foreground.
+    argv=("{bin}", "-W", "-db", "-f", "{conf}", "-p", "{run}/haproxy.pid"),
+    check=("{bin}", "-c", "-f", "{conf}"),
+    reload_signal="SIGUSR2",
+    error_logs=("haproxy.log",),
+)
+
+_CAPABILITIES = frozenset(
+    {
+        Capability.HASH,
+        Capability.HASH_KEY,
+        Capability.WEBSOCKET,
+        Capability.SCALE,
+        Capability.KILL,
+        Capability.CORS,
+    }
+)
+
+_HTTP_VARIABLE = re.compile(r"\$http_([a-z0-9_]+)\Z")
+#: ingress-nginx keys the HAProxy controllers' balance settings express as one of the
+#: balances the bed models (source, uri, hdr), with what the translation changes.
+_KEYS: dict[str, tuple[str, str]] = {
+    "$remote_addr": ("source", ""),
+    "$binary_remote_addr": ("source", ""),
+    "$request_uri": (
+        "uri whole",
+        "`uri whole` hashes the target as HAProxy holds it: HTTP/2 and absolute-form requests "
+        "include scheme and host, `$request_uri` never does",
+    ),
+    "$uri": (
+        "uri",
+        "`balance uri` hashes the request target up to `?` as sent (HTTP/2: with scheme "
+        "and host); `$uri` was the decoded, normalized path",
+    ),
+    "$host": (
+        "hdr(host)",
+        "`hdr(host)` hashes the Host header as sent, case and port kept; `$host` was "
+        "lowercased without the port",
+    ),
+    "$http_host": ("hdr(host)", ""),
+    "$host$request_uri": (
+        "uri whole",
+        "the controllers' balance settings hash host and URI together only with `balance "
+        "hash EXPR`, which the bed does not model: `uri whole` hashes path and query, so the "
+        "same page on two hosts is one key",
+    ),
+}
+
+
+def haproxy_balance(hash_by: str) -> tuple[str, str]:
+    """HAProxy's ``balance`` for an ingress-nginx key, and what the translation changes.
+
+    Raises:
+        ConfigError: a key HAProxy 2.6 cannot hash on.
+    """
+    key = hash_by.strip()
+    if key in _KEYS:
+        return _KEYS[key]
+    header = _HTTP_VARIABLE.match(key)
+    if header:
+        name = header.group(1).replace("_", "-")
+        return (
+            f"hdr({name})",
+            f"`hdr({name})` hashes the header's first comma-separated value; `{key}` was the "
+            "whole header",
+        )
+    known = ", ".join(sorted(_KEYS)) + ", $http_NAME"
+    raise ConfigError(
+        f"upstream-hash-by {hash_by!r} has no HAProxy balance the controllers offer and the "
+        f"model knows (source, uri, hdr); translatable keys: {known}"
+    )
+
+
+def pod_server_id(address: str) -> int:
+    """The stable server id of the pod at ``address``: its last 16 address bits, plus 1.
+
+    A pod keeps its address for its life and the local backend never hands an address out
+    twice in a run, so the id is the pod's own, on every port. haproxy-ingress's
+    ``assign-backend-server-id`` hashes the pod's UID instead (FNV-1a, 31 bits): other
+    numbers, the same property.
+    """
+    return (int(ipaddress.ip_address(address)) & 0xFFFF) + 1
+
+
+@dataclass(frozen=True)
+class HaproxyUpstream:
+    """An HAProxy backend: ``HaproxyPredictor`` with the plane's ids and hash-type."""
+
+    endpoints: tuple[Endpoint, ...]
+    predictor: HaproxyPredictor
+
+    def pick(self, request: Request) -> Pick:
+        chosen = self.predictor.pick(request)
+        return Pick.anywhere(ANY_ROUND_ROBIN) if chosen is None else Pick.to(chosen)
+
+    def shares(self) -> dict[Endpoint, float]:
+        if len(self.endpoints) == 1:
+            return {self.endpoints[0]: 1.0}
+        # Hash values are spread evenly over 32 bits, and so is a Weyl sequence (golden
+        # ratio steps): it covers every residue of the table and every arc of the ring.
+        steps = 1 << 16
+        counts = Counter(
+            self.predictor.pick_index((i * 0x9E3779B1) & 0xFFFFFFFF) for i in range(steps)
+        )
+        return {e: counts.get(i, 0) / steps for i, e in enumerate(self.endpoints)}
+
+    def repeat_chance(self) -> float:
+        return 1.0
+
+    def ring(self) -> Ring[Endpoint] | None:
+        return None
+
+
+@dataclass(frozen=True)
+class HaproxyBalance(Balance):
+    """HAProxy's balancing of a candidate: ``method`` is the ``balance`` line (``source``,
+    ``uri whole``, ``hdr(host)``, ``roundrobin``), ``hash_type`` ``consistent`` or
+    ``map-based``, ``server_ids`` ``position`` or ``pod``."""
+
+    plane: DataPlane
+    method: str
+    hash_by: str | None = None
+    notes: tuple[str, ...] = ()
+    hash_type: str = ""
+    server_ids: str = ""
+    #: ``--flavor haproxy`` only: explicit ``id N`` per server (None: automatic) and weights.
+    explicit_ids: tuple[int | None, ...] | None = None
+    weights: tuple[int, ...] | None = None
+    #: The ingress-nginx key the balance was translated from (what "the same key" means).
+    source_key: str | None = None
+
+    @property
+    def hashed(self) -> bool:
+        return self.method != ROUND_ROBIN
+
+    @property
+    def consistent(self) -> bool:
+        return self.hashed and self.hash_type == "consistent"
+
+    @property
+    def minimal_moves(self) -> bool:
+        # With ids by position a pod leaving renumbers the pods after it, and their nodes move.
+        return self.consistent and self.server_ids != BY_POSITION
+
+    @property
+    def port_blind(self) -> bool:
+        # Nodes and the map table depend on server ids and weights, never on addresses.
+        return self.hashed
+
+    @property
+    def reads_client(self) -> bool:
+        return self.method == "source" or "remote_addr" in (self.hash_by or "")
+
+    def translated_key(self) -> str:
+        return f"balance {self.method}" if self.hashed and self.method != "source" else ""
+
+    def describe(self) -> str:
+        if not self.hashed:
+            return f"{self.plane}: balance roundrobin"
+        ids = "ids per pod" if self.server_ids == PER_POD else "ids by position"
+        return f"{self.plane}: balance {self.method}, hash-type {self.hash_type}, {ids}"
+
+    def ids(self, endpoints: Sequence[Endpoint]) -> list[int | None]:
+        """The explicit ``id N`` per server (None: HAProxy's automatic id, by position).
+
+        Raises:
+            ConfigError: two pods would share an id.
+        """
+        if self.explicit_ids is not None:
+            return list(self.explicit_ids)
+        if self.server_ids != PER_POD:
+            return [None] * len(endpoints)
+        ids = [pod_server_id(e.address) for e in endpoints]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(
+                "two pods map to one HAProxy server id (their addresses share the last 16 "
+                f"bits): {', '.join(e.address for e in endpoints)}"
+            )
+        return list(ids)
+
+    def upstream(self, endpoints: Sequence[Endpoint]) -> Upstream:
+        eps = require_endpoints(endpoints)
+        if not self.hashed:
+            return AnyUpstream(eps, ANY_ROUND_ROBIN)
+        predictor = HaproxyPredictor(
+            eps, self.method, self.hash_type, server_ids=self.ids(eps), weights=self.weights
+        )
+        return HaproxyUpstream(eps, predictor)
+
+    def key(self, request: Request) -> bytes:
+        if self.method == "source":
+            return request.client_ip.encode()
+        if not self.source_key:
+            return b""
+        return hash_key(self.source_key, request, flavor=RingKind.NGINX)
+
+
+@dataclass(frozen=True)
+class HaproxyPlane(Plane):
+    """One rendering of HAProxy (see the module docstring)."""
+
+    hash_type: str = "consistent"
+    server_ids: str = BY_POSITION
+
+    def for_key(
+        self, hash_by: str | None, *, controller_version: str | None = None
+    ) -> HaproxyBalance:
+        key = hash_by or None
+        if key is None:
+            return HaproxyBalance(self.name, ROUND_ROBIN)
+        balance, note = haproxy_balance(key)
+        notes = [note] if note else []
+        if self.hash_type == "map-based":
+            notes.append("map-based: the hash modulo the server count; a new pod moves most keys")
+        if self.server_ids == BY_POSITION:
+            notes.append("ids by position: removing a pod renumbers the pods after it")
+        return HaproxyBalance(
+            self.name, balance, None, tuple(notes), self.hash_type, self.server_ids, source_key=key
+        )
+
+    def translate(self, setup: Setup, *, controller_version: str | None = None) -> HaproxyBalance:
+        balancing = Balancing.of(setup)
+        hashed = balancing.placement == Placement.HASH and bool(balancing.hash_by)
+        found = self.for_key(balancing.hash_by if hashed else None)
+        if balancing.placement in (Placement.HASH, Placement.ROUND_ROBIN):
+            return found
+        note = f"{balancing.placement} is not a key translation: ingress-nginx's own balancer"
+        return dataclasses.replace(found, notes=(*found.notes, note))
+
+    def render(
+        self,
+        setup: Setup,
+        balance: Balance,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        listen: Listen,
+        run_dir: str,
+        generation: int,
+    ) -> dict[str, str]:
+        assert isinstance(balance, HaproxyBalance), balance
+        text = haproxy_cfg.render(setup, balance, endpoints, listen, run_dir, generation)
+        return {PROGRAM.config: text}
+
+
+#: The placement flavor of this family (``ingressbed predict --flavor haproxy``).
+FLAVOR = Flavor.HAPROXY
+
+
+def flavor_balance(options: FlavorOptions, count: int) -> HaproxyBalance:
+    """A backend's ``balance`` / ``hash-type`` / server ids from ``--flavor haproxy`` options.
+
+    Raises:
+        ConfigError: an option HAProxy does not take, no ``--balance``, or a bad value.
+    """
+    options.refuse(
+        ("hash_by", "method", "subset_size"),
+        "does not apply to the haproxy flavor: it hashes what --balance names",
+    )
+    options.refuse(("controller_version",), "applies to the ingress-nginx flavor only")
+    if not options.balance:
+        raise ConfigError("the haproxy flavor needs --balance (source, uri, hdr(NAME), ...)")
+    parse_balance(options.balance)  # a balance the model does not hash on: named here
+    hash_type = options.hash_type or "map-based"
+    ids = None if options.server_ids is None else tuple(parse_server_ids(options.server_ids))
+    weights = options.weight_list(count)
+    plane = DataPlane.HAPROXY_MAP_BASED if hash_type.startswith("map") else DataPlane.HAPROXY
+    return HaproxyBalance(
+        plane,
+        options.balance,
+        hash_type=hash_type,
+        server_ids=BY_POSITION,
+        explicit_ids=ids,
+        weights=None if weights is None else tuple(weights),
+    )
+
+
+_STANDS_FOR = "HAProxy 2.6 from the OS, as HAProxy Technologies' and haproxy-ingress's balance"
+
+PLANES: tuple[Plane, ...] = (
+    HaproxyPlane(
+        DataPlane.HAPROXY,
+        f"{_STANDS_FOR}, hash-type consistent, server ids by position",
+        PROGRAM,
+        _CAPABILITIES,
+        about=(
+            "HAProxy-based controllers turn the key into `balance source`, `uri`, `uri whole` or "
+            "`hdr(NAME)` with `hash-type consistent`. Servers are numbered by their position in "
+            "the list, so removing a pod renumbers the ones after it and moves their keys too."
+        ),
+    ),
+    HaproxyPlane(
+        DataPlane.HAPROXY_POD_IDS,
+        f"{_STANDS_FOR}, hash-type consistent, one stable server id per pod",
+        PROGRAM,
+        _CAPABILITIES,
+        about=(
+            "As `haproxy`, but each pod keeps one server id for its life (haproxy-ingress's "
+            "`assign-backend-server-id`): a pod's place on the hash ring follows the pod, not "
+            "its position in the list, so changing one pod moves only that pod's keys."
+        ),
+        server_ids=PER_POD,
+    ),
+    HaproxyPlane(
+        DataPlane.HAPROXY_MAP_BASED,
+        f"{_STANDS_FOR}, HAProxy's default hash-type (map-based)",
+        PROGRAM,
+        _CAPABILITIES,
+        about=(
+            "HAProxy's default `hash-type map-based`: the hash modulo the number of servers. "
+            "Even spread, but adding or removing a pod moves most clients and pages."
+        ),
+        hash_type="map-based",
+    ),
+)
