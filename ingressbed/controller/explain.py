@@ -29,8 +29,8 @@ _BALANCERS = {
     "ewma": "ewma",
     "chash": "consistent hash on the key",
     "chashsubset": "consistent hash of the key onto a group, a random member per request",
-    "sticky_balanced": "cookie affinity, balanced (the cookie's key is placed on the ring)",
-    "sticky_persistent": "cookie affinity, persistent (the cookie names the pod)",
+    "sticky_balanced": "cookie affinity; a session's key is placed on the ring",
+    "sticky_persistent": "cookie affinity; the cookie names the pod",
 }
 
 
@@ -41,6 +41,7 @@ def _note(note: Note) -> Data:
         "annotation": note.annotation,
         "value": note.value,
         "reason": note.reason,
+        "backend": note.backend,
         "text": note.text(),
     }
 
@@ -181,9 +182,9 @@ def _backend_lines(b: Data) -> list[str]:
         used = "" if hashing["in_force"] else " (not used: cookie affinity wins)"
         lines.append(f"  hash key: {hashing['key']}{subset}{used}")
     affinity = b["affinity"]
-    if affinity:
-        lines += _affinity_lines(affinity)
     canary = b["canary"]
+    if affinity:
+        lines += _affinity_lines(affinity, canary["main"] if canary else [])
     if canary:
         lines += _canary_lines(canary)
     if b["alternatives"]:
@@ -192,18 +193,21 @@ def _backend_lines(b: Data) -> list[str]:
     return lines
 
 
-def _affinity_lines(a: Data) -> list[str]:
+def _affinity_lines(a: Data, canary_of: list[str]) -> list[str]:
     mode = a["mode"] + (f" (from {a['mode_from']})" if a["mode_from"] else " (default)")
-    lines = [
-        f"  affinity: cookie {a['name']}, mode {mode}; cookie settings from "
-        f"{(a['cookie_from'] or ['-'])[-1]} (set by: {', '.join(a['cookie_from']) or '-'})"
-    ]
+    if a["cookie_from"]:
+        origin = f"cookie settings from {a['cookie_from'][-1]}"
+        if len(a["cookie_from"]) > 1:
+            origin += f", the last of {', '.join(a['cookie_from'])}"
+    else:
+        origin = f"a copy of {', '.join(canary_of) or 'the main backend'}'s (canary)"
+    lines = [f"  affinity: cookie {a['name']}, mode {mode}; {origin}"]
     for loc in a["locations"]:
         verdict = "sent back" if loc["browser_sends_back"] else "NOT sent back"
         lines.append(f"    on {loc['host']} {loc['path']}: Set-Cookie: {loc['set_cookie']}")
         lines.append(f"      browser: {verdict}: {loc['why']}")
     if a["change_on_failure"]:
-        lines.append("    change-on-failure: a failed pod gets the session a new cookie")
+        lines.append("    change-on-failure: a session on a failing pod gets a new cookie")
     return lines
 
 
@@ -211,19 +215,20 @@ def _canary_lines(c: Data) -> list[str]:
     rules = []
     if c["header"]:
         if c["header_value"]:
-            rules.append(f"header {c['header']}: {c['header_value']!r} -> canary")
+            rules.append(f"header {c['header']}: {c['header_value']} -> canary")
         elif c["header_pattern"]:
-            rules.append(f"header {c['header']} matching {c['header_pattern']!r} -> canary")
+            rules.append(f"header {c['header']} matching {c['header_pattern']} -> canary")
         else:
             rules.append(f"header {c['header']}: always -> canary, never -> main")
     if c["cookie"]:
         rules.append(f"cookie {c['cookie']}: always -> canary, never -> main")
-    rules.append(f"else weight {c['weight']}/{c['weight_total']}")
-    main = ", ".join(c["main"]) or "nothing (not merged)"
-    lines = [f"  canary of {main}: {'; then '.join(rules)}"]
+    rules.append(f"else {c['weight']} of {c['weight_total']} requests -> canary")
+    main = ", ".join(c["main"]) or "no main backend (not merged)"
+    lines = [f"  canary of {main}: {'; '.join(rules)}"]
     if c["affinity"]:
         lines.append(
-            "    the main backend's cookie affinity applies (a cookie issued by one side keeps it)"
+            "    with cookie affinity: a cookie issued by the main or the canary backend keeps "
+            "its client there, before any header, cookie or weight rule"
         )
     return lines
 
@@ -258,22 +263,20 @@ def explain(config: Configuration) -> str:
         lines.append(head)
         for loc in s["locations"]:
             owner = (
-                f"{loc['ingress']} path {loc['ingress_path']}" if loc["ingress"] else "no Ingress"
+                f"{loc['ingress']} path {loc['ingress_path']}"
+                if loc["ingress"]
+                else "the controller's 404"
             )
-            default = ", default" if loc["default"] else ""
+            default = ", no path of its own" if loc["default"] and loc["ingress"] else ""
             rewrite = f", rewrite to {loc['rewrite_target']}" if loc["rewrite_target"] else ""
             lines.append(
                 f"  location {loc['nginx']} -> {loc['backend']} ({owner}{default}{rewrite})"
             )
-    others = [n for n in data["notes"] if not _about_backend(n, config)]
+    others = [n for n in data["notes"] if not n["backend"] and n["kind"] != "rejected"]
     if others:
-        lines.append("")
-        lines += [n["text"] for n in others if n["kind"] != "rejected"]
+        lines += ["", "notes:"]
+        lines += [f"  {n['text']}" for n in others]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _about_backend(note: Data, config: Configuration) -> bool:
-    return any(note["text"] == n.text() and n.backend for n in config.notes)
 
 
 def explain_change(change: Change) -> str:
