@@ -51,15 +51,12 @@ from ingressbed.controller.objects import (
     Ingress,
     IngressPath,
     IngressRule,
-    Objects,
     Service,
     ServicePort,
     from_ingress_spec,
     hellogo_service,
-    ingress_from_dict,
-    read_objects,
-    service_from_dict,
 )
+from ingressbed.controller.read import Objects, ingress_from_dict, read_objects, service_from_dict
 from ingressbed.controller.state import PortKey
 from ingressbed.controller.versions import (
     MODEL_VERSION,
