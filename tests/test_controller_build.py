@@ -142,6 +142,7 @@ def test_a_rewrite_target_makes_regex_locations_and_a_quoted_path_is_escaped():
         '~* "^/a\\"b\\\\c"',
         '~* "^/"',
     ]
+    assert [loc.rewrite for loc in config.server(HOST).locations] == ["/$1", "/$1"]
 
 
 def test_locations_are_ordered_as_the_controller_orders_them():

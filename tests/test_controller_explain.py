@@ -157,3 +157,17 @@ def test_what_a_browser_and_lua_make_of_cookie_attributes():
         None,
         "1.5",
     ]
+
+
+def test_the_default_backend_and_a_host_without_a_root_path_are_shown():
+    config = build_all([ingress("web", [(HOST, "/app", "app", 80)])], [service("app")])
+    text = lines(config)
+    assert "backend upstream-default-backend: the controller's default backend (404)" in text
+    server = text.index("server _ (catch-all)")
+    assert text[server + 1] == '  location "/" -> upstream-default-backend (the controller\'s 404)'
+    host = text.index("server app.example.com, defined by default/web")
+    assert text[host + 1 : host + 4] == [
+        '  location "/app/" -> default-app-80 (default/web path /app)',
+        '  location = "/app" -> default-app-80 (default/web path /app)',
+        '  location "/" -> upstream-default-backend (default/web path /, no path of its own)',
+    ]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ingressbed.controller import from_backends_json, to_backends_json
+from ingressbed.controller import compare, from_backends_json, to_backends_json
 from ingressbed.errors import ConfigError
 from ingressbed.vocabulary import Endpoint
 from tests.controller_helpers import build_all, ingress, service
@@ -207,3 +207,19 @@ def test_a_built_configuration_is_posted_in_the_controllers_shape():
     assert "service" not in default and default["upstreamHashByConfig"] == {}
     assert "load-balance" not in default
     assert from_backends_json(json.loads(json.dumps(posted)))[0].hash_by.key == "$uri"
+
+
+def test_the_model_and_a_controller_dump_are_compared_field_by_field():
+    config = build_all(
+        [ingress("web", [(HOST, "/", "app", 80)], {"upstream-hash-by": "$uri"})], [service("app")]
+    )
+    dumped = json.loads(json.dumps(to_backends_json(config)))
+    assert compare(config.backends, from_backends_json(dumped)) == ()
+    dumped[0]["upstreamHashByConfig"]["upstream-hash-by"] = "$host"
+    dumped[0]["endpoints"].pop()
+    dumped.pop()  # the default backend
+    assert compare(config.backends, from_backends_json(dumped)) == (
+        "backend default-app-80: endpoint count: model 3, controller 2",
+        "backend default-app-80: upstream-hash-by: model '$uri', controller '$host'",
+        "backend upstream-default-backend: only in the model",
+    )

@@ -29,6 +29,7 @@ from ingressbed.controller.changes import (
     stale,
     sync,
 )
+from ingressbed.controller.compare import compare
 from ingressbed.controller.explain import explain, explain_change, explanation
 from ingressbed.controller.model import (
     DEFAULT_BACKEND,
@@ -98,6 +99,7 @@ __all__ = [
     "backend_json",
     "balancers",
     "build",
+    "compare",
     "controller_version",
     "explain",
     "explain_change",

@@ -228,6 +228,11 @@ class Location:
         """True when nginx matches this location as a case-insensitive regex."""
         return self.nginx.startswith("~*")
 
+    @property
+    def rewrite(self) -> str:
+        """The target nginx rewrites to here: empty without a target or when it is the path."""
+        return self.rewrite_target if self.rewrite_target != self.path else ""
+
 
 @dataclass(frozen=True)
 class Server:
