@@ -108,6 +108,11 @@ def test_a_v1_ingress_with_named_ports_and_a_resource_backend():
             "annotation nginx.ingress.kubernetes.io/canary: the value must be a string",
         ),
         (lambda d: d["spec"].update(rulez=[]), "spec: unknown field 'rulez'"),
+        (
+            lambda d: d["spec"]["rules"][0]["http"]["paths"][0].update(backend=None),
+            "paths[0].backend: expected a mapping, got nothing (null)",
+        ),
+        (lambda d: d.update(metadata=None), "Ingress: metadata: expected a mapping"),
     ],
 )
 def test_a_malformed_ingress_is_one_line_naming_the_field(change, message):
@@ -175,3 +180,11 @@ def test_the_beds_one_ingress_setup_maps_onto_the_model():
 
 def test_hellogo_port_names_are_the_manifests_names():
     assert dict(HELLOGO_PORT_NAMES) == k8s_manifests.PORT_NAMES
+
+
+def test_null_lists_read_as_empty_as_the_api_server_reads_them():
+    doc = yaml.safe_load(V1)
+    doc["spec"] = None
+    assert ingress_from_dict(doc).rules == ()
+    doc["spec"] = {"rules": [{"host": "a.example.com", "http": {"paths": None}}], "tls": None}
+    assert ingress_from_dict(doc).rules[0].paths == ()

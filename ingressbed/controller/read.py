@@ -170,7 +170,7 @@ def _rules(r: _Reader, value: object, version: str) -> tuple[IngressRule, ...]:
             continue
         http = r.mapping(rule["http"], f"{where}.http")
         r.only(http, ("paths",), f"{where}.http")
-        paths = r.items(http.get("paths"), f"{where}.http.paths")
+        paths = r.items(http.get("paths") or [], f"{where}.http.paths")
         rules.append(
             IngressRule(
                 host,
@@ -208,19 +208,19 @@ def ingress_from_dict(
     r.only(top, ("apiVersion", "kind", "metadata", "spec", "status"), "the object")
     ns, name, meta = _metadata(r, top, namespace)
     annotations = _annotations(r, meta)
-    spec = r.mapping(top.get("spec", {}), "spec")
+    spec = r.mapping(top.get("spec") or {}, "spec")
     default_key = "defaultBackend" if version == V1 else "backend"
     r.only(spec, ("rules", "tls", "ingressClassName", default_key), "spec")
     default = spec.get(default_key)
     tls_hosts: list[str] = []
-    for i, tls in enumerate(r.items(spec.get("tls", []), "spec.tls")):
+    for i, tls in enumerate(r.items(spec.get("tls") or [], "spec.tls")):
         tls_block = r.mapping(tls, f"spec.tls[{i}]")
-        for host in r.items(tls_block.get("hosts", []), f"spec.tls[{i}].hosts"):
+        for host in r.items(tls_block.get("hosts") or [], f"spec.tls[{i}].hosts"):
             tls_hosts.append(r.string(host, f"spec.tls[{i}].hosts"))
     return Ingress(
         namespace=ns,
         name=name,
-        rules=_rules(r, spec.get("rules", []), version),
+        rules=_rules(r, spec.get("rules") or [], version),
         annotations=MappingProxyType(annotations),
         default_backend=None
         if default is None
@@ -251,12 +251,12 @@ def service_from_dict(doc: Mapping[str, Any], *, namespace: str = DEFAULT_NAMESP
     if top.get("kind") != "Service" or top.get("apiVersion") != "v1":
         raise r.fail("kind", f"{top.get('apiVersion')}/{top.get('kind')} is not a v1 Service")
     ns, name, _ = _metadata(r, top, namespace)
-    spec = r.mapping(top.get("spec", {}), "spec")
+    spec = r.mapping(top.get("spec") or {}, "spec")
     kind = r.string(spec.get("type", "ClusterIP"), "spec.type")
     if kind not in SERVICE_TYPES:
         raise r.fail("spec.type", f"{kind!r} is not one of {', '.join(SERVICE_TYPES)}")
     ports: list[ServicePort] = []
-    for i, value in enumerate(r.items(spec.get("ports", []), "spec.ports")):
+    for i, value in enumerate(r.items(spec.get("ports") or [], "spec.ports")):
         where = f"spec.ports[{i}]"
         item = r.mapping(value, where)
         number = r.port(item.get("port"), f"{where}.port")
