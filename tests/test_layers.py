@@ -47,7 +47,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "placement model (pure)",
-        ("ingressbed.placement.", "ingressbed.balancing", "ingressbed.planes."),
+        (
+            "ingressbed.placement.",
+            "ingressbed.balancing",
+            "ingressbed.planes.",
+            "ingressbed.controller.",
+        ),
     ),
     (
         "setup: scenario files and the catalog, read",
