@@ -176,7 +176,7 @@ def test_replace_endpoints_keeps_everything_else():
         k: v for k, v in raw[0].items() if k != "endpoints"
     }
     assert raw == json.loads(PRODUCTION)  # the input is untouched
-    with pytest.raises(ConfigError, match="^no backend named nope in the document$"):
+    with pytest.raises(ConfigError, match=r"^no backend named nope in the document$"):
         replace_endpoints(raw, {"nope": local})
 
 
@@ -237,7 +237,7 @@ def _with(change: dict, index: int = 0) -> str:
         (_with({"alternativeBackends": ["gone-8080"]}),
          "backends: backend shop-web-8080: alternativeBackends names gone-8080, which the "
          "document does not hold"),
-        (json.dumps(json.loads(PRODUCTION) + [json.loads(PRODUCTION)[2]]),
+        (json.dumps([*json.loads(PRODUCTION), json.loads(PRODUCTION)[2]]),
          "backends: backend upstream-default-backend is listed twice"),
     ],
 )  # fmt: skip
