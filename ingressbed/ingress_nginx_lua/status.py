@@ -8,7 +8,7 @@ The listener (``conf.render``) answers:
   ``201 {"generation": N}`` where N counts posts; ``GET`` returns the document held;
 - ``GET /sync``: ``SyncState``: the configuration generation, the last post's number and
   time (whole seconds), and for every worker of this configuration its pid and the post
-  it applied with that post's time;
+  it applied with that post's time, and how often its sync timer ran;
 - ``GET /balancers``: the balancer per backend of the worker that answered.
 
 A post is in force when every worker of the current configuration applied it or a later
@@ -29,12 +29,14 @@ from ingressbed.ingress_nginx_lua.conf import BACKENDS_PATH, BALANCERS_PATH, SYN
 
 @dataclass(frozen=True)
 class WorkerState:
-    """One worker: its id (0..workers-1), pid, and the post it applied (0: none yet)."""
+    """One worker: its id (0..workers-1), pid, the post it applied (0: none yet) with
+    that post's time, and how many times its 1 s sync timer ran."""
 
     id: int
     pid: int | None
     synced: int
     synced_at: int
+    ticks: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def parse_state(text: str) -> SyncState:
                 int(w["pid"]) if "pid" in w else None,
                 int(w.get("synced", 0)),
                 int(w.get("synced_at", 0)),
+                int(w.get("ticks", 0)),
             )
             for w in raw["workers"]
         )

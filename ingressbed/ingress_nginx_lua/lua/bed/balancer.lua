@@ -155,6 +155,7 @@ function _M.init_worker(config_generation)
   _M.sync()
   local ok, err = ngx.timer.every(SYNC_INTERVAL, function(premature)
     if not premature then
+      state.tick()
       _M.sync()
     end
   end)

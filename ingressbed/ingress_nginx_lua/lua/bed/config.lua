@@ -4,7 +4,8 @@
 --                                  with {"generation": N}; 400 on an empty body
 --   GET  /configuration/backends   the JSON held (204 when nothing was posted)
 --   GET  /sync                     {"config_generation", "posted", "posted_at",
---                                   "workers": [{"id", "pid", "synced", "synced_at"}]}
+--                                   "workers": [{"id", "pid", "synced", "synced_at",
+--                                                "ticks"}]}
 -- The JSON is not checked here (the controller does not either): the bed checks it in
 -- Python before posting, and a worker that cannot decode it logs and keeps what it had.
 

@@ -8,6 +8,9 @@
 --               "<pid> <post generation applied> <its posted_at>", written at worker start
 --               and after every sync; keyed by the nginx.conf generation, so a worker of
 --               the configuration before a reload never overwrites a current one's record
+--   ticks:<config generation>:<worker id>
+--               how many times the worker's 1 s sync timer ran (a test waits for ticks to
+--               show that a post was seen and still not applied)
 
 local ngx = ngx
 local tonumber = tonumber
@@ -56,6 +59,11 @@ function _M.posted()
   return tonumber(blob:sub(1, newline - 1)), blob:sub(newline + 1)
 end
 
+--- One more run of this worker's sync timer.
+function _M.tick()
+  dict():incr(format("ticks:%d:%d", config_generation, ngx.worker.id()), 1, 0)
+end
+
 function _M.register(generation)
   config_generation = generation
   _M.record_sync(0, 0)
@@ -74,7 +82,8 @@ function _M.report()
   local workers = {}
   for id = 0, ngx.worker.count() - 1 do
     local value = shared:get(worker_key(config_generation, id))
-    local entry = { id = id }
+    local ticks = shared:get(format("ticks:%d:%d", config_generation, id)) or 0
+    local entry = { id = id, ticks = ticks }
     if value then
       local pid, synced, synced_at = value:match("^(%d+) (%d+) (%d+)$")
       entry.pid, entry.synced, entry.synced_at = tonumber(pid), tonumber(synced), tonumber(synced_at)
