@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import time
@@ -42,6 +43,8 @@ from ingressbed.ingress_nginx_lua.status import StatusClient, SyncState
 
 #: Seconds between two looks at a condition (a polling interval, not a wait for an event).
 _POLL = 0.01
+#: nginx's log line prefix (time, pid#tid) before the level, dropped from messages.
+_LOG_PREFIX = re.compile(r"^(?:nginx: )?\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ")
 
 Backends = str | bytes | Sequence[Backend] | list[Any]
 
@@ -249,9 +252,9 @@ class LuaPlane:
             said = result.stderr + result.stdout
             (self.run_dir / "nginx-t.out").write_text(said)
             lines = [ln for ln in said.splitlines() if "[emerg]" in ln] or [said.strip()]
+            first = _LOG_PREFIX.sub(r"\1 ", lines[0].strip())
             raise ConfigError(
-                f"nginx rejected the generated config: {lines[0].strip()} "
-                f"(see {self.run_dir}/nginx-t.out)"
+                f"nginx rejected the generated config: {first} (see {self.run_dir}/nginx-t.out)"
             )
 
     def _wait_serving(self, conf: LuaConf) -> None:
@@ -281,7 +284,7 @@ class LuaPlane:
                 text = (self.run_dir / name).read_text(errors="replace")
                 marked = [ln for ln in text.splitlines() if "[emerg]" in ln or "[alert]" in ln]
                 if marked:
-                    return marked[-1].strip()
+                    return _LOG_PREFIX.sub(r"\1 ", marked[-1].strip())
         return f"no [emerg] line in {self.run_dir}/error.log"
 
 
