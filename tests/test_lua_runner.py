@@ -66,6 +66,13 @@ def test_posts_waits_and_stop(block: AddressBlock):
         assert post == 1
         held = plane.held()
         assert held is not None and '"name": "default-web-8080"' in held
+        before = (block.run_dir / "nginx.conf").read_text()
+        broken = [Server("_", (Location("/a(", "default-web-8080", use_regex=True),))]
+        with pytest.raises(ConfigError, match=r"^nginx rejected the generated config: \[emerg\] "):
+            plane.configure(broken)
+        assert (block.run_dir / "nginx.conf").read_text() == before  # the running one stays
+        assert plane.conf is not None and plane.conf.generation == 1
+        assert plane.status.generation() == "1"
         with pytest.raises(SetupError) as caught:
             plane.wait_synced(post + 5, timeout=0.5)
         assert str(caught.value).startswith(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -112,7 +113,8 @@ class LuaPlane:
             workers: worker processes (default: as before, else 1).
 
         Raises:
-            ConfigError: nginx rejected the configuration; the running one stays.
+            ConfigError: nginx rejected the configuration; the running one (and its
+                nginx.conf) stays.
             SetupError: nginx exited or did not serve the new generation in time.
         """
         previous = self.conf
@@ -128,9 +130,12 @@ class LuaPlane:
             tls=self.tls,
         )
         (self.run_dir / "tmp").mkdir(exist_ok=True)
+        # Checked as a candidate first: a rejected change leaves nginx.conf as it runs.
+        candidate = self.run_dir / "nginx-candidate.conf"
+        candidate.write_text(render(conf))
+        self._check(candidate)
         path = self.run_dir / "nginx.conf"
-        path.write_text(render(conf))
-        self._check(path)
+        os.replace(candidate, path)
         if self._child is None:
             with signals_deferred():
                 self._child = Child(

@@ -9,6 +9,7 @@ frontend sees the new generation and no worker of the old configuration is left.
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import subprocess
 import time
@@ -60,11 +61,12 @@ class ServiceProxy:
             SetupError: HAProxy exited or did not serve the new generation in time.
         """
         text = render(services, self.status, self.generation + 1)
-        path = self.run_dir / "services.cfg"
-        path.write_text(text)
+        # Checked as a candidate first: a rejected change leaves services.cfg as it runs.
+        candidate = self.run_dir / "services-candidate.cfg"
+        candidate.write_text(text)
         with signals_deferred():
             check = subprocess.run(
-                [self.haproxy, "-c", "-f", str(path)],
+                [self.haproxy, "-c", "-f", str(candidate)],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -74,6 +76,8 @@ class ServiceProxy:
             said = check.stderr + check.stdout
             lines = [ln for ln in said.splitlines() if "[ALERT]" in ln] or [said.strip()]
             raise ConfigError(f"haproxy rejected the Service proxy config: {lines[0].strip()}")
+        path = self.run_dir / "services.cfg"
+        os.replace(candidate, path)
         self.generation += 1
         if self._child is None:
             argv = [
