@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "backends and clients",
         (
             "ingressbed.backends.",
+            "ingressbed.ingress_nginx_lua.",
             "ingressbed.clients.",
             "ingressbed.tools",
             "ingressbed.k8s_manifests",

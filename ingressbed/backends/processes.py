@@ -326,3 +326,11 @@ class Child:
             os.close(self.pidfd)
         self._closed = True
         _LIVE.discard(self)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Pids of the live children of ``pid`` (nginx's or HAProxy's workers); [] if gone."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []

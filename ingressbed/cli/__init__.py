@@ -26,7 +26,7 @@ from ingressbed.errors import BedError
 EXIT_CLOSED_STDOUT = 141
 
 #: Subcommand modules under ingressbed.cli, in help order.
-SUBCOMMANDS = ("up", "down", "repro", "predict", "analyze", "report")
+SUBCOMMANDS = ("up", "down", "repro", "predict", "analyze", "report", "backends")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,164 @@
+"""Talking to the local ingress-nginx plane's status listener, and what its answers mean.
+
+The listener (``conf.render``) answers:
+
+- ``GET /generation``: the nginx.conf generation that answered (a new connection after a
+  reload reaches a new worker);
+- ``POST /configuration/backends``: store a backends document, as the controller posts it;
+  ``201 {"generation": N}`` where N counts posts; ``GET`` returns the document held;
+- ``GET /sync``: ``SyncState``: the configuration generation, the last post's number and
+  time (whole seconds), and for every worker of this configuration its pid and the post
+  it applied with that post's time, and how often its sync timer ran;
+- ``GET /balancers``: the balancer per backend of the worker that answered.
+
+A post is in force when every worker of the current configuration applied it or a later
+one (``SyncState.in_force``); that is the condition the bed waits on, never a sleep.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ingressbed.backends.local_nginx import GENERATION_PATH
+from ingressbed.errors import SetupError
+from ingressbed.ingress_nginx_lua.conf import BACKENDS_PATH, BALANCERS_PATH, SYNC_PATH
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """One worker: its id (0..workers-1), pid, the post it applied (0: none yet) with
+    that post's time, and how many times its 1 s sync timer ran."""
+
+    id: int
+    pid: int | None
+    synced: int
+    synced_at: int
+    ticks: int = 0
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What ``/sync`` answered."""
+
+    config_generation: int
+    posted: int
+    posted_at: int
+    workers: tuple[WorkerState, ...]
+
+    def behind(self, post: int) -> list[WorkerState]:
+        """Workers that have not applied post ``post`` (or a later one)."""
+        return [w for w in self.workers if w.pid is None or w.synced < post]
+
+    def in_force(self, post: int, config_generation: int) -> bool:
+        """Whether every worker of configuration ``config_generation`` applied ``post``.
+
+        Args:
+            post: the post's number (``post`` returns it).
+            config_generation: the nginx.conf generation that must be serving.
+
+        Returns:
+            True when the answer came from that configuration and no worker is behind.
+        """
+        return self.config_generation == config_generation and not self.behind(post)
+
+
+def parse_state(text: str) -> SyncState:
+    """Read a ``/sync`` answer.
+
+    Raises:
+        SetupError: the answer is not the listener's JSON.
+    """
+    try:
+        raw: Any = json.loads(text)
+        workers = tuple(
+            WorkerState(
+                int(w["id"]),
+                int(w["pid"]) if "pid" in w else None,
+                int(w.get("synced", 0)),
+                int(w.get("synced_at", 0)),
+                int(w.get("ticks", 0)),
+            )
+            for w in raw["workers"]
+        )
+        return SyncState(
+            int(raw["config_generation"]), int(raw["posted"]), int(raw["posted_at"]), workers
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SetupError(
+            f"the plane's {SYNC_PATH} answered something else: {text[:200]!r}"
+        ) from exc
+
+
+class StatusClient:
+    """HTTP/1.1 to the status listener, one new connection per call.
+
+    Args:
+        address: the listener's address.
+        port: its port.
+        timeout: seconds per call.
+    """
+
+    def __init__(self, address: str, port: int, timeout: float = 5.0) -> None:
+        self.address = address
+        self.port = port
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, str]:
+        conn = http.client.HTTPConnection(self.address, self.port, timeout=self.timeout)
+        try:
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read().decode(errors="replace")
+        except OSError as exc:
+            raise SetupError(
+                f"the plane's status listener {self.address}:{self.port} did not answer "
+                f"{method} {path}: {exc}"
+            ) from exc
+        finally:
+            conn.close()
+
+    def generation(self) -> str | None:
+        """The configuration generation a new connection sees; None if it does not answer."""
+        try:
+            status, text = self._call("GET", GENERATION_PATH)
+        except SetupError:
+            return None
+        return text if status == 200 else None
+
+    def post_backends(self, body: bytes) -> int:
+        """POST a backends document; returns the post's number.
+
+        Raises:
+            SetupError: the listener refused it or did not answer.
+        """
+        status, text = self._call("POST", BACKENDS_PATH, body)
+        if status != 201:
+            raise SetupError(f"the plane refused the backends ({status}): {text.strip()}")
+        try:
+            return int(json.loads(text)["generation"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SetupError(f"the plane answered the post with {text[:200]!r}") from exc
+
+    def held(self) -> str | None:
+        """The backends document held now (None: nothing posted yet)."""
+        status, text = self._call("GET", BACKENDS_PATH)
+        return text if status == 200 else None
+
+    def state(self) -> SyncState:
+        """The sync state (``/sync``)."""
+        status, text = self._call("GET", SYNC_PATH)
+        if status != 200:
+            raise SetupError(f"the plane's {SYNC_PATH} answered {status}: {text.strip()[:200]}")
+        return parse_state(text)
+
+    def balancers(self) -> dict[str, str]:
+        """The balancer per backend in the worker that answered."""
+        status, text = self._call("GET", BALANCERS_PATH)
+        if status != 200:
+            raise SetupError(f"the plane's {BALANCERS_PATH} answered {status}")
+        found = json.loads(text)
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
