@@ -41,7 +41,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "placement model (pure)",
-        ("ingressbed.placement.", "ingressbed.balancing", "ingressbed.translation"),
+        (
+            "ingressbed.placement.",
+            "ingressbed.balancing",
+            "ingressbed.translation",
+            "ingressbed.envoy_config",
+        ),
     ),
     (
         "setup: scenario files and the catalog, read",
