@@ -1,5 +1,5 @@
-"""Helpers the self-tests share for real processes: free ports, a real nginx, leftovers,
-waiting on pids and Ctrl-C as in a terminal.
+"""Helpers the self-tests share for real processes: free ports, a real nginx, who-am-I
+upstreams, leftovers, waiting on pids and Ctrl-C as in a terminal.
 
 Not a test module (no ``test_`` prefix); imported as ``tests.real_processes``.
 """
@@ -13,11 +13,15 @@ import select
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ingressbed.backends.local_addresses import LOCK_DIR, run_dirs
+from ingressbed.vocabulary import Endpoint
 
 
 def free_ports(count: int) -> list[int]:
@@ -31,6 +35,51 @@ def free_ports(count: int) -> list[int]:
     for s in sockets:
         s.close()
     return ports
+
+
+class _WhoAmI(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once, no delayed-ACK stall
+
+    def do_GET(self) -> None:
+        host, port = self.server.server_address[:2]
+        body = f"{host}:{port}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silent: the tests compare answers, not logs."""
+
+
+class _Listener(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A proxy closing its idle connections at the end is no error; the rest is."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def start_whoami(endpoints: Iterable[Endpoint]) -> list[ThreadingHTTPServer]:
+    """One tiny HTTP server per endpoint, each answering its own ``address:port``."""
+    servers: list[ThreadingHTTPServer] = []
+    try:
+        for endpoint in sorted(set(endpoints)):
+            server = _Listener((endpoint.address, endpoint.port), _WhoAmI)
+            servers.append(server)  # listening from here on: bound in the constructor
+            # A short select timeout makes shutdown() return quickly; it is not a wait.
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    except BaseException:
+        stop_whoami(servers)
+        raise
+    return servers
+
+
+def stop_whoami(servers: list[ThreadingHTTPServer]) -> None:
+    """Stop servers ``start_whoami`` started."""
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 def nginx_prelude(folder: Path) -> list[str]:
