@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -219,3 +220,52 @@ def assert_nothing_left(prefix: str, output: str) -> None:
     assert processes_mentioning(f"ingressbed-{prefix}-") == [], output[-3000:]
     assert run_dirs(prefix) == [], output[-3000:]
     assert not (LOCK_DIR / f"{prefix}.lock").exists(), output[-3000:]
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """One answer read off the wire by ``raw_request``."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: str
+    source_port: int
+
+    def header(self, name: str) -> list[str]:
+        """Every value of a response header (name without case)."""
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
+
+def raw_request(
+    address: str,
+    port: int,
+    target: str,
+    lines: Iterable[tuple[str, str]] = (),
+    *,
+    source: str | None = None,
+    timeout: float = 10.0,
+) -> RawAnswer:
+    """Send one GET exactly as written (target and header lines untouched) and read the
+    answer; ``Connection: close`` is added, so each request has its own connection.
+
+    Args:
+        address: the server's IP.
+        port: its port.
+        target: the request target, sent as is (``//a/./b?x``).
+        lines: header lines, in order, repeated names kept; a ``Host`` line belongs here.
+        source: the IP to connect from (the TCP peer the server sees).
+        timeout: seconds for connect and each read.
+    """
+    head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in lines)
+    with socket.create_connection(
+        (address, port), timeout=timeout, source_address=(source, 0) if source else None
+    ) as sock:
+        source_port = int(sock.getsockname()[1])
+        sock.sendall((head + "Connection: close\r\n\r\n").encode("latin-1"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    header_text, _, body = data.partition(b"\r\n\r\n")
+    first, *rest = header_text.decode("latin-1").split("\r\n")
+    headers = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in rest)]
+    return RawAnswer(int(first.split()[1]), headers, body.decode("latin-1"), source_port)
