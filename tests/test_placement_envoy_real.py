@@ -9,8 +9,9 @@ Maglev at the small primes 13 (6 hosts) and 257 (7 hosts), and ring hash with 6 
 hosts. Each request gets its own connection from one of many source addresses, so the TCP
 peer varies too. Every answer must be the host ``EnvoyPredictor`` names; requests the
 model calls random are checked to spread. Then the model is broken on purpose (hosts not
-sorted, seeds swapped, another table size, a smaller ring, the entry below the hash,
-lines not sorted, the raw path, no rotation) and the same recorded answers must disagree with it.
+sorted or sorted by number, seeds swapped, another table size, a smaller ring, the entry
+below the hash, lines not sorted, the raw path, no rotation) and the same recorded answers
+must disagree with it.
 """
 
 from __future__ import annotations
@@ -431,6 +432,14 @@ def _unsorted_maglev(bed: Bed) -> Callable[[Seen], Endpoint | None]:
     return _with_table(bed, lambda c: _maglev(list(bed.endpoints[c.name]), c.table_size))
 
 
+def _numeric_maglev(bed: Bed) -> Callable[[Seen], Endpoint | None]:
+    def build(c: ClusterSpec) -> Callable[[int], Endpoint]:
+        hosts = sorted(bed.endpoints[c.name], key=lambda h: tuple(map(int, h.address.split("."))))
+        return _maglev(hosts, c.table_size)
+
+    return _with_table(bed, build)
+
+
 def _swapped_seeds(bed: Bed) -> Callable[[Seen], Endpoint | None]:
     def build(c: ClusterSpec) -> Callable[[int], Endpoint]:
         hosts = sorted(bed.endpoints[c.name], key=lambda h: host_key(h).encode())
@@ -463,6 +472,7 @@ def _entry_below(bed: Bed) -> Callable[[Seen], Endpoint | None]:
     ("why", "make", "lb"),
     [
         ("Maglev hosts in EDS order, not sorted", _unsorted_maglev, "maglev"),
+        ("Maglev hosts sorted by number, not by key bytes", _numeric_maglev, "maglev"),
         ("Maglev seeds swapped", _swapped_seeds, "maglev"),
         ("another table size", _other_size, "maglev"),
         ("a ring of 512 entries, not 1024", _smaller_ring, "ring-hash"),

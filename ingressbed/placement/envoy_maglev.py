@@ -5,7 +5,8 @@ The rules, as Envoy 1.39 builds the table (``envoy.load_balancing_policies.magle
 1. A host's key is its address as text, ``IP:PORT`` (``[v6]:PORT``): Envoy Gateway sets
    neither ``hash_key`` metadata nor hostname hashing.
 2. The hosts are sorted by key, byte by byte, so the order of the endpoint list does not
-   matter (``127.0.0.10:80`` < ``127.0.0.100:80`` < ``127.0.0.2:80``).
+   matter. Byte order is not numeric order: ``127.0.0.100:80`` < ``127.0.0.10:80`` <
+   ``127.0.0.2:80`` (``0`` sorts before ``:``).
 3. Each host starts at ``offset = XXH64(key, seed 0) mod M`` and steps by
    ``skip = XXH64(key, seed 1) mod (M - 1) + 1``.
 4. With normalized weights ``n_i = w_i / sum(w)`` and ``top = max(n_i)``, rounds
