@@ -11,6 +11,7 @@ by spaces; ``round-robin`` where nginx balances round robin (empty key) or HAPro
 hash-consistent; ip-hash reads the client address and takes no ``--hash-by``).
 ``--flavor haproxy`` takes ``--balance ALGO``, ``--hash-type consistent|map-based``
 (default map-based, as in HAProxy) and ``--server-ids N,N,...`` instead of ``--hash-by``.
+``--flavor envoy`` has its own options and batch fields (``predict_envoy``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from ingressbed.cli import predict_envoy
 from ingressbed.errors import ConfigError
 from ingressbed.placement import PINNED_CONTROLLER_VERSION, Predictor, Request
 from ingressbed.placement import endpoints as placement_endpoints
@@ -53,7 +55,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--hash-by", metavar="EXPR", help="e.g. '$remote_addr' (not with haproxy or ip-hash)"
     )
-    add_placement_options(parser, (Flavor.INGRESS_NGINX, Flavor.NGINX, Flavor.HAPROXY))
+    add_placement_options(
+        parser, (Flavor.INGRESS_NGINX, Flavor.NGINX, Flavor.HAPROXY, Flavor.ENVOY)
+    )
     parser.add_argument(
         "--method",
         choices=METHODS,
@@ -105,6 +109,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="N",
         help="upstream-hash-by-subset with groups of N: print the group",
     )
+    predict_envoy.add_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -313,6 +318,9 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: bad options or input (the CLI prints one line).
     """
+    if args.flavor == Flavor.ENVOY:
+        return predict_envoy.run(args, parse_endpoints(args.endpoints), request_from_args(args))
+    predict_envoy.refuse_for_other_flavors(args)
     predictor = predictor_from_args(args, parse_endpoints(args.endpoints))
     defaults = request_from_args(args)
     if not args.batch:

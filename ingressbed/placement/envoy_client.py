@@ -166,9 +166,16 @@ class ClientDetection:
                 found = last_untrusted_address(xff, networks)
         if found is not None:
             return found
-        if not peer:
+        if peer:
+            return peer
+        if self.mode == "tcp-peer":
             raise ConfigError(
-                f"source-ip hashes the TCP peer here ({self.describe()}) and the request "
-                "names none: give peer, or --trusted-hops N to read X-Forwarded-For"
+                "source-ip hashes the TCP peer without a clientIPDetection (Envoy Gateway's "
+                "default) and the request names none: give --peer (peer in a --batch line), "
+                "or --trusted-hops N to read X-Forwarded-For"
             )
-        return peer
+        raise ConfigError(
+            f"source-ip falls back to the TCP peer ({self.describe()}: no usable "
+            "X-Forwarded-For address) and the request names none: give --peer (peer in a "
+            "--batch line)"
+        )
