@@ -82,6 +82,11 @@ def _repeated(rng: random.Random, prefix: str) -> tuple[str, Lines]:
     return f"{prefix}/x", [(rng.choice(names), value) for value in values]
 
 
+def _inline(rng: random.Random, prefix: str) -> tuple[str, Lines]:
+    values = [_word(rng) for _ in range(rng.randrange(1, 4))]
+    return f"{prefix}/x", [("User-Agent", value) for value in values]
+
+
 def _path(rng: random.Random, prefix: str) -> tuple[str, Lines]:
     a, b = _word(rng).replace(" ", "").replace(",", ""), str(rng.randrange(100))
     query = rng.choice(["", "?q=1", "?x=//y&z=./w", "?"])
@@ -165,6 +170,8 @@ class Case:
 CASES = (
     Case("header", (HashPolicy("header", "x-user"),), _header),
     Case("lines", (HashPolicy("header", "x-user"),), _repeated),
+    Case("inline", (HashPolicy("header", "user-agent"),), _inline),
+    Case("xffheader", (HashPolicy("header", "x-forwarded-for"),), _xff),
     Case("path", (HashPolicy("header", ":path"),), _path),
     Case("authority", (HashPolicy("header", ":authority"),), _authority),
     Case("xff", (HashPolicy("source-ip"),), _xff),
@@ -248,7 +255,10 @@ def bed() -> Iterator[Bed]:
         ]
         routes.append(EnvoyRoute("m6", "/missing", hash_policies=(HashPolicy("header", "x-no"),)))
         clusters = _clusters(endpoints)
-        one = (EnvoyRoute("m6", "/", hash_policies=(HashPolicy("source-ip"),)),)
+        one = (
+            EnvoyRoute("m6", "/", hash_policies=(HashPolicy("source-ip"),)),
+            EnvoyRoute("m6", "/xff", hash_policies=(HashPolicy("header", "x-forwarded-for"),)),
+        )
         setups = {
             "main": EnvoySetup(listen, main_port, tuple(routes), clusters, ClientDetection(HOPS)),
             "trap": EnvoySetup(listen, trap_port, one, clusters, ClientDetection()),
@@ -376,6 +386,14 @@ def test_without_a_client_traffic_policy_the_tcp_peer_is_hashed(bed):
         answer, request = _send(bed, port, "/", lines, bed.address(99))
         assert str(peer_model.pick(request)) == answer
         same_peer.add(answer)
+    # Without a ClientTrafficPolicy the router sees X-Forwarded-For with the peer appended.
+    xff_header = EnvoyPredictor(
+        bed.endpoints["m6"], policies=[HashPolicy("header", "x-forwarded-for")]
+    )
+    for n in range(20):
+        lines = [("X-Forwarded-For", f"198.51.100.{n + 1}")]
+        answer, request = _send(bed, port, "/xff/x", lines, bed.address(100 + n))
+        assert str(xff_header.pick(request)) == answer
     # One client address from 30 peers: several pods (a model trusting X-Forwarded-For
     # says one); 30 client addresses behind one peer: one pod. With 6 pods, 30 uniform
     # picks reach at most 2 of them with odds below 1e-13.
