@@ -33,6 +33,7 @@ import socket
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -341,7 +342,7 @@ class EnvoyRunner:
         Returns:
             Name -> value (text readouts without their quotes).
         """
-        body = self.admin("/stats?filter=" + pattern.replace("|", "%7C"))
+        body = self.admin("/stats?filter=" + urllib.parse.quote(pattern, safe=""))
         found = {}
         for line in body.splitlines():
             name, sep, value = line.partition(": ")
