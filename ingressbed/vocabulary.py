@@ -33,6 +33,7 @@ class Flavor(StrEnum):
     NGINX = "nginx"  # plain nginx, as F5 NGINX Ingress renders it (local backend)
     INGRESS_NGINX = "ingress-nginx"  # the controller's Lua balancer (kind, cluster)
     HAPROXY = "haproxy"  # HAProxy 2.6 with balance source|uri|hdr (placement model)
+    ENVOY = "envoy"  # Envoy as Envoy Gateway configures it: Maglev (placement model)
 
 
 class DataPlane(StrEnum):

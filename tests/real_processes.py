@@ -1,5 +1,5 @@
-"""Helpers the self-tests share for real processes: free ports, a real nginx, leftovers,
-waiting on pids and Ctrl-C as in a terminal.
+"""Helpers the self-tests share for real processes: free ports, a real nginx, who-am-I
+upstreams, leftovers, waiting on pids and Ctrl-C as in a terminal.
 
 Not a test module (no ``test_`` prefix); imported as ``tests.real_processes``.
 """
@@ -14,13 +14,18 @@ import select
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ingressbed import planes
 from ingressbed.backends.local import find_program
 from ingressbed.backends.local_addresses import LOCK_DIR, run_dirs
+from ingressbed.vocabulary import Endpoint
 
 
 def find_nginx(*, only_path: bool = False) -> str:
@@ -51,6 +56,51 @@ def free_ports(count: int) -> list[int]:
     for s in sockets:
         s.close()
     return ports
+
+
+class _WhoAmI(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once, no delayed-ACK stall
+
+    def do_GET(self) -> None:
+        host, port = self.server.server_address[:2]
+        body = f"{host}:{port}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silent: the tests compare answers, not logs."""
+
+
+class _Listener(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A proxy closing its idle connections at the end is no error; the rest is."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+def start_whoami(endpoints: Iterable[Endpoint]) -> list[ThreadingHTTPServer]:
+    """One tiny HTTP server per endpoint, each answering its own ``address:port``."""
+    servers: list[ThreadingHTTPServer] = []
+    try:
+        for endpoint in sorted(set(endpoints)):
+            server = _Listener((endpoint.address, endpoint.port), _WhoAmI)
+            servers.append(server)  # listening from here on: bound in the constructor
+            # A short select timeout makes shutdown() return quickly; it is not a wait.
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    except BaseException:
+        stop_whoami(servers)
+        raise
+    return servers
+
+
+def stop_whoami(servers: list[ThreadingHTTPServer]) -> None:
+    """Stop servers ``start_whoami`` started."""
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 def nginx_prelude(folder: Path) -> list[str]:
@@ -190,3 +240,52 @@ def assert_nothing_left(prefix: str, output: str) -> None:
     assert processes_mentioning(f"ingressbed-{prefix}-") == [], output[-3000:]
     assert run_dirs(prefix) == [], output[-3000:]
     assert not (LOCK_DIR / f"{prefix}.lock").exists(), output[-3000:]
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """One answer read off the wire by ``raw_request``."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: str
+    source_port: int
+
+    def header(self, name: str) -> list[str]:
+        """Every value of a response header (name without case)."""
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
+
+def raw_request(
+    address: str,
+    port: int,
+    target: str,
+    lines: Iterable[tuple[str, str]] = (),
+    *,
+    source: str | None = None,
+    timeout: float = 10.0,
+) -> RawAnswer:
+    """Send one GET exactly as written (target and header lines untouched) and read the
+    answer; ``Connection: close`` is added, so each request has its own connection.
+
+    Args:
+        address: the server's IP.
+        port: its port.
+        target: the request target, sent as is (``//a/./b?x``).
+        lines: header lines, in order, repeated names kept; a ``Host`` line belongs here.
+        source: the IP to connect from (the TCP peer the server sees).
+        timeout: seconds for connect and each read.
+    """
+    head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in lines)
+    with socket.create_connection(
+        (address, port), timeout=timeout, source_address=(source, 0) if source else None
+    ) as sock:
+        source_port = int(sock.getsockname()[1])
+        sock.sendall((head + "Connection: close\r\n\r\n").encode("latin-1"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    header_text, _, body = data.partition(b"\r\n\r\n")
+    first, *rest = header_text.decode("latin-1").split("\r\n")
+    headers = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in rest)]
+    return RawAnswer(int(first.split()[1]), headers, body.decode("latin-1"), source_port)

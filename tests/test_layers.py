@@ -52,6 +52,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ingressbed.balancing",
             "ingressbed.planes.",
             "ingressbed.controller.",
+            "ingressbed.envoy_config",
         ),
     ),
     (

@@ -15,11 +15,8 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -29,7 +26,7 @@ from ingressbed.placement import Request
 from ingressbed.placement.haproxy import HaproxyPredictor, parse_hash_type
 from ingressbed.placement.haproxy_hash import full_hash
 from ingressbed.vocabulary import Endpoint
-from tests.real_processes import free_ports, wait_until_answering
+from tests.real_processes import free_ports, start_whoami, stop_whoami, wait_until_answering
 
 HAPROXY_BIN = shutil.which("haproxy") or (
     "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
@@ -76,29 +73,6 @@ class Backend:
             server_ids=self.ids,
             weights=self.weights,
         )
-
-
-class _WhoAmI(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body leave at once, no delayed-ACK stall
-
-    def do_GET(self) -> None:
-        host, port = self.server.server_address[:2]
-        body = f"{host}:{port}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Silent: the test compares answers, not logs."""
-
-
-class _Listener(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        """haproxy closing its idle connections at the end is no error; the rest is."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _server_lists(
@@ -163,26 +137,6 @@ def _config(front: int, backends: list[Backend]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _start_servers(endpoints: set[Endpoint]) -> list[ThreadingHTTPServer]:
-    servers: list[ThreadingHTTPServer] = []
-    try:
-        for endpoint in sorted(endpoints):
-            server = _Listener((endpoint.address, endpoint.port), _WhoAmI)
-            servers.append(server)  # listening from here on: bound in the constructor
-            # A short select timeout makes shutdown() return quickly; it is not a wait.
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    except BaseException:
-        _stop_servers(servers)
-        raise
-    return servers
-
-
-def _stop_servers(servers: list[ThreadingHTTPServer]) -> None:
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
 @dataclass(frozen=True)
 class Bed:
     front: int
@@ -203,7 +157,7 @@ def real_haproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
         [HAPROXY_BIN, "-c", "-q", "-f", str(config)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    servers = _start_servers({e for b in backends for e in b.endpoints})
+    servers = start_whoami({e for b in backends for e in b.endpoints})
     proc: subprocess.Popen[bytes] | None = None
     try:
         with log.open("wb") as sink:
@@ -220,7 +174,7 @@ def real_haproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        _stop_servers(servers)
+        stop_whoami(servers)
 
 
 def _client(rng: random.Random, n: int) -> str:

@@ -14,6 +14,7 @@ hash-consistent|hash|ip-hash`` (default hash-consistent; ip-hash reads the clien
 and takes no ``--hash-by``); ``--flavor haproxy`` takes ``--balance ALGO``, ``--hash-type
 consistent|map-based`` (default map-based, as in HAProxy) and ``--server-ids N,N,...``
 instead of ``--hash-by``. Either way every pick comes from the plane registry.
+``--flavor envoy`` has its own options and batch fields (``predict_envoy``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from ingressbed import planes
+from ingressbed.cli import predict_envoy
 from ingressbed.errors import ConfigError
 from ingressbed.options import CONTROLLER_PLANE
 from ingressbed.placement import PINNED_CONTROLLER_VERSION, Request
@@ -118,6 +120,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="N",
         help="upstream-hash-by-subset with groups of N: print the group",
     )
+    predict_envoy.add_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -298,6 +301,9 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: bad options or input (the CLI prints one line).
     """
+    if predict_envoy.chosen(args):
+        return predict_envoy.run(args, parse_endpoints(args.endpoints), request_from_args(args))
+    predict_envoy.refuse_for_other_flavors(args)
     upstream = upstream_from_args(args, parse_endpoints(args.endpoints))
     defaults = request_from_args(args)
     if not args.batch:

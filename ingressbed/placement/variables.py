@@ -59,6 +59,18 @@ class Request:
     leftmost ``X-Forwarded-For`` entry). ``host`` is the Host header (falls back to a
     ``Host`` entry in ``headers``). ``cookies`` are sent in the Cookie header after any
     Cookie header given in ``headers``.
+
+    Envoy reads more of a request than nginx does, so three fields serve the envoy flavor
+    only (the other flavors ignore them; their defaults keep every older caller as it was):
+
+    - ``header_lines``: header lines as sent, ``(name, value)`` pairs in order, a name
+      possibly more than once (Envoy hashes every line of a repeated header). They come
+      after the lines of ``headers``.
+    - ``peer``: the TCP peer, ``IP`` or ``IP:PORT`` (``[v6]:PORT``): the address Envoy
+      Gateway hashes for ``source-ip`` when no ClientTrafficPolicy says otherwise, and
+      (with its port) the seed of a cookie Envoy generates.
+    - ``local``: the listener address the connection reached, ``IP:PORT``; only a
+      generated cookie reads it.
     """
 
     client_ip: str = ""
@@ -67,6 +79,9 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     cookies: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     scheme: str = "http"
+    header_lines: tuple[tuple[str, str], ...] = ()
+    peer: str = ""
+    local: str = ""
 
     def header(self, name: str) -> str | None:
         """A request header as nginx keeps it.
