@@ -33,9 +33,9 @@ from summary import record
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hellogo.process import free_ports
-from ingressbed.backends.local_nginx import Listen
 from ingressbed.errors import BedError
 from ingressbed.ingress_nginx_lua import Backend, Location, LuaPlane, Server
+from ingressbed.planes.base import Listen
 from ingressbed.vocabulary import Endpoint
 
 TEMP_PATHS = "\n".join(

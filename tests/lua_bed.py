@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from ingressbed.backends.local_addresses import AddressBlock
-from ingressbed.backends.local_nginx import Listen
 from ingressbed.backends.local_pods import PodSet
 from ingressbed.errors import ToolError
 from ingressbed.ingress_nginx_lua import Backend, LuaPlane, Server, Tls, find_lua_modules
+from ingressbed.planes.base import Listen
 from ingressbed.vocabulary import Endpoint
 
 

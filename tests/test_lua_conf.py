@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ingressbed.backends.local_nginx import Listen
 from ingressbed.errors import ConfigError, ToolError
 from ingressbed.ingress_nginx_lua.conf import Location, LuaConf, Server, Tls, render
 from ingressbed.ingress_nginx_lua.modules import LUA_DIR, LuaModules, find_lua_modules
+from ingressbed.planes.base import Listen
 
 MODULES = LuaModules("/m/ndk.so", "/m/lua.so", ("/usr/share/lua/5.1",), ("/usr/lib/x/lua/5.1",))
 LISTEN = Listen("127.9.9.1", 8000, 8001)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ingressbed.backends.local_addresses import AddressBlock
-from ingressbed.backends.local_nginx import Listen
 from ingressbed.backends.processes import Child, child_pids
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.ingress_nginx_lua import Backend, Location, LuaPlane, Server, Tls
+from ingressbed.planes.base import Listen
 from ingressbed.vocabulary import Endpoint
 from tests.lua_bed import needs_lua
 from tests.real_processes import processes_mentioning, wait_gone

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ingressbed.backends.local_nginx import Listen
 from ingressbed.errors import ConfigError
 from ingressbed.ingress_nginx_lua import Backend, Location, Server, ServicePort, ServiceProxy
 from ingressbed.ingress_nginx_lua.service_conf import render
+from ingressbed.planes.base import Listen
 from ingressbed.vocabulary import Endpoint
 from tests.lua_bed import LuaBed, lua_bed, needs_lua
 

@@ -29,9 +29,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingressbed.backends.local_nginx import GENERATION_PATH, Listen
 from ingressbed.errors import ConfigError
 from ingressbed.ingress_nginx_lua.modules import LuaModules
+from ingressbed.planes.base import Listen
+from ingressbed.planes.settings import GENERATION_PATH
 
 #: The status listener's paths.
 BACKENDS_PATH = "/configuration/backends"

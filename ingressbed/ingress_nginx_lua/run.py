@@ -32,8 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ingressbed.backends.local import find_nginx
-from ingressbed.backends.local_nginx import Listen
+from ingressbed.backends.local import find_program
 from ingressbed.backends.processes import Child, child_pids, signals_deferred
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.ingress_nginx_lua.backends import Backend, document
@@ -41,6 +40,8 @@ from ingressbed.ingress_nginx_lua.backends_read import read_document
 from ingressbed.ingress_nginx_lua.conf import LuaConf, Server, Tls, render
 from ingressbed.ingress_nginx_lua.modules import LUA_DIR, LuaModules, find_lua_modules
 from ingressbed.ingress_nginx_lua.status import StatusClient, SyncState
+from ingressbed.planes.base import Listen
+from ingressbed.planes.nginx import PROGRAM as NGINX
 
 #: Seconds between two looks at a condition (a polling interval, not a wait for an event).
 _POLL = 0.01
@@ -56,7 +57,7 @@ class LuaPlane:
     Args:
         run_dir: an existing folder for nginx.conf, logs and temp files.
         listen: the ingress address and port and the status port.
-        nginx: the nginx binary (default: ``find_nginx()``).
+        nginx: the nginx binary (default: nginx as the local backend finds it).
         modules: the Lua module files (default: ``find_lua_modules()``).
         tls: serve HTTPS too (port, certificate, key).
         on_exit: called (from a watcher thread) when nginx dies without being asked to.
@@ -79,7 +80,7 @@ class LuaPlane:
     ) -> None:
         self.run_dir = run_dir
         self.listen = listen
-        self.nginx = nginx or find_nginx()
+        self.nginx = nginx or find_program(NGINX)
         self.modules = modules or find_lua_modules()
         self.tls = tls
         self.timeout = timeout

@@ -20,8 +20,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ingressbed.backends.local_nginx import GENERATION_PATH, Listen
 from ingressbed.errors import ConfigError
+from ingressbed.planes.base import Listen
+from ingressbed.planes.settings import GENERATION_PATH
 from ingressbed.vocabulary import Endpoint
 
 #: Longest an old worker may keep its connections after a reload.

@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ingressbed.backends.local import find_haproxy
-from ingressbed.backends.local_nginx import GENERATION_PATH, Listen
+from ingressbed.backends.local import find_program
 from ingressbed.backends.processes import Child, child_pids, signals_deferred
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.ingress_nginx_lua.service_conf import ServicePort, render
+from ingressbed.planes.base import Listen
+from ingressbed.planes.haproxy import PROGRAM as HAPROXY
+from ingressbed.planes.settings import GENERATION_PATH
 
 _POLL = 0.01
 
@@ -31,7 +33,7 @@ class ServiceProxy:
     Args:
         run_dir: an existing folder for haproxy.cfg, its log and pid file.
         status: the status frontend's address and ``status_port``.
-        haproxy: the binary (default: ``find_haproxy()``).
+        haproxy: the binary (default: HAProxy as the local backend finds it).
         on_exit: called (watcher thread) when HAProxy dies without being asked to.
         timeout: seconds a start or reload may take.
     """
@@ -47,7 +49,7 @@ class ServiceProxy:
     ) -> None:
         self.run_dir = run_dir
         self.status = status
-        self.haproxy = haproxy or find_haproxy()
+        self.haproxy = haproxy or find_program(HAPROXY)
         self.timeout = timeout
         self.generation = 0
         self._on_exit = on_exit

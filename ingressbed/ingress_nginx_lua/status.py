@@ -22,9 +22,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ingressbed.backends.local_nginx import GENERATION_PATH
 from ingressbed.errors import SetupError
 from ingressbed.ingress_nginx_lua.conf import BACKENDS_PATH, BALANCERS_PATH, SYNC_PATH
+from ingressbed.planes.settings import GENERATION_PATH
 
 
 @dataclass(frozen=True)
