@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hellogo.process import free_ports
 from ingressbed.errors import BedError
-from ingressbed.ingress_nginx_lua import Backend, Location, LuaPlane, Server
+from ingressbed.ingress_nginx_lua import Backend, Location, Server
+from ingressbed.ingress_nginx_lua.run import LuaPlane
 from ingressbed.planes.base import Listen
 from ingressbed.vocabulary import Endpoint
 
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         (tmp / "lua").mkdir()
         plane = LuaPlane(tmp / "lua", Listen("127.0.0.1", lua_port, status_port))
-        plane.start([Server("_", (Location("/", "default-web-80"),))], workers=1)
+        plane.start([Server("_", Location.prefix("/", "default-web-80"))], workers=1)
         plane.apply([Backend("default-web-80", endpoints, hash_by="$request_uri")])
         results: dict[str, float] = {}
         for name, port in (("lua", lua_port), ("plain", plain_port)):

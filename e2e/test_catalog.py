@@ -34,9 +34,9 @@ def test_candidate_has_its_expected_properties(candidate, bed, serve, catalog_re
     reason = skip_reason(candidate.scenario, bed)  # a data plane it states nothing for
     if reason:
         pytest.skip(reason)
-    serve(candidate.scenario.setup)
+    serve(candidate.scenario.setup)  # applied once: play() sends and judges
 
-    verdict = play(candidate.scenario, bed, steps=catalog_recorder.steps)
+    verdict = play(candidate.scenario, bed, steps=catalog_recorder.steps, served=True)
     catalog_recorder.record_verdict(candidate, verdict)
 
     assert verdict.passed, f"{candidate.id}: not as expected:\n{verdict.render()}"

@@ -43,12 +43,21 @@ def _verdict(
         observed=figure.value,
         low=low,
         high=high,
+        check=str(e.check),
     )
 
 
 def missing(e: PropertyExpect, what: str) -> Verdict:
     """A failing verdict: nothing to judge, ``what`` says what was missing."""
-    return Verdict(str(e.kind), e.describe(), False, f"nothing to judge: {what}", e.why, e.line)
+    return Verdict(
+        str(e.kind),
+        e.describe(),
+        False,
+        f"nothing to judge: {what}",
+        e.why,
+        e.line,
+        check=str(e.check),
+    )
 
 
 def binomial_count(

@@ -33,9 +33,10 @@ KEEP: tuple[KeepPolicy, ...] = ("never", "on-failure", "always")
 #: Data planes ``--data-plane`` takes (kind and cluster run ingress-nginx; the local
 #: backend runs the planes with a program; the fake backend stands in for any).
 DATA_PLANES: tuple[str, ...] = tuple(p.value for p in DataPlane)
-DEFAULT_DATA_PLANE = DataPlane.NGINX.value
-#: The data plane kind and cluster run.
+#: The data plane kind and cluster run, and the local backend's default (its own
+#: implementation of ingress-nginx's rules, on nginx with Debian's Lua module).
 CONTROLLER_PLANE = DataPlane.INGRESS_NGINX.value
+DEFAULT_DATA_PLANE = CONTROLLER_PLANE
 #: Where each option is offered. ``pytest`` is the plugin; the rest are subcommands.
 Face = Literal["pytest", "up", "down", "repro", "analyze"]
 _ALL: frozenset[Face] = frozenset({"pytest", "up", "down", "repro", "analyze"})
@@ -119,9 +120,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "data_plane",
-        "what balances (local and fake backends): nginx (hash KEY consistent), nginx:hash, "
-        "nginx:ip-hash, haproxy (hash-type consistent), haproxy:pod-ids, haproxy:map-based, "
-        "or ingress-nginx (fake only, for now); kind and cluster run ingress-nginx",
+        "what balances: ingress-nginx (on local the bed's own implementation of its rules, "
+        "labelled (local); kind and cluster run the real controller), or on the local and fake "
+        "backends nginx (hash KEY consistent), nginx:hash, nginx:ip-hash, haproxy (hash-type "
+        "consistent), haproxy:pod-ids or haproxy:map-based",
         _choice(DATA_PLANES),
         DATA_PLANES,
         faces=_BEDS,
@@ -224,7 +226,7 @@ def check_data_plane(backend: str, data_plane: str, given_as: str = "") -> None:
     Raises:
         ConfigError: one line naming the data plane and the backend.
     """
-    if backend in ("kind", "cluster") and data_plane not in (DEFAULT_DATA_PLANE, CONTROLLER_PLANE):
+    if backend in ("kind", "cluster") and data_plane != CONTROLLER_PLANE:
         raise ConfigError(
             f"{given_as or f'--data-plane {data_plane!r}'}: the {backend} backend runs "
             "ingress-nginx; other data planes run on --backend local"

@@ -17,6 +17,8 @@ class Verdict:
     line      its line in the file (0 from Python)
     observed  the figure, for number-valued kinds (None: nothing measured)
     low, high the bounds the figure had to be inside, where there are numeric ones
+    check     how a property was checked (``equals``, ``binomial``, ``model``...; "" for
+              the expectations on answers)
     """
 
     kind: str
@@ -28,6 +30,7 @@ class Verdict:
     observed: float | None = None
     low: float | None = None
     high: float | None = None
+    check: str = ""
 
     def message(self) -> str:
         """Multi-line text for an assertion: what was asked, seen and why."""

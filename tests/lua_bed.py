@@ -22,7 +22,9 @@ import pytest
 from ingressbed.backends.local_addresses import AddressBlock
 from ingressbed.backends.local_pods import PodSet
 from ingressbed.errors import ToolError
-from ingressbed.ingress_nginx_lua import Backend, LuaPlane, Server, Tls, find_lua_modules
+from ingressbed.ingress_nginx_lua import Backend, Server, Tls
+from ingressbed.ingress_nginx_lua.modules import find_lua_modules
+from ingressbed.ingress_nginx_lua.run import LuaPlane
 from ingressbed.planes.base import Listen
 from ingressbed.vocabulary import Endpoint
 

@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ingressbed import planes
-from ingressbed.backends.local import find_program
 from ingressbed.backends.local_addresses import LOCK_DIR, run_dirs
+from ingressbed.backends.processes import find_program
 from ingressbed.vocabulary import Endpoint
 
 

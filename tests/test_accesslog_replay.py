@@ -24,7 +24,7 @@ def test_a_replayed_sample_agrees_with_the_model_on_pods_and_cache(capsys, tmp_p
     )  # fmt: skip
     data = json.loads(capsys.readouterr().out)
     replay = data["replay"]
-    assert (replay["backend"], replay["flavor"], replay["sent"]) == ("local", "nginx", 200)
+    assert (replay["backend"], replay["flavor"], replay["sent"]) == ("local", "ingress-nginx", 200)
     assert replay["disagreements"] == []
     assert replay["pods_agree"] == replay["cache_agree"] == 200
     # Both outcomes occur, so agreeing on X-Cache-Status is not agreeing on a constant.

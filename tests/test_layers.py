@@ -53,6 +53,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ingressbed.planes.",
             "ingressbed.controller.",
             "ingressbed.envoy_config",
+            # the pure parts of the local ingress-nginx plane (its runner is a backend's)
+            "ingressbed.ingress_nginx_lua!",
+            "ingressbed.ingress_nginx_lua.backends",
+            "ingressbed.ingress_nginx_lua.backends_read",
+            "ingressbed.ingress_nginx_lua.conf",
+            "ingressbed.ingress_nginx_lua.service_conf",
+            "ingressbed.ingress_nginx_lua.sync",
         ),
     ),
     (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingressbed import layouts
+from ingressbed import layouts, planes
 from ingressbed.backends.local import LocalBackend
 from ingressbed.backends.local_addresses import LOCK_DIR
 from ingressbed.clients.http import HttpRequest, probe
@@ -35,13 +36,15 @@ def test_nginx_missing_is_one_clear_line(monkeypatch):
         find_nginx(only_path=True)
 
 
-def test_a_plane_without_a_local_program_is_refused_in_one_line(tmp_path):
+def test_a_plane_without_a_local_program_is_refused_in_one_line(tmp_path, monkeypatch):
+    found = planes.plane("ingress-nginx")
+    monkeypatch.setattr(planes, "plane", lambda name: dataclasses.replace(found, program=None))
     options = BedOptions(backend="local", data_plane="ingress-nginx", artifacts=tmp_path)
     with pytest.raises(ConfigError) as raised:
         LocalBackend(options)
     message = str(raised.value)
     assert "does not run data plane ingress-nginx" in message and "\n" not in message
-    assert "nginx, nginx:hash" in message  # what it runs instead
+    assert "ingress-nginx, nginx, nginx:hash" in message  # what it runs instead
 
 
 def test_serves_scales_and_leaves_nothing_behind():
@@ -83,7 +86,7 @@ def test_a_port_in_use_names_it_and_the_bed_keeps_working():
 
 
 def test_what_plain_nginx_cannot_do_is_refused_with_the_capability():
-    bed = quiet_backend()
+    bed = quiet_backend(data_plane="nginx")
     bed.start()
     try:
         subset = {"upstream-hash-by": "$request_uri", "upstream-hash-by-subset": "true"}

@@ -24,7 +24,7 @@ CASES = ("hdr", "val", "pat", "both", "w50", "w30", "aff", "leg")
 
 @pytest.fixture(scope="module")
 def bed() -> Iterator[LuaBed]:
-    servers = [Server("_", tuple(Location(f"/{c}", f"main-{c}") for c in CASES))]
+    servers = [Server("_", tuple(x for c in CASES for x in Location.prefix(f"/{c}", f"main-{c}")))]
     with lua_bed(servers, pods=6) as started:
         pods = started.endpoints()
         main, canary = pods[:3], pods[3:]

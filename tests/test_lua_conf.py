@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from ingressbed import controller
 from ingressbed.errors import ConfigError, ToolError
-from ingressbed.ingress_nginx_lua.conf import Location, LuaConf, Server, Tls, render
-from ingressbed.ingress_nginx_lua.modules import LUA_DIR, LuaModules, find_lua_modules
-from ingressbed.planes.base import Listen
+from ingressbed.ingress_nginx_lua.conf import LUA_DIR, Location, LuaConf, Server, Tls, render
+from ingressbed.ingress_nginx_lua.modules import find_lua_modules
+from ingressbed.planes.base import Listen, LuaModules
+from ingressbed.planes.ingress_nginx_conf import servers
 
 MODULES = LuaModules("/m/ndk.so", "/m/lua.so", ("/usr/share/lua/5.1",), ("/usr/lib/x/lua/5.1",))
 LISTEN = Listen("127.9.9.1", 8000, 8001)
@@ -33,24 +35,55 @@ def block(text: str, header: str) -> str:
     return text[start : text.index("        }", start)]
 
 
-def test_prefix_paths_get_a_slash_location_and_an_exact_twin_in_the_controllers_order():
-    text = render(
-        conf(
-            Server(
-                "shop.example",
-                (
-                    Location("/a", "default-shop-80"),
-                    Location("/api", "default-api-80"),
-                    Location("/x", "default-x-80", path_type="Exact"),
-                    Location("/x", "default-x2-80"),
-                    Location("/impl", "default-i-80", path_type="ImplementationSpecific"),
-                ),
-            )
-        )
+def controller_conf(*ingresses: dict) -> str:
+    """The conf of the servers the controller model builds for ``ingresses`` (YAML dicts)."""
+    objects = controller.read_objects(ingresses)
+    config = controller.build(objects.ingresses, objects.services, {})
+    return render(conf(*servers(config, objects.ingresses)))
+
+
+def ingress(name: str, host: str, paths: list[dict], **annotations: str) -> dict:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": name,
+            "annotations": {f"nginx.ingress.kubernetes.io/{k}": v for k, v in annotations.items()},
+        },
+        "spec": {"rules": [{"host": host, "http": {"paths": paths}}]},
+    }
+
+
+def path(text: str, service: str, kind: str = "Prefix") -> dict:
+    return {
+        "path": text,
+        "pathType": kind,
+        "backend": {"service": {"name": service, "port": {"number": 80}}},
+    }
+
+
+def test_the_controllers_locations_are_written_as_the_model_builds_them():
+    text = controller_conf(
+        ingress(
+            "shop",
+            "shop.example",
+            [
+                path("/a", "shop"),
+                path("/api", "api"),
+                path("/x", "x", "Exact"),
+                path("/x", "x2"),
+                path("/impl", "i", "ImplementationSpecific"),
+            ],
+        ),
+        ingress("pr", "pr.example", [path("/pr/api/?(.*)$", "pr")], **{"use-regex": "true"}),
+        ingress("static", "pr.example", [path("/static", "static")]),
+        ingress("app", "a.example", [path("/app(/|$)(.*)", "a")], **{"rewrite-target": "/$2"}),
     )
     shop = text[text.index("server_name shop.example;") :]
-    assert locations(shop)[:8] == [
-        'location "/impl" {',
+    shop = shop[: shop.index("    server {")]
+    assert locations(shop) == [
+        'location "/impl/" {',  # ImplementationSpecific is Prefix to the controller
+        'location = "/impl" {',
         'location "/api/" {',
         'location = "/api" {',
         'location = "/x" {',  # the Exact location; the Prefix /x gets no exact twin
@@ -61,53 +94,37 @@ def test_prefix_paths_get_a_slash_location_and_an_exact_twin_in_the_controllers_
     ]
     assert 'set $proxy_upstream_name "default-x-80";' in block(text, 'location = "/x" {')
     assert 'set $location_path "/x";' in block(text, 'location "/x/" {')
-    assert 'return 404 "default backend - 404\\n";' in block(text, 'location "/" {')
-
-
-def test_one_regex_location_makes_every_location_of_its_server_a_regex():
-    text = render(
-        conf(
-            Server(
-                "pr.example",
-                (
-                    Location("/pr/api/?(.*)$", "default-pr-80", use_regex=True),
-                    Location("/static", "default-static-80"),
-                ),
-            ),
-            Server("other.example", (Location("/static", "default-static-80"),)),
-        )
-    )
-    pr = text[text.index("server_name pr.example;") : text.index("server_name other.example;")]
-    assert locations(pr) == [
-        'location ~* "^/pr/api/?(.*)$" {',
-        'location ~* "^/static/" {',
-        'location ~* "^/static" {',
-        'location ~* "^/" {',
-    ]
-    # Path as written, a literal "$" kept from nginx's variable expansion.
+    assert 'return 404 "default backend - 404\\n";' in block(shop, 'location "/" {')
+    # one regex location makes every location of its server a regex, the path kept literal
+    pr = text[text.index("server_name pr.example;") :]
+    assert locations(pr)[:2] == ['location ~* "^/pr/api/?(.*)$" {', 'location ~* "^/static/" {']
     assert 'set $location_path "/pr/api/?(.*)${bed_dollar}";' in pr
     assert '    geo $bed_dollar { default "$"; }' in text
-    other = text[text.index("server_name other.example;") :]
-    assert locations(other)[:2] == ['location "/static/" {', 'location = "/static" {']
+    # a rewrite target rewrites, after the balancer's phases and before proxying
+    app = block(text, 'location ~* "^/app(/|$)(.*)" {')
+    assert 'rewrite "(?i)/app(/|$)(.*)" /$2 break;' in app
+    assert app.index("rewrite ") < app.index("proxy_pass http://upstream_balancer;")
 
 
-def test_a_rewrite_target_rewrites_and_enforces_regex_unless_it_equals_the_path():
-    text = render(
-        conf(
-            Server("a.example", (Location("/app(/|$)(.*)", "default-a-80", rewrite_target="/$2"),)),
-            Server("b.example", (Location("/same", "default-b-80", rewrite_target="/same"),)),
-        )
+def test_settings_of_the_ingress_a_location_came_from():
+    text = controller_conf(
+        ingress(
+            "web",
+            "w.example",
+            [path("/w", "web")],
+            **{"enable-cors": "true", "proxy-read-timeout": "300", "proxy-body-size": "200m"},
+        ),
+        ingress("plain", "p.example", [path("/p", "plain")]),
     )
-    a = block(text, 'location ~* "^/app(/|$)(.*)" {')
-    assert 'rewrite "(?i)/app(/|$)(.*)" /$2 break;' in a
-    assert a.index("rewrite ") < a.index("proxy_pass http://upstream_balancer;")
-    b = text[text.index("server_name b.example;") :]
-    assert locations(b)[:2] == ['location "/same/" {', 'location = "/same" {']
-    assert "rewrite " not in b
+    web = block(text, 'location "/w/" {')
+    assert 'add_header Access-Control-Allow-Origin "*" always;' in web
+    assert "proxy_read_timeout 300s;" in web and 'client_max_body_size "200m";' in web
+    plain = block(text, 'location "/p/" {')
+    assert "Access-Control" not in plain and "proxy_read_timeout 60s;" in plain
 
 
 def test_the_balancer_the_status_listener_and_the_client_address_rules():
-    text = render(conf(Server("_", (Location("/", "default-hellogo-8080"),)), workers=3))
+    text = render(conf(Server("_", Location.prefix("/", "default-hellogo-8080")), workers=3))
     assert text.index("load_module /m/ndk.so;") < text.index("load_module /m/lua.so;")
     assert "worker_processes 3;" in text
     assert f'lua_package_path "{LUA_DIR}/?.lua;/usr/share/lua/5.1/?.lua;;";' in text
@@ -140,7 +157,7 @@ def test_the_balancer_the_status_listener_and_the_client_address_rules():
 
 
 def test_the_default_server_is_there_even_when_no_server_is_given():
-    text = render(conf(Server("a.example", (Location("/", "default-a-80"),))))
+    text = render(conf(Server("a.example", Location.prefix("/", "default-a-80"))))
     default = text[text.index("default_server;") : text.index("server_name a.example;")]
     assert "server_name _;" in default
     assert 'return 404 "default backend - 404\\n";' in default
@@ -148,7 +165,7 @@ def test_the_default_server_is_there_even_when_no_server_is_given():
 
 def test_tls_adds_an_ssl_listener_to_every_server():
     tls = Tls(8443, "/c/cert.pem", "/c/key.pem")
-    text = render(conf(Server("a.example", (Location("/", "default-a-80"),)), tls=tls))
+    text = render(conf(Server("a.example", Location.prefix("/", "default-a-80")), tls=tls))
     assert text.count("listen 127.9.9.1:8443 ssl") == 2
     assert "listen 127.9.9.1:8443 ssl default_server;" in text
     assert 'ssl_certificate "/c/cert.pem";' in text
@@ -161,34 +178,19 @@ def test_tls_adds_an_ssl_listener_to_every_server():
         ((Server("a b"),), {}, "server name 'a b' is not a host name (or _ for the default)"),
         ((Server("a.example"), Server("a.example")), {}, "server a.example is listed twice"),
         (
-            (Server("a.example", (Location("/", 'x"y'),)),),
+            (Server("a.example", (Location('"/"', "/", 'x"y'),)),),
             {},
-            "server a.example, path '/': backend name 'x\"y' is not letters",
+            'server a.example, location "/": backend name \'x"y\' is not letters',
         ),
         (
-            (Server("a.example", (Location("p", "b"),)),),
-            {},
-            "server a.example, path 'p': a path starts with /",
-        ),
-        (
-            (Server("a.example", (Location("/", "b", path_type="Regex"),)),),
-            {},
-            "path type 'Regex' is not one of Prefix, Exact, ImplementationSpecific",
-        ),
-        (
-            (Server("a.example", (Location("/a", "b", rewrite_target="/x; return 200"),)),),
+            (Server("a.example", (Location('~* "^/a"', "/a", "b", rewrite="/x; return 200"),)),),
             {},
             "rewrite target '/x; return 200' holds blanks, quotes, braces or ';'",
         ),
         (
-            (
-                Server(
-                    "a.example",
-                    (Location("/a", "b"), Location("/a/", "c", path_type="ImplementationSpecific")),
-                ),
-            ),
+            (Server("a.example", (Location('"/a/"', "/a", "b"), Location('"/a/"', "/a/", "c"))),),
             {},
-            'server a.example: two paths both become location "/a/"',
+            'server a.example, location "/a/": listed twice; nginx refuses that',
         ),
         ((), {"workers": 0}, "worker count 0 is not a positive number"),
     ],
@@ -244,9 +246,12 @@ def test_real_nginx_accepts_the_rendered_configuration(tmp_path: Path):
     text = render(
         LuaConf(
             (
-                Server("_", (Location("/", "default-hellogo-8080"),)),
-                Server("pr.example", (Location("/pr/(.*)$", "default-pr-80", use_regex=True),)),
-                Server("a.example", (Location("/app(/|$)(.*)", "a-80", rewrite_target="/$2"),)),
+                Server("_", Location.prefix("/", "default-hellogo-8080")),
+                Server("pr.example", (Location('~* "^/pr/(.*)$"', "/pr/(.*)$", "default-pr-80"),)),
+                Server(
+                    "a.example",
+                    (Location('~* "^/app(/|$)(.*)"', "/app(/|$)(.*)", "a-80", rewrite="/$2"),),
+                ),
             ),
             Listen("127.0.0.1", 1, 2),
             str(tmp_path),

@@ -41,8 +41,8 @@ def _backend_of(path: str) -> str:
 @pytest.fixture(scope="module")
 def bed() -> Iterator[LuaBed]:
     servers = [
-        Server("_", tuple(Location(f"/{p}", _backend_of(p)) for p in PLAIN)),
-        Server("regex.example", (Location(REGEX_PATH, "ck-regex", use_regex=True),)),
+        Server("_", tuple(x for p in PLAIN for x in Location.prefix(f"/{p}", _backend_of(p)))),
+        Server("regex.example", (Location(f'~* "^{REGEX_PATH}"', REGEX_PATH, "ck-regex"),)),
     ]
     with lua_bed(servers, pods=7, tls=True) as started:
         pods, dead = started.endpoints(6), (*started.endpoints(6), started.dead())

@@ -30,8 +30,13 @@ NAMES = ("stale", "rr", "ewma", "subset", "empty", "second", "ws")
 
 
 def _locations() -> tuple[Location, ...]:
-    hashed = [Location(f"/k{i}-{n}", f"default-k{i}-{n}") for i in range(len(KEYS)) for n in (6, 7)]
-    return (*hashed, *(Location(f"/{name}", f"default-{name}-8080") for name in NAMES))
+    hashed = [
+        x
+        for i in range(len(KEYS))
+        for n in (6, 7)
+        for x in Location.prefix(f"/k{i}-{n}", f"default-k{i}-{n}")
+    ]
+    return (*hashed, *(x for n in NAMES for x in Location.prefix(f"/{n}", f"default-{n}-8080")))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import pytest
 from ingressbed.backends.local_addresses import AddressBlock
 from ingressbed.backends.processes import Child, child_pids
 from ingressbed.errors import ConfigError, SetupError
-from ingressbed.ingress_nginx_lua import Backend, Location, LuaPlane, Server, Tls
+from ingressbed.ingress_nginx_lua import Backend, Location, Server, Tls
+from ingressbed.ingress_nginx_lua.run import LuaPlane
 from ingressbed.planes.base import Listen
 from ingressbed.vocabulary import Endpoint
 from tests.lua_bed import needs_lua
@@ -21,7 +22,7 @@ from tests.real_processes import processes_mentioning, wait_gone
 
 pytestmark = [pytest.mark.slow, needs_lua]
 
-SERVERS = [Server("_", (Location("/", "default-web-8080"),))]
+SERVERS = [Server("_", Location.prefix("/", "default-web-8080"))]
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_posts_waits_and_stop(block: AddressBlock):
         held = plane.held()
         assert held is not None and '"name": "default-web-8080"' in held
         before = (block.run_dir / "nginx.conf").read_text()
-        broken = [Server("_", (Location("/a(", "default-web-8080", use_regex=True),))]
+        broken = [Server("_", (Location('~* "^/a("', "/a(", "default-web-8080"),))]
         with pytest.raises(ConfigError, match=r"^nginx rejected the generated config: \[emerg\] "):
             plane.configure(broken)
         assert (block.run_dir / "nginx.conf").read_text() == before  # the running one stays

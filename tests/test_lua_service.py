@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from ingressbed.errors import ConfigError
-from ingressbed.ingress_nginx_lua import Backend, Location, Server, ServicePort, ServiceProxy
+from ingressbed.ingress_nginx_lua import Backend, Location, Server, ServicePort
 from ingressbed.ingress_nginx_lua.service_conf import render
+from ingressbed.ingress_nginx_lua.service_run import ServiceProxy
 from ingressbed.planes.base import Listen
 from ingressbed.vocabulary import Endpoint
 from tests.lua_bed import LuaBed, lua_bed, needs_lua
@@ -69,7 +70,7 @@ def test_what_haproxy_cannot_take_is_refused(ports, message):
 
 @pytest.fixture(scope="module")
 def bed() -> Iterator[tuple[LuaBed, ServicePort]]:
-    with lua_bed([Server("_", (Location("/", "default-web-8080"),))], pods=6) as started:
+    with lua_bed([Server("_", Location.prefix("/", "default-web-8080"))], pods=6) as started:
         status = Listen(f"{started.block.prefix}.2", 0, started.block.free_port())
         service = ServicePort("default-web-8080", f"{started.block.prefix}.3", 8080)
         service = ServicePort(service.name, service.address, service.port, started.endpoints())

@@ -51,7 +51,15 @@ def test_a_missing_capability_skips_before_fixtures_and_names_it(pytester):
     assert shutil.which("curl"), "curl is needed by the local backend's tests"
     pytester.makepyfile(test_marked=TESTS)
     result = pytester.runpytest_inprocess(
-        "--backend", "local", "-p", "no:cacheprovider", "-rsE", "-p", "no:randomly"
+        "--backend",
+        "local",
+        "--data-plane",
+        "nginx",
+        "-p",
+        "no:cacheprovider",
+        "-rsE",
+        "-p",
+        "no:randomly",
     )
     result.assert_outcomes(passed=2, skipped=1, errors=1)
     result.stdout.fnmatch_lines(
@@ -75,6 +83,8 @@ def test_cookie(bed):
     pass
 """
     )
-    result = pytester.runpytest_inprocess("--backend", "local", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(
+        "--backend", "local", "--data-plane", "nginx", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(skipped=1)
     assert "Starting" not in result.stdout.str()

@@ -93,8 +93,8 @@ def test_pytest_stops_at_start_up_with_one_line_for_a_bad_variable(
     assert lines == [f"ERROR: ingressbed: {variable}={value!r}: " + lines[0].split(": ", 3)[3]]
 
 
-def test_the_data_plane_defaults_to_nginx_and_takes_the_local_planes():
-    assert BedOptions().data_plane == "nginx"
+def test_the_data_plane_defaults_to_ingress_nginx_and_takes_the_local_planes():
+    assert BedOptions().data_plane == "ingress-nginx"
     options = resolve({"backend": "local"}, {"INGRESSBED_DATA_PLANE": "haproxy:pod-ids"})
     assert options.data_plane == "haproxy:pod-ids"
     assert resolve({"data_plane": "nginx:ip-hash"}, {}).backend == "auto"  # auto may be local

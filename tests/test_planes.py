@@ -80,8 +80,7 @@ def test_every_data_plane_has_a_module() -> None:
 
 def test_local_planes_are_those_with_a_program() -> None:
     local = {p.name for p in planes.local_planes()}
-    assert DataPlane.INGRESS_NGINX not in local
-    assert {DataPlane.NGINX, DataPlane.HAPROXY} <= local
+    assert {DataPlane.INGRESS_NGINX, DataPlane.NGINX, DataPlane.HAPROXY} <= local
     for plane in planes.local_planes():
         assert plane.program is not None and plane.local_capabilities
 

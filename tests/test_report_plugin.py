@@ -97,7 +97,7 @@ def test_a_played_candidates_verdicts_become_its_report_record():
     from ingressbed.evidence import Evidence
     from ingressbed.placement import synthetic_endpoints
     from ingressbed.properties import Traffic
-    from ingressbed.pytest_plugin.report import result_of
+    from ingressbed.report.candidates import played
     from ingressbed.scenario.verdict import judge
     from ingressbed.vocabulary import Observation
 
@@ -112,7 +112,7 @@ def test_a_played_candidates_verdicts_become_its_report_record():
     mix = Traffic({8080: eps}, pods, [], [*first, lost], [], [], [], None, {}, requests=7)
     evidence = Evidence((), tuple(pods), "t", "nginx", candidate.scenario.setup, {}, {"mix": mix})
     verdict = judge(candidate.scenario, evidence)
-    record = result_of(candidate, "nginx", verdict)
+    record = played(candidate, "nginx", verdict)
     assert record.status == "measured" and not record.ok
     assert record.requests == 7 and record.errors == 1
     assert record.error_examples == ("http c h/x -> 0 refused",)

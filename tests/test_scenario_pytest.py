@@ -149,6 +149,6 @@ def test_a_scenario_item_carries_the_capabilities_it_needs_as_a_needs_mark(pytes
     assert marks["cookie"] is not None
     assert marks["cookie"].args == ("cookie-affinity", "scale")
     assert marks["good"] is not None and marks["good"].args == ("hash",)
-    result = pytester.runpytest_inprocess(*ARGS, "-rs", "cookie.yaml")
+    result = pytester.runpytest_inprocess(*ARGS, "--data-plane", "nginx", "-rs", "cookie.yaml")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*lacks: cookie-affinity*"])

@@ -112,7 +112,18 @@ def test_the_plugin_works_from_the_wheel_in_an_empty_folder(wheel, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target)}
     env.pop("PYTEST_ADDOPTS", None)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--backend", "local", "-p", "no:cacheprovider", "-rs"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--backend",
+            "local",
+            "--data-plane",
+            "nginx",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+        ],
         cwd=project,
         capture_output=True,
         text=True,

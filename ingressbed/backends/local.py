@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -39,11 +38,14 @@ from ingressbed.backends import base, converge
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.backends.local_addresses import LOCK_DIR, AddressBlock
 from ingressbed.backends.local_pods import PodSet
-from ingressbed.backends.processes import Child, signals_deferred
+from ingressbed.backends.processes import Child, find_program, signals_deferred
+from ingressbed.controller import MODEL_VERSION
 from ingressbed.errors import ConfigError, SetupError, ToolError
+from ingressbed.ingress_nginx_lua.modules import find_lua_modules
+from ingressbed.ingress_nginx_lua.service_run import ServiceProxy
 from ingressbed.options import BedOptions
 from ingressbed.planes import Listen, Plane, Program
-from ingressbed.planes.settings import GENERATION_PATH
+from ingressbed.planes.base import LuaModules, Post, RunContext, ServicePort
 from ingressbed.progress import Steps
 from ingressbed.vocabulary import (
     HELLOGO_PORTS,
@@ -57,29 +59,13 @@ from ingressbed.vocabulary import (
     Setup,
 )
 
+#: The Service proxy's files diagnostics copy.
+SERVICE_FILES = ("services.cfg", "services.log")
 _IDLE = Setup(IngressSpec("idle", (Route("/healthz-idle", HTTP_PORT),)), replicas=0)
 
 
 _HAPROXY_PREFIX = re.compile(r"^\[(ALERT|WARNING|NOTICE)\]\s+\(\d+\) : (?:config : )?")
 _NGINX_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ")
-
-
-def find_program(program: Program) -> str:
-    """Path of ``program``'s binary, or a ToolError saying how to install it."""
-    override = os.environ.get(program.variable)
-    if override:
-        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
-            raise ToolError(f"{program.variable}={override} is not an executable file")
-        return override
-    search = os.pathsep.join([os.environ.get("PATH", ""), *program.search_dirs])
-    found = shutil.which(program.name, path=search)
-    if not found:
-        where = f" (nor {', '.join(program.search_dirs)})" if program.search_dirs else ""
-        raise ToolError(
-            f"{program.name} not found on PATH{where}: install it "
-            f"({program.package}) or set {program.variable}"
-        )
-    return found
 
 
 def program_of(plane: Plane) -> Program:
@@ -124,6 +110,11 @@ class LocalBackend:
         self.program = program_of(self.plane)
         self.capabilities = self.plane.local_capabilities
         self._bin = ""
+        self._lua: LuaModules | None = None
+        self._last_post = 0
+        self._posted: bytes | None = None
+        self._running: bytes | None = None  # posted by the last fresh apply
+        self._services: ServiceProxy | None = None
         self._block: AddressBlock | None = None
         self._pods: PodSet | None = None
         self._proxy: Child | None = None
@@ -143,12 +134,16 @@ class LocalBackend:
         binary = self._bin or find_program(self.program)
         out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
         match = re.search(self.program.version_pattern, out.stderr + out.stdout)
-        return {
+        found = {
             self.program.name: match.group(1) if match else "unknown",
             "data plane": str(self.data_plane),
             "python": sys.version.split()[0],
             "hellogo": "source",
         }
+        if self.plane.versioned:  # the bed's own implementation of the controller's rules
+            found["data plane"] = f"{self.data_plane} (local)"
+            found["controller rules"] = f"controller-v{MODEL_VERSION} (the bed's model)"
+        return found
 
     def bring_up(self) -> list[BringUpStep]:
         """The start, step by step: what ``start()`` runs and ``--dry-run`` prints."""
@@ -204,6 +199,19 @@ class LocalBackend:
 
     def _find_program(self) -> None:
         self._bin = find_program(self.program)
+        if self.program.needs_lua:
+            try:
+                self._lua = find_lua_modules()
+            except ToolError as exc:
+                runs = [
+                    p.name.value
+                    for p in planes.local_planes()
+                    if p.program is not None and not p.program.needs_lua
+                ]
+                raise ToolError(
+                    f"{exc} (data plane {self.data_plane} needs it; the other local data planes "
+                    f"do not: --data-plane {' | '.join(runs)})"
+                ) from None
 
     def _reserve(self) -> None:
         with signals_deferred():  # a lock or folder taken is a lock or folder recorded
@@ -240,6 +248,9 @@ class LocalBackend:
         if self._proxy is not None:
             self._proxy.stop()
             self._proxy = None
+        if self._services is not None:
+            self._services.stop()
+            self._services = None
         if self._pods is not None:
             self._pods.close()
             self._pods = None
@@ -293,9 +304,33 @@ class LocalBackend:
         return sorted(self._require_started().pods, key=_ip_key)
 
     def endpoints(self, port: int) -> list[Endpoint]:
+        """The balancer's peers for hellogo ``port``: the pods (by address), or the Service
+        address where the plane sends to one (``service-upstream``)."""
+        pods = self._pod_endpoints(port)
+        if self._run_dir is None or self._listen is None or self._block is None:
+            return pods
+        run = RunContext(self._listen, str(self._run_dir), self._generation, self._lua,
+                         service_address=self._block.service)  # fmt: skip
+        return self.plane.peers(self._setup, {port: pods}, run).get(port, pods)
+
+    def _pod_endpoints(self, port: int) -> list[Endpoint]:
         if port not in HELLOGO_PORTS:
             raise ConfigError(f"hellogo has no port {port}; its ports are {HELLOGO_PORTS}")
         return [Endpoint(pod.ip, port) for pod in self.pods()]
+
+    def apply_keeping_balancers(self, setup: Setup) -> None:
+        """Apply ``setup`` as the plane's controller applies a change to a running data plane
+        (ingress-nginx: its running balancers keep their hash key; the other planes
+        re-render, as their controllers do); no traffic check, as after ``kubectl apply``."""
+        ingress_keys.check(setup)
+        lacking = base.missing(self, ingress_keys.required_capabilities(setup))
+        if lacking:
+            raise ConfigError(
+                f"the local backend ({self.data_plane}) cannot serve {', '.join(lacking)}; "
+                "run on --backend kind or cluster"
+            )
+        self._require_started()
+        self._configure(setup, fresh=False)
 
     def scale(self, replicas: int) -> None:
         self._require_started()
@@ -324,6 +359,7 @@ class LocalBackend:
         if run_dir is None:
             return []
         sources = [(run_dir / name, f"{self.program.name}-{name}") for name in self.program.files]
+        sources += [(run_dir / "services" / n, f"services-{n}") for n in SERVICE_FILES]
         sources += [(log, f"pod-{log.name}") for log in (self._pods.logs() if self._pods else [])]
         for src, name in sources:
             with contextlib.suppress(FileNotFoundError):
@@ -381,7 +417,13 @@ class LocalBackend:
             return f"{line.replace(str(run_dir) + '/', '')} (could not keep it: {exc.strerror})"
         return f"{line.replace(str(run_dir), str(folder))} (kept in {folder})"
 
-    def _configure(self, setup: Setup) -> None:
+    def _configure(self, setup: Setup, *, fresh: bool = True) -> None:
+        """Serve ``setup``: pods, the program's files (reloaded only when they change), the
+        plane's posts; return once the plane says it is all in force.
+
+        ``fresh``: the bed's own apply (balancers whose key changed are remade); False: as
+        the plane's controller applies a change to a running data plane.
+        """
         pods = self._require_started()
         assert self._listen is not None and self._run_dir is not None
         # The translation first: a candidate the data plane cannot take starts no pod.
@@ -394,16 +436,46 @@ class LocalBackend:
             slow = f", {setup.slow_pods} slow by {slow_ms} ms" if setup.slow_pods else ""
             with self.steps.step(f"{verb} hellogo pods ({have} -> {setup.replicas}{slow})"):
                 pods.ensure(setup.replicas, setup.slow_pods, slow_ms)
-        self._generation += 1
-        endpoints = {port: self.endpoints(port) for port in setup.ingress.ports}
-        files = self.plane.render(
-            setup, balance, endpoints, self._listen, str(self._run_dir), self._generation
+        endpoints = {port: self._pod_endpoints(port) for port in setup.ingress.ports}
+        run = RunContext(
+            self._listen,
+            str(self._run_dir),
+            self._generation,
+            self._lua,
+            service_address=self._block.service if self._block is not None else "",
         )
+        files = self.plane.render(setup, balance, endpoints, run)
+        workers = self.plane.workers(setup)
+        if self._proxy is None or not _unchanged(self._run_dir, files):
+            self._generation += 1
+            run = dataclasses.replace(run, generation=self._generation)
+            self._load(self.plane.render(setup, balance, endpoints, run))
+            self._wait_in_force(workers)
+        self._setup = setup
+        self._configure_services(self.plane.service_ports(setup, endpoints, run))
+        posts = self.plane.posts(
+            setup, balance, endpoints, run, previous=self._posted, running=self._running,
+            fresh=fresh,
+        )  # fmt: skip
+        for post in posts:
+            self._post(post)
+            if post.reload:  # new workers start every balancer from this post
+                self._generation += 1
+                run = dataclasses.replace(run, generation=self._generation)
+                self._load(self.plane.render(setup, balance, endpoints, run))
+            self._wait_in_force(workers)
+        if fresh or self._running is None:
+            self._running = self._posted
+        assert self._proxy is not None
+        self._proxy.mark_ready()
+
+    def _load(self, files: dict[str, str]) -> None:
+        """Write ``files``, check the program's configuration, start or reload it."""
+        assert self._listen is not None and self._run_dir is not None
         for name, text in files.items():
             _write_atomically(self._run_dir / name, text)
-        conf = self._run_dir / self.program.config
+        conf = self._run_dir / next(iter(files))
         self._check_config(conf)
-        self._setup = setup
         if self._proxy is None:
             with signals_deferred():
                 self._proxy = Child(
@@ -415,8 +487,47 @@ class LocalBackend:
                 )
         else:
             self._proxy.signal(signal.Signals[self.program.reload_signal])
-        self._wait_generation(self.plane.workers(setup))
-        self._proxy.mark_ready()
+
+    def _configure_services(self, services: list[ServicePort]) -> None:
+        """Run the Service proxy (kube-proxy's stand-in) with ``services``, from the first
+        setup that needs one on; it keeps running (without listeners) after."""
+        assert self._block is not None and self._run_dir is not None
+        if not services and self._services is None:
+            return
+        if self._services is None:
+            status = Listen(self._block.service, 0, self._block.free_port())
+            folder = self._run_dir / "services"
+            folder.mkdir(exist_ok=True)
+            self._services = ServiceProxy(folder, status, on_exit=self._died)
+            self.steps.note(f"local backend: Service addresses on {self._block.service}")
+        self._services.configure(services)
+
+    def _post(self, post: Post, timeout: float = 5.0) -> None:
+        """POST ``post`` to the status server (in a later whole second than the last post,
+        where the program applies no more than one post a second)."""
+        assert self._listen is not None
+        if self.program.posts_per_second:
+            deadline = time.monotonic() + 2.0
+            while int(time.time()) <= self._last_post and time.monotonic() < deadline:
+                time.sleep(0.01)  # until the clock's second turns, not an assumed delay
+        conn = http.client.HTTPConnection(
+            self._listen.address, self._listen.status_port, timeout=timeout
+        )
+        try:
+            conn.request(
+                "POST", post.path, body=post.body, headers={"Content-Type": "application/json"}
+            )
+            response = conn.getresponse()
+            said = response.read().decode(errors="replace").strip()
+        except OSError as exc:
+            raise SetupError(f"{self.program.name} did not take {post.path}: {exc}") from exc
+        finally:
+            conn.close()
+        self._last_post = int(time.time())
+        if not 200 <= response.status < 300:
+            first = said.splitlines()[0] if said else f"HTTP {response.status}"
+            raise ConfigError(f"{self.program.name} refused {post.path}: {first}")
+        self._posted = post.body
 
     def _command(self, template: tuple[str, ...], conf: Path) -> list[str]:
         assert self._run_dir is not None
@@ -437,30 +548,31 @@ class LocalBackend:
             line = self._evidence(lines[0].strip(), self.program.config, self.program.check_log)
             raise ConfigError(f"{self.program.name} rejected the generated config: {line}")
 
-    def _wait_generation(self, workers: int, timeout: float = 10.0) -> None:
-        """Poll the status server on new connections until the new generation answers
-        and only the new workers are left."""
+    def _wait_in_force(self, workers: int, timeout: float = 10.0) -> None:
+        """Poll the status server on new connections until the plane says the current
+        generation (and every post) is in force and only the new workers are left."""
         assert self._proxy is not None and self._listen is not None
         deadline = time.monotonic() + timeout
-        want = str(self._generation)
         name = self.program.name
         while time.monotonic() < deadline:
             if not self._proxy.alive():
                 self._proxy.expect_exit()
                 raise SetupError(f"{name} exited: {self._error_line()}")
-            if self._status() == want and _child_count(self._proxy.pid) <= workers:
+            in_force = self.plane.in_force(self._fetch, self._generation)
+            if in_force and _child_count(self._proxy.pid) <= workers:
                 return
             time.sleep(0.005)  # polling interval, not a wait for an assumed duration
         raise SetupError(
-            f"{name} did not serve config generation {want} within {timeout:.0f}s: "
-            f"{self._error_line()}"
+            f"{name} did not serve config generation {self._generation} within "
+            f"{timeout:.0f}s: {self._error_line()}"
         )
 
-    def _status(self) -> str | None:
+    def _fetch(self, path: str) -> str | None:
+        """GET ``path`` of the status server on a new connection: the body, or None."""
         assert self._listen is not None
         conn = http.client.HTTPConnection(self._listen.address, self._listen.status_port, timeout=1)
         try:
-            conn.request("GET", GENERATION_PATH)
+            conn.request("GET", path)
             response = conn.getresponse()
             return response.read().decode() if response.status == 200 else None
         except OSError:
@@ -479,6 +591,17 @@ class LocalBackend:
                     found = lines[-1].strip()
                     break
         return self._evidence(found, *self.program.files)
+
+
+def _unchanged(folder: Path, files: dict[str, str]) -> bool:
+    """Whether every file in ``files`` already holds that text."""
+    for name, text in files.items():
+        try:
+            if (folder / name).read_text() != text:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -213,6 +213,11 @@ class AddressBlock:
                 raise SetupError(f"could not remove the run folder {self.run_dir}")
             self.run_dir = None
 
+    @property
+    def service(self) -> str:
+        """The address Services get on this block (``.2``: pods start at ``.10``)."""
+        return f"{self.prefix}.2"
+
     def next_pod_address(self) -> str:
         if self._next > LAST_POD:
             raise SetupError(f"pod addresses in {self.prefix}.0/24 are used up for this run")

@@ -23,6 +23,7 @@ import ctypes
 import os
 import select
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
@@ -32,7 +33,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from ingressbed.errors import SetupError
+from ingressbed.errors import SetupError, ToolError
+from ingressbed.planes.base import Program
 
 _PR_SET_PDEATHSIG = 1
 _DEFERRED = (signal.SIGINT, signal.SIGTERM)
@@ -334,3 +336,21 @@ def child_pids(pid: int) -> list[int]:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def find_program(program: Program) -> str:
+    """Path of ``program``'s binary, or a ToolError saying how to install it."""
+    override = os.environ.get(program.variable)
+    if override:
+        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
+            raise ToolError(f"{program.variable}={override} is not an executable file")
+        return override
+    search = os.pathsep.join([os.environ.get("PATH", ""), *program.search_dirs])
+    found = shutil.which(program.name, path=search)
+    if not found:
+        where = f" (nor {', '.join(program.search_dirs)})" if program.search_dirs else ""
+        raise ToolError(
+            f"{program.name} not found on PATH{where}: install it "
+            f"({program.package}) or set {program.variable}"
+        )
+    return found

@@ -10,13 +10,17 @@ The parts, each in its own module:
   output included);
 - ``conf``: nginx.conf from ``LuaConf`` (servers, locations, listen addresses); ``modules``:
   where Debian keeps the Lua module and libraries;
-- ``status``: the status listener's client and its sync state; ``run``: ``LuaPlane``, the
-  runner (start, reload, post, wait until every worker applied a post, stop);
+- ``status``: the status listener's client; ``sync``: what its ``/sync`` answer means;
+  ``run``: ``LuaPlane``, the runner (start, reload, post, wait until every worker applied
+  a post, stop);
 - ``service_conf`` / ``service_run``: Service addresses for ``service-upstream`` (HAProxy
   in TCP mode, one random pod per connection).
 
 docs/ingress-nginx-local.md says what each rule is, where it comes from, and every known
 difference from the real controller.
+
+The package itself exports the pure parts only (the plane module imports them); the
+runner, the status client and the Service proxy are imported from their modules.
 """
 
 from ingressbed.ingress_nginx_lua.backends import (
@@ -28,12 +32,9 @@ from ingressbed.ingress_nginx_lua.backends import (
     document,
 )
 from ingressbed.ingress_nginx_lua.backends_read import read_document, replace_endpoints
-from ingressbed.ingress_nginx_lua.conf import Location, LuaConf, Server, Tls, render
-from ingressbed.ingress_nginx_lua.modules import LUA_DIR, LuaModules, find_lua_modules
-from ingressbed.ingress_nginx_lua.run import LuaPlane
-from ingressbed.ingress_nginx_lua.service_conf import ServicePort
-from ingressbed.ingress_nginx_lua.service_run import ServiceProxy
-from ingressbed.ingress_nginx_lua.status import StatusClient, SyncState, WorkerState
+from ingressbed.ingress_nginx_lua.conf import LUA_DIR, Location, LuaConf, Server, Tls, render
+from ingressbed.ingress_nginx_lua.sync import SyncState, WorkerState
+from ingressbed.planes.base import ServicePort
 
 __all__ = [
     "ALGORITHMS",
@@ -43,18 +44,13 @@ __all__ = [
     "CookieAffinity",
     "Location",
     "LuaConf",
-    "LuaModules",
-    "LuaPlane",
     "Server",
     "ServicePort",
-    "ServiceProxy",
-    "StatusClient",
     "SyncState",
     "Tls",
     "TrafficShaping",
     "WorkerState",
     "document",
-    "find_lua_modules",
     "read_document",
     "render",
     "replace_endpoints",

@@ -7,15 +7,11 @@ The shape follows the controller's template, reduced to what balancing and affin
   written), picks main or canary backend in the rewrite phase (503 when the backend has
   no balancer: not posted, or no endpoints) and proxies to the balancer, which picks the
   peer per try: 3 tries on error or timeout (``proxy_next_upstream``);
-- locations as the controller writes them: a Prefix path ``/p`` becomes ``location /p/``
-  plus ``location = /p`` (unless an Exact ``/p`` exists); Exact is ``location = ``;
-  ImplementationSpecific is a plain prefix; when any location of a server uses a regex
-  (``use-regex``) or a rewrite target other than its path, EVERY location of that server
-  becomes a case-insensitive regex ``location ~* "^PATH"``; a rewrite target adds
-  ``rewrite "(?i)PATH" TARGET break;``; locations in the controller's order (by path,
-  descending, then longest first);
-- every server without a ``/`` prefix location answers 404 ``default backend - 404`` there;
-  the default server (``_``) always exists;
+- the servers and locations the controller model builds (``ingressbed.controller``): each
+  location's text after ``location`` (``Location.argument``) is the model's, in the model's
+  order: this module decides none of the controller's location rules, it writes them; a
+  rewrite target adds ``rewrite "(?i)PATH" TARGET break;``; a location of the default
+  backend answers 404 ``default backend - 404``; the default server (``_``) always exists;
 - ``use-forwarded-headers`` as the bed always sets it: the client address is the leftmost
   X-Forwarded-For entry from any IPv4 peer; X-Real-IP and X-Forwarded-For (the header plus
   the peer, as the controller sends it) go to the pod; WebSocket upgrade on every location;
@@ -28,18 +24,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ingressbed.errors import ConfigError
-from ingressbed.ingress_nginx_lua.modules import LuaModules
-from ingressbed.planes.base import Listen
+from ingressbed.planes.base import Listen, LuaModules
 from ingressbed.planes.settings import GENERATION_PATH
 
+#: The bed's Lua modules (``bed/*.lua``), package data.
+LUA_DIR = Path(__file__).resolve().parent / "lua"
 #: The status listener's paths.
 BACKENDS_PATH = "/configuration/backends"
 SYNC_PATH = "/sync"
 BALANCERS_PATH = "/balancers"
-#: Path types of the Ingress API.
-PATH_TYPES = ("Prefix", "Exact", "ImplementationSpecific")
 DEFAULT_SERVER = "_"
 DEFAULT_BACKEND_ANSWER = "default backend - 404"
 
@@ -50,29 +46,35 @@ _TARGET = re.compile(r"[^\s;{}\"'\\]+")
 
 @dataclass(frozen=True)
 class Location:
-    """One Ingress path of a server.
+    """One nginx location, as the controller writes it.
 
-    ``path`` as written in the Ingress (empty means ``/``); ``backend`` the name of the
-    backend it sends to (``<namespace>-<service>-<port>``). Timeouts in seconds.
+    ``argument`` is the text after ``location`` (the controller model's
+    ``Location.nginx``: ``"/p/"``, ``= "/p"``, ``~* "^/p"``); ``path`` the Ingress path as
+    written (nginx's ``$location_path``, read by the cookie's default Path and the cookie
+    locations list); ``backend`` the backend it sends to (``<namespace>-<service>-<port>``),
+    empty for the default backend (404). ``rewrite`` a rewrite target (its pattern is
+    ``path``). ``headers`` are added to every answer (CORS). Timeouts in seconds.
     """
 
+    argument: str
     path: str
-    backend: str
-    path_type: str = "Prefix"
-    use_regex: bool = False
-    rewrite_target: str = ""
+    backend: str = ""
+    rewrite: str = ""
     connect_timeout: int = 5
     send_timeout: int = 60
     read_timeout: int = 60
     next_upstream_tries: int = 3
+    body_size: str = "1m"
+    headers: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def written_path(self) -> str:
-        return self.path or "/"
-
-    @property
-    def rewrites(self) -> bool:
-        return bool(self.rewrite_target) and self.rewrite_target != self.written_path
+    @staticmethod
+    def prefix(path: str, backend: str) -> tuple[Location, ...]:
+        """The two locations the controller writes for a plain ``Prefix`` path on a server
+        without regex locations: ``"/p/"`` and its exact twin ``= "/p"`` (``/``: one)."""
+        if path == "/":
+            return (Location('"/"', "/", backend),)
+        base = path.rstrip("/")
+        return (Location(f'"{base}/"', path, backend), Location(f'= "{base}"', path, backend))
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class LuaConf:
     """Everything nginx.conf is rendered from.
 
     ``listen`` is the ingress address and port and the status port; ``run_dir`` holds
-    the pid file, logs and temp folders; ``lua_dir`` the bed's Lua (``modules.LUA_DIR``);
+    the pid file, logs and temp folders; ``lua_dir`` the bed's Lua (``LUA_DIR``);
     ``generation`` is what ``/generation`` answers (one more per configuration change).
     """
 
@@ -132,91 +134,49 @@ def _check(conf: LuaConf) -> None:
         if name in seen:
             raise ConfigError(f"server {name} is listed twice: give each host one Server")
         seen.add(name)
+        arguments: set[str] = set()
         for location in server.locations:
-            where = f"server {name}, path {location.written_path!r}"
-            if location.path_type not in PATH_TYPES:
-                raise ConfigError(
-                    f"{where}: path type {location.path_type!r} is not one of "
-                    f"{', '.join(PATH_TYPES)}"
-                )
-            if not location.written_path.startswith("/"):
-                raise ConfigError(f"{where}: a path starts with /")
-            if not _NAME.fullmatch(location.backend):
+            where = f"server {name}, location {location.argument}"
+            if location.argument in arguments:
+                raise ConfigError(f"{where}: listed twice; nginx refuses that: keep one of them")
+            arguments.add(location.argument)
+            if location.backend and not _NAME.fullmatch(location.backend):
                 raise ConfigError(
                     f"{where}: backend name {location.backend!r} is not "
                     "letters, digits, '.', '_' and '-'"
                 )
-            if location.rewrite_target and not _TARGET.fullmatch(location.rewrite_target):
+            if location.rewrite and not _TARGET.fullmatch(location.rewrite):
                 raise ConfigError(
-                    f"{where}: rewrite target {location.rewrite_target!r} "
-                    "holds blanks, quotes, braces or ';'"
+                    f"{where}: rewrite target {location.rewrite!r} holds blanks, quotes, "
+                    "braces or ';'"
                 )
             if location.next_upstream_tries < 1:
                 raise ConfigError(f"{where}: proxy tries must be at least 1")
 
 
-def _ordered(locations: tuple[Location, ...]) -> list[Location]:
-    """The controller's order: by path descending, then (stable) longest first."""
-    by_path = sorted(locations, key=lambda loc: loc.written_path, reverse=True)
-    return sorted(by_path, key=lambda loc: len(loc.written_path), reverse=True)
-
-
-def _blocks(server: Server) -> list[tuple[str, Location | None]]:
-    """(location directive argument, location) per block; None is the default backend."""
-    locations = _ordered(server.locations)
-    regex = any(loc.use_regex or loc.rewrites for loc in locations)
-    exact = {loc.written_path for loc in locations if loc.path_type == "Exact"}
-    has_root = any(loc.written_path == "/" and loc.path_type != "Exact" for loc in locations)
-    # (path, exact) per block: a plain Prefix path gets a trailing "/" and an Exact twin
-    # (unless an Exact location of that path exists), as the controller normalizes them.
-    blocks: list[tuple[str, bool, Location | None]] = []
-    for loc in locations:
-        path = loc.written_path
-        plain = not (loc.use_regex or loc.rewrites)
-        if loc.path_type == "Prefix" and path != "/" and plain:
-            blocks.append((path if path.endswith("/") else path + "/", False, loc))
-            if path not in exact:
-                blocks.append((path, True, loc))
-        else:
-            blocks.append((path, loc.path_type == "Exact", loc))
-    if not has_root:
-        blocks.append(("/", False, None))
-    entries: list[tuple[str, Location | None]] = []
-    for path, is_exact, target in blocks:
-        if regex:
-            argument = f"~* {_quoted('^' + path)}"
-        elif is_exact:
-            argument = f"= {_quoted(path)}"
-        else:
-            argument = _quoted(path)
-        if any(argument == taken for taken, _ in entries):
-            raise ConfigError(
-                f"server {server.hostname}: two paths both become location {argument}; "
-                "nginx refuses that: keep one of them"
-            )
-        entries.append((argument, target))
-    return entries
-
-
-def _location(argument: str, loc: Location | None) -> list[str]:
-    if loc is None:
+def _location(loc: Location) -> list[str]:
+    if not loc.backend:
         return [
-            f"        location {argument} {{",
+            f"        location {loc.argument} {{",
             f'            return 404 "{DEFAULT_BACKEND_ANSWER}\\n";',
             "        }",
         ]
     rewrite = (
-        [f"            rewrite {_quoted('(?i)' + loc.written_path)} {loc.rewrite_target} break;"]
-        if loc.rewrites
+        [f"            rewrite {_quoted('(?i)' + loc.path)} {loc.rewrite} break;"]
+        if loc.rewrite
         else []
     )
+    headers = [
+        f"            add_header {name} {_quoted(value)} always;" for name, value in loc.headers
+    ]
     return [
-        f"        location {argument} {{",
-        f"            set $location_path {_literal(loc.written_path)};",
+        f"        location {loc.argument} {{",
+        f"            set $location_path {_literal(loc.path)};",
         f"            set $proxy_upstream_name {_quoted(loc.backend)};",
         '            set $proxy_alternative_upstream_name "";',
         '            rewrite_by_lua_block { require("bed.balancer").rewrite() }',
         '            log_by_lua_block { require("bed.balancer").log() }',
+        f"            client_max_body_size {_quoted(loc.body_size)};",
         "            proxy_http_version 1.1;",
         "            proxy_buffering off;",
         "            proxy_set_header Host $http_host;",
@@ -232,6 +192,7 @@ def _location(argument: str, loc: Location | None) -> list[str]:
         "            proxy_next_upstream error timeout;",
         "            proxy_next_upstream_timeout 0;",
         f"            proxy_next_upstream_tries {loc.next_upstream_tries};",
+        *headers,
         *rewrite,
         "            proxy_pass http://upstream_balancer;",
         "        }",
@@ -245,8 +206,11 @@ def _server(server: Server, conf: LuaConf) -> list[str]:
     if conf.tls is not None:
         lines.append(f"        listen {address}:{conf.tls.port} ssl{default};")
     lines.append(f"        server_name {server.hostname};")
-    for argument, loc in _blocks(server):
-        lines += _location(argument, loc)
+    locations = list(server.locations)
+    if not any(loc.argument in ('"/"', '~* "^/"') for loc in locations):
+        locations.append(Location('"/"', "/"))  # the default backend answers the rest
+    for loc in locations:
+        lines += _location(loc)
     lines.append("    }")
     return lines
 

@@ -4,19 +4,17 @@ The local ingress-nginx plane loads two dynamic modules into the OS's nginx (the
 development kit and ``ngx_http_lua``, Debian package ``libnginx-mod-http-lua``) and needs
 ``resty.core`` (``lua-resty-core``, which the Lua module refuses to start without) and
 ``cjson`` (``lua-cjson``). ``find_lua_modules`` finds them or says in one line what to
-install. ``LUA_DIR`` is the bed's own balancer, shipped as package data.
+install. The bed's own balancer is ``conf.LUA_DIR`` (package data).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from ingressbed.errors import ToolError
+from ingressbed.planes.base import LuaModules
 
-#: The bed's Lua modules (``bed/*.lua``), package data.
-LUA_DIR = Path(__file__).resolve().parent / "lua"
 #: Where Debian's nginx keeps its dynamic modules.
 NGINX_MODULES = Path("/usr/lib/nginx/modules")
 #: Where Debian keeps Lua 5.1 source modules (resty.core) and compiled ones (cjson.so).
@@ -28,16 +26,6 @@ LUA_LIB_PATTERNS: tuple[str, ...] = (
 )
 #: The one line that fixes a missing piece.
 INSTALL = "apt-get install libnginx-mod-http-lua lua-resty-core lua-cjson"
-
-
-@dataclass(frozen=True)
-class LuaModules:
-    """What nginx.conf loads: the two module files and the Lua search folders."""
-
-    ndk: str
-    lua: str
-    lua_path: tuple[str, ...]
-    lua_cpath: tuple[str, ...]
 
 
 def find_lua_modules(

@@ -32,15 +32,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ingressbed.backends.local import find_program
-from ingressbed.backends.processes import Child, child_pids, signals_deferred
+from ingressbed.backends.processes import Child, child_pids, find_program, signals_deferred
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.ingress_nginx_lua.backends import Backend, document
 from ingressbed.ingress_nginx_lua.backends_read import read_document
-from ingressbed.ingress_nginx_lua.conf import LuaConf, Server, Tls, render
-from ingressbed.ingress_nginx_lua.modules import LUA_DIR, LuaModules, find_lua_modules
+from ingressbed.ingress_nginx_lua.conf import LUA_DIR, LuaConf, Server, Tls, render
+from ingressbed.ingress_nginx_lua.modules import find_lua_modules
 from ingressbed.ingress_nginx_lua.status import StatusClient, SyncState
-from ingressbed.planes.base import Listen
+from ingressbed.planes.base import Listen, LuaModules
 from ingressbed.planes.nginx import PROGRAM as NGINX
 
 #: Seconds between two looks at a condition (a polling interval, not a wait for an event).

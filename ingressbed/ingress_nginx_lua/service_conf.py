@@ -18,31 +18,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ingressbed.errors import ConfigError
-from ingressbed.planes.base import Listen
+from ingressbed.planes.base import Listen, ServicePort
 from ingressbed.planes.settings import GENERATION_PATH
-from ingressbed.vocabulary import Endpoint
 
 #: Longest an old worker may keep its connections after a reload.
 HARD_STOP_SECONDS = 5
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-@dataclass(frozen=True)
-class ServicePort:
-    """One Service port: its name (the backend name), address, port and pods."""
-
-    name: str
-    address: str
-    port: int
-    endpoints: tuple[Endpoint, ...] = ()
-
-    @property
-    def endpoint(self) -> Endpoint:
-        """What the controller posts for this Service port under service-upstream."""
-        return Endpoint(self.address, self.port)
 
 
 def render(services: Sequence[ServicePort], status: Listen, generation: int = 1) -> str:

@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ingressbed.backends.local import find_program
-from ingressbed.backends.processes import Child, child_pids, signals_deferred
+from ingressbed.backends.processes import Child, child_pids, find_program, signals_deferred
 from ingressbed.errors import ConfigError, SetupError
-from ingressbed.ingress_nginx_lua.service_conf import ServicePort, render
-from ingressbed.planes.base import Listen
+from ingressbed.ingress_nginx_lua.service_conf import render
+from ingressbed.planes.base import Listen, ServicePort
 from ingressbed.planes.haproxy import PROGRAM as HAPROXY
 from ingressbed.planes.settings import GENERATION_PATH
 

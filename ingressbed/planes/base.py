@@ -21,13 +21,14 @@ import ipaddress
 import random
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ingressbed.errors import ConfigError
 from ingressbed.placement.ring import Ring
 from ingressbed.placement.upstream import Pick, Upstream, canonical
 from ingressbed.placement.variables import Request
+from ingressbed.planes.settings import GENERATION_PATH
 from ingressbed.vocabulary import Capability, DataPlane, Endpoint, Flavor, Setup
 
 #: Samples behind shares where no exact figure exists (seeded: the same every run).
@@ -126,6 +127,11 @@ class Program:
     reload_signal: str
     error_logs: tuple[str, ...] = ()
     search_dirs: tuple[str, ...] = ("/usr/sbin", "/usr/local/sbin")
+    #: It loads nginx's Lua module (the backend finds it and passes it in ``RunContext``).
+    needs_lua: bool = False
+    #: It applies a post only in a later whole second than the one before (ingress-nginx's
+    #: Lua sync): the backend posts no faster.
+    posts_per_second: bool = False
 
     def command(self, template: Sequence[str], binary: str, run_dir: str, conf: str) -> list[str]:
         """``template`` with the binary, run folder and configuration file filled in."""
@@ -183,6 +189,62 @@ class Listen:
     address: str
     port: int
     status_port: int
+
+
+@dataclass(frozen=True)
+class LuaModules:
+    """What an nginx.conf loads for nginx's Lua module: the two module files (the nginx
+    development kit and ``ngx_http_lua``) and the Lua search folders (``resty.core``,
+    ``cjson``)."""
+
+    ndk: str
+    lua: str
+    lua_path: tuple[str, ...]
+    lua_cpath: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and how a local data plane runs: what ``Plane.render`` renders for.
+
+    ``listen`` the ingress and status addresses; ``run_dir`` the run folder (pid file,
+    logs, temp folders); ``generation`` what the status server answers (one more per
+    configuration change); ``lua`` nginx's Lua module, found for programs that need it.
+    """
+
+    listen: Listen
+    run_dir: str
+    generation: int
+    lua: LuaModules | None = None
+    #: The address Services get (``service-upstream``: the proxy that stands for kube-proxy).
+    service_address: str = ""
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One Service port that balances per connection, as kube-proxy does (``service-upstream``):
+    its name (the backend name), address, port and pods."""
+
+    name: str
+    address: str
+    port: int
+    endpoints: tuple[Endpoint, ...] = ()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """What the controller posts for this Service port under service-upstream."""
+        return Endpoint(self.address, self.port)
+
+
+@dataclass(frozen=True)
+class Post:
+    """A document the local backend POSTs to the data plane's status server after a load
+    (ingress-nginx's backends, as its controller posts them); ``reload``: reload the
+    program after it, so every worker starts from it afresh."""
+
+    path: str
+    body: bytes
+    reload: bool = False
 
 
 class Balance(ABC):
@@ -302,11 +364,10 @@ class Plane(ABC):
         setup: Setup,
         balance: Balance,
         endpoints: Mapping[int, Sequence[Endpoint]],
-        listen: Listen,
-        run_dir: str,
-        generation: int,
+        run: RunContext,
     ) -> dict[str, str]:
-        """The program's configuration files for ``setup`` (name -> text).
+        """The program's configuration files for ``setup`` (name -> text); the first is the
+        one the program is started with.
 
         Raises:
             ConfigError: a value the program cannot take (named), or a plane the local
@@ -315,6 +376,56 @@ class Plane(ABC):
         raise ConfigError(
             f"the local backend does not run data plane {self.name}; use --backend kind or cluster"
         )
+
+    def posts(
+        self,
+        setup: Setup,
+        balance: Balance,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+        *,
+        previous: bytes | None,
+        running: bytes | None,
+        fresh: bool,
+    ) -> list[Post]:
+        """What to POST to the status server after each load, in order (none by default).
+
+        ``previous``: the body posted last (None: nothing yet); ``running``: the body of the
+        last fresh apply, whose balancers are the ones running. ``fresh``: the bed's own
+        apply, which remakes balancers whose hash configuration differs from ``running``;
+        False: a change applied as the controller applies it (a stale key stays).
+        """
+        return []
+
+    def peers(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> dict[int, list[Endpoint]]:
+        """The balancer's peers per Service port for hellogo's ``endpoints`` (the pods, by
+        default; a Service address where the plane sends to one, ``service-upstream``)."""
+        return {port: list(eps) for port, eps in endpoints.items()}
+
+    def service_ports(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> list[ServicePort]:
+        """The Service addresses the setup needs (``service-upstream``), none by default:
+        the local backend runs a proxy standing for kube-proxy on ``run.service_address``."""
+        return []
+
+    def in_force(self, fetch: Callable[[str], str | None], generation: int) -> bool:
+        """Whether configuration ``generation`` (and every post) is in force.
+
+        Args:
+            fetch: GETs a path of the status server on a new connection: its body, or
+                None when it did not answer 200.
+            generation: the configuration generation rendered last.
+        """
+        return fetch(GENERATION_PATH) == str(generation)
 
     def workers(self, setup: Setup) -> int:
         """Worker processes once a reload is done."""

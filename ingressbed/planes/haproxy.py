@@ -37,9 +37,9 @@ from ingressbed.planes.base import (
     AnyUpstream,
     Balance,
     FlavorOptions,
-    Listen,
     Plane,
     Program,
+    RunContext,
     require_endpoints,
 )
 from ingressbed.planes.haproxy_cfg import ROUND_ROBIN
@@ -292,12 +292,12 @@ class HaproxyPlane(Plane):
         setup: Setup,
         balance: Balance,
         endpoints: Mapping[int, Sequence[Endpoint]],
-        listen: Listen,
-        run_dir: str,
-        generation: int,
+        run: RunContext,
     ) -> dict[str, str]:
         assert isinstance(balance, HaproxyBalance), balance
-        text = haproxy_cfg.render(setup, balance, endpoints, listen, run_dir, generation)
+        text = haproxy_cfg.render(
+            setup, balance, endpoints, run.listen, run.run_dir, run.generation
+        )
         return {PROGRAM.config: text}
 
 

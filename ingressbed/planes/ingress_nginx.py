@@ -1,4 +1,4 @@
-"""ingress-nginx's own balancer: the candidate as written, placed as its Lua balancer places it.
+"""ingress-nginx itself: the candidate as written, placed as its Lua balancer places it.
 
 The placement comes from the candidate's annotations (``balancing.Balancing``):
 
@@ -10,12 +10,15 @@ The placement comes from the candidate's annotations (``balancing.Balancing``):
   cookie names its ``ip:port``); a visitor without a cookie gets a random pod;
 - round robin, ewma, service-upstream: no fixed pod per request.
 
-On kind and cluster the real controller runs; the local backend does not run this plane yet.
+On kind and cluster the real controller runs. On the local backend the bed runs its own
+implementation of the controller's rules (``ingress_nginx_conf``: the controller model,
+``ingressbed.controller``) and of its Lua balancer (``ingressbed.ingress_nginx_lua``) on
+the OS's nginx with Debian's Lua module: labelled ``(local)`` beside a kind run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ingressbed.balancing import Balancing
@@ -34,7 +37,19 @@ from ingressbed.placement.ring import Ring, RingKind
 from ingressbed.placement.subset import SubsetRing
 from ingressbed.placement.upstream import RANDOM, ROUND_ROBIN, Pick, Upstream
 from ingressbed.placement.variables import Request, cookie
-from ingressbed.planes.base import AnyUpstream, Balance, FlavorOptions, Plane, require_endpoints
+from ingressbed.planes import ingress_nginx_conf as local
+from ingressbed.planes.base import (
+    AnyUpstream,
+    Balance,
+    FlavorOptions,
+    Plane,
+    Post,
+    Program,
+    RunContext,
+    ServicePort,
+    require_endpoints,
+)
+from ingressbed.planes.settings import positive
 from ingressbed.vocabulary import (
     SERVICE_NAME,
     Capability,
@@ -280,11 +295,65 @@ class IngressNginxBalance(Balance):
 
 @dataclass(frozen=True)
 class IngressNginxPlane(Plane):
-    """The controller's Lua balancer (kind and cluster run the real one)."""
+    """The controller and its Lua balancer (kind and cluster run the real ones; the local
+    backend the bed's own, see the module docstring)."""
 
     def forwarded(self, setup: Setup) -> bool:
-        # kind sets use-forwarded-headers and cluster refuses a controller without it.
+        # kind sets use-forwarded-headers, cluster refuses a controller without it, and the
+        # local plane always renders it.
         return True
+
+    def render(
+        self,
+        setup: Setup,
+        balance: Balance,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> dict[str, str]:
+        config = local.configuration(setup, endpoints, run.service_address)
+        assert self.program is not None
+        return {self.program.config: local.nginx_conf(setup, config, run)}
+
+    def posts(
+        self,
+        setup: Setup,
+        balance: Balance,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+        *,
+        previous: bytes | None,
+        running: bytes | None,
+        fresh: bool,
+    ) -> list[Post]:
+        config = local.configuration(setup, endpoints, run.service_address)
+        return local.posts(config, previous, running, fresh=fresh)
+
+    def service_ports(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> list[ServicePort]:
+        config = local.configuration(setup, endpoints, run.service_address)
+        return local.service_ports(config, endpoints, run.service_address)
+
+    def peers(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> dict[int, list[Endpoint]]:
+        services = self.service_ports(setup, endpoints, run)
+        out = {port: list(eps) for port, eps in endpoints.items()}
+        for service in services:
+            out[service.port] = [service.endpoint]
+        return out
+
+    def in_force(self, fetch: Callable[[str], str | None], generation: int) -> bool:
+        return local.in_force(fetch(local.SYNC_PATH), generation)
+
+    def workers(self, setup: Setup) -> int:
+        return positive(setup, "worker-processes", "1")
 
     def for_key(
         self, hash_by: str | None, *, controller_version: str | None = None
@@ -336,10 +405,49 @@ def flavor_balance(options: FlavorOptions, count: int) -> IngressNginxBalance:
     )
 
 
+#: nginx with Debian's Lua module, running the bed's own balancer.
+PROGRAM = Program(
+    name="nginx",
+    variable="INGRESSBED_NGINX",
+    package=(
+        "Debian/Ubuntu: apt-get install nginx-light libnginx-mod-http-lua lua-resty-core lua-cjson"
+    ),
+    config="nginx.conf",
+    log="nginx.out",
+    check_log="nginx-t.out",
+    files=("nginx.conf", "error.log", "access.log", "nginx.out"),
+    error_mark="[emerg]",
+    version_pattern=r"nginx/(\S+)",
+    argv=("{bin}", "-p", "{run}", "-c", "{conf}", "-g", "daemon off;"),
+    check=("{bin}", "-t", "-q", "-p", "{run}", "-c", "{conf}"),
+    reload_signal="SIGHUP",
+    error_logs=("error.log", "nginx.out"),
+    needs_lua=True,
+    posts_per_second=True,
+)
+
+_LOCAL = frozenset(
+    {
+        Capability.HASH,
+        Capability.HASH_KEY,
+        Capability.SUBSET,
+        Capability.COOKIE,
+        Capability.EWMA,
+        Capability.SERVICE_UPSTREAM,
+        Capability.WEBSOCKET,
+        Capability.SCALE,
+        Capability.KILL,
+        Capability.CORS,
+        Capability.RAW_APPLY,
+    }
+)
+
 PLANES: tuple[Plane, ...] = (
     IngressNginxPlane(
         DataPlane.INGRESS_NGINX,
         "ingress-nginx's own Lua balancer: the candidate as written",
+        PROGRAM,
+        _LOCAL,
         model_capabilities=frozenset(
             {Capability.HASH, Capability.HASH_KEY, Capability.SUBSET, Capability.COOKIE}
         ),

@@ -31,9 +31,9 @@ from ingressbed.planes.base import (
     AnyUpstream,
     Balance,
     FlavorOptions,
-    Listen,
     Plane,
     Program,
+    RunContext,
     require_endpoints,
     sampled_shares,
 )
@@ -202,12 +202,10 @@ class NginxPlane(Plane):
         setup: Setup,
         balance: Balance,
         endpoints: Mapping[int, Sequence[Endpoint]],
-        listen: Listen,
-        run_dir: str,
-        generation: int,
+        run: RunContext,
     ) -> dict[str, str]:
         assert isinstance(balance, NginxBalance), balance
-        text = nginx_conf.render(setup, balance, endpoints, listen, run_dir, generation)
+        text = nginx_conf.render(setup, balance, endpoints, run.listen, run.run_dir, run.generation)
         return {PROGRAM.config: text}
 
     def workers(self, setup: Setup) -> int:

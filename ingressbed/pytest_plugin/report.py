@@ -15,25 +15,21 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ingressbed import measure
 from ingressbed import report as catalog_report
 from ingressbed.backends.base import Backend
 from ingressbed.catalog import Candidate, Catalog
 from ingressbed.catalog import load as load_catalog
-from ingressbed.expectations import PROPERTIES, PropertyExpect
 from ingressbed.progress import Steps
 from ingressbed.pytest_plugin.bed import TerminalStream, run_dir
+from ingressbed.report.candidates import full_report, not_played, played
 from ingressbed.report.results import (
     ERROR,
     MEASURED,
-    NOT_RUN,
     SKIPPED,
     CandidateResult,
-    PropertyResult,
     Report,
 )
 from ingressbed.scenario.verdict import ScenarioVerdict
@@ -81,7 +77,7 @@ class Recorder:
 
     def record_verdict(self, candidate: Candidate, verdict: ScenarioVerdict) -> CandidateResult:
         """Keep the result of a candidate that was played; returns it."""
-        result = result_of(candidate, self.data_plane, verdict)
+        result = played(candidate, self.data_plane, verdict)
         self.record(result)
         return result
 
@@ -89,96 +85,19 @@ class Recorder:
         """Keep a candidate that was skipped or errored before a result existed."""
         if candidate.id in self.results and self.results[candidate.id].status == MEASURED:
             return
-        self.results[candidate.id] = _bare(candidate, status, reason, self.data_plane)
+        self.results[candidate.id] = not_played(candidate, status, reason, self.data_plane)
 
     def report(self) -> Report:
         """All results, every catalog entry included (``not run`` where nothing was seen)."""
-        catalog = self.catalog or load_catalog()
-        rows = [
-            self.results.get(c.id) or _bare(c, NOT_RUN, "not selected in this run", self.data_plane)
-            for c in catalog.candidates
-        ]
-        return Report(
+        return full_report(
+            self.catalog or load_catalog(),
+            self.results,
             backend=self.backend,
             data_plane=self.data_plane,
             versions=self.versions,
-            catalog=_shown(catalog.path),
             started=self.started,
             finished=_now(),
-            properties=tuple((str(p.kind), p.title, p.what) for p in PROPERTIES),
-            candidates=tuple(rows),
         )
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the working folder when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _described(candidate: Candidate, plane: str, status: str, **rest: Any) -> CandidateResult:
-    """A result carrying ``candidate``'s description; ``rest`` holds the outcome."""
-    return CandidateResult(
-        id=candidate.id,
-        intent=candidate.intent,
-        status=status,
-        plane=plane,
-        layout=candidate.layout,
-        replicas=candidate.replicas,
-        annotations=candidate.annotations,
-        controller=candidate.controller,
-        **rest,
-    )
-
-
-def _check(candidate: Candidate, plane: str, line: int) -> str:
-    """How the expectation at ``line`` is checked (``binomial``, ``equals``...), if a property."""
-    for e in candidate.scenario.expectations_for(plane):
-        if e.line == line and isinstance(e, PropertyExpect):
-            return str(e.check)
-    return ""
-
-
-def result_of(candidate: Candidate, plane: str, verdict: ScenarioVerdict) -> CandidateResult:
-    """The report's record of a played candidate: every verdict, the page load per pod."""
-    run = verdict.run
-    observations = [o for mix in run.mixes.values() for o in mix.all()]
-    bad = [o for o in [*run.observations, *observations] if not o.ok]
-    load: dict[str, int] = {}
-    for mix in run.mixes.values():
-        load = dict(measure.spread(mix.first, list(mix.pod_ips)).counts)
-    return _described(
-        candidate,
-        plane,
-        MEASURED,
-        properties=tuple(
-            PropertyResult.of(v, _check(candidate, plane, v.line)) for v in verdict.verdicts
-        ),
-        load=load,
-        requests=len(run.observations) + sum(m.requests for m in run.mixes.values()),
-        errors=len(bad),
-        error_examples=tuple(
-            f"{o.protocol} {o.client} {o.host}{o.key} -> {o.status} {o.error}" for o in bad[:5]
-        ),
-        seconds=round(sum(m.seconds for m in run.mixes.values()), 2),
-    )
-
-
-def _bare(candidate: Candidate, status: str, reason: str, plane: str) -> CandidateResult:
-    """A result without verdicts: the candidate's expectations, for the record.
-
-    They are those of ``plane`` when the candidate states some, else of its first plane.
-    """
-    planes = candidate.planes or (plane,)
-    plane = plane if plane in planes else planes[0]
-    properties = tuple(
-        PropertyResult(str(e.kind), str(e.check), e.describe(), e.why)
-        for e in candidate.scenario.expectations_for(plane)
-        if isinstance(e, PropertyExpect)
-    )
-    return _described(candidate, plane, status, reason=reason, properties=properties)
 
 
 def _recorder(config: pytest.Config) -> Recorder:

@@ -45,11 +45,11 @@ class PropertyResult:
     detail: str = ""
 
     @classmethod
-    def of(cls, verdict: Verdict, check: str = "") -> PropertyResult:
-        """The record of one verdict; ``check`` says how it was checked."""
+    def of(cls, verdict: Verdict) -> PropertyResult:
+        """The record of one verdict (its ``check`` says how it was checked)."""
         return cls(
             name=verdict.kind,
-            kind=check or verdict.kind,
+            kind=verdict.check or verdict.kind,
             expected=verdict.asked,
             why=verdict.why,
             observed=verdict.observed,

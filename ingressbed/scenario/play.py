@@ -45,13 +45,16 @@ def play(
     *,
     progress: Callable[[str], None] | None = None,
     steps: Steps | None = None,
+    served: bool = False,
 ) -> ScenarioVerdict:
-    """Serve ``scenario.setup`` on ``bed``, send the steps, judge the expectations.
+    """Serve ``scenario.setup`` on ``bed`` (unless ``served``: the caller applied it just
+    before), send the steps, judge the expectations.
 
     Raises:
         BedError: the backend could not serve the setup.
     """
-    bed.apply(scenario.setup)
+    if not served:
+        bed.apply(scenario.setup)
     run = execute(scenario, bed, progress=progress, steps=steps)
     pods = f"{len(run.pods)} pods"
     return judge(scenario, run, f"{describe(bed)}, {pods}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ingressbed.errors import SetupError
-from ingressbed.ingress_nginx_lua.status import SyncState, WorkerState, parse_state
+from ingressbed.ingress_nginx_lua.sync import SyncState, WorkerState, parse_state
 
 ANSWER = (
     '{"workers":[{"id":0,"synced":3,"synced_at":1796480000,"pid":4100},'
