@@ -194,7 +194,7 @@ def test_batch_through_the_console_script() -> None:
         }
         for i in range(300)
     ]
-    requests.append({})  # everything left out
+    requests.append({})  # everything left out: the options fill in (--host)
     stdin = "\n".join(json.dumps(r) for r in requests) + "\n"
     command = [
         _console_script() or "",
@@ -205,6 +205,8 @@ def test_batch_through_the_console_script() -> None:
         EPS,
         "--hash-by",
         "$host$request_uri",
+        "--host",
+        "h.example",
         "--batch",
     ]
     done = subprocess.run(
@@ -214,7 +216,7 @@ def test_batch_through_the_console_script() -> None:
     predictor = Predictor("nginx", ENDPOINTS, "$host$request_uri")
     want = []
     for r in requests:
-        pick = predictor.pick(Request(**r))
+        pick = predictor.pick(Request(**{"host": "h.example", **r}))
         want.append("round-robin" if pick is None else str(pick))
     assert done.stdout.splitlines() == want
 

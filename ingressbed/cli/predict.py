@@ -26,6 +26,7 @@ from ingressbed.placement import PINNED_CONTROLLER_VERSION, Predictor, Request
 from ingressbed.placement import endpoints as placement_endpoints
 from ingressbed.placement.haproxy import HaproxyPredictor, parse_server_ids
 from ingressbed.placement.nginx_methods import METHODS
+from ingressbed.placement.variables import parse_target
 from ingressbed.vocabulary import Endpoint, Flavor
 
 _FIELDS = ("client_ip", "host", "request_uri", "headers", "cookies", "scheme")
@@ -80,7 +81,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="nginx and haproxy flavors: server weights in endpoint order (default 1 each)",
     )
     parser.add_argument("--client-ip", default="", help="client address ($remote_addr)")
-    parser.add_argument("--host", default="", help="Host header")
+    parser.add_argument("--host", help="Host header")
     parser.add_argument("--request-uri", default="/", help="request target, path?query")
     parser.add_argument("--scheme", default="http", choices=("http", "https"))
     parser.add_argument(
@@ -168,9 +169,14 @@ def request_from_args(args: argparse.Namespace) -> Request:
     extra = "&".join(f"{k}={v}" for k, v in _pairs("--arg", args.arg).items())
     if extra:
         uri += ("&" if "?" in uri else "?") + extra
+    if args.host is not None and not args.host.strip():
+        raise ConfigError(
+            "--host is empty: nginx answers 400 to an empty Host header; give a host name "
+            "(e.g. --host shop.example.com) or leave --host out"
+        )
     return Request(
         client_ip=args.client_ip,
-        host=args.host,
+        host=args.host or "",
         request_uri=uri,
         headers=_pairs("--header", args.header),
         cookies=_pairs("--cookie", args.cookie),
@@ -213,7 +219,41 @@ def request_from_json(line: str, number: int, defaults: Request) -> Request:
     return replace(defaults, **data)
 
 
+def check_host(predictor: Predictor | HaproxyPredictor, request: Request) -> None:
+    """Refuse a request without a Host when the key reads ``$host``.
+
+    nginx answers 400 to an HTTP/1.1 request without Host, and without one ``$host`` is
+    the server's name, which the model does not know.
+
+    Raises:
+        ConfigError: one line saying to give ``--host``.
+    """
+    if not isinstance(predictor, Predictor) or predictor.method == "ip-hash":
+        return
+    if "host" in predictor.key.reads and not (
+        request.header("host") or parse_target(request.request_uri).host
+    ):
+        raise ConfigError(
+            "the hash key reads $host but the request has no Host header: give --host "
+            "(or host in a --batch line)"
+        )
+
+
+def warn_constant_key(predictor: Predictor | HaproxyPredictor) -> None:
+    """Say on stderr when every request gets the same key, so the same endpoint."""
+    if not isinstance(predictor, Predictor) or predictor.method == "ip-hash":
+        return
+    why = predictor.key.constant()
+    if why:
+        print(
+            f"ingressbed: warning: hash key {predictor.key.expr!r} {why}: every request "
+            "goes to one endpoint",
+            file=sys.stderr,
+        )
+
+
 def _answer(predictor: Predictor | HaproxyPredictor, request: Request) -> str:
+    check_host(predictor, request)
     if isinstance(predictor, Predictor) and predictor.subsets is not None:
         return " ".join(str(e) for e in predictor.pick_group(request))
     pick = predictor.pick(request)
@@ -315,6 +355,7 @@ def run(args: argparse.Namespace) -> int:
     """
     predictor = predictor_from_args(args, parse_endpoints(args.endpoints))
     defaults = request_from_args(args)
+    warn_constant_key(predictor)
     if not args.batch:
         print(_answer(predictor, defaults))
         return 0
