@@ -175,9 +175,7 @@ def test_three(): pass
 """
 
 
-def test_kind_options_on_the_local_backend_are_said_once_and_the_run_goes_on(
-    pytester, monkeypatch
-):
+def test_kind_options_on_the_local_backend_are_said_once_and_the_run_goes_on(pytester, monkeypatch):
     monkeypatch.setenv("INGRESSBED_NODE_IMAGE", "kindest/node:v1.30.0")
     pytester.makepyfile(NEEDS_ONLY)
     result = pytester.runpytest_subprocess(

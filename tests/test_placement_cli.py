@@ -251,3 +251,22 @@ def test_analyze_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and data["keys"] == 500 and sum(data["spread"]["counts"].values()) == 500
     code, _, err = run_cli(capsys, "analyze", "--ports", "80,http")
     assert code == 1 and "--ports" in err
+
+
+def test_a_long_analysis_says_each_step_on_stderr_and_quiet_silences_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run_cli(capsys, "analyze", "--pods", "2000", "--keys", "1000")
+    assert code == 0 and "max/mean" in out
+    steps = [line for line in err.splitlines() if line.startswith("ingressbed: analyze: step")]
+    assert [line.split(":", 3)[2].strip() for line in steps] == [
+        "step 1 of 4",
+        "step 2 of 4",
+        "step 3 of 4",
+        "step 4 of 4",
+    ]
+    assert "the ring of 2,000 endpoints" in steps[1]
+    code, _, err = run_cli(capsys, "analyze", "--pods", "2000", "--keys", "1000", "-q")
+    assert code == 0 and err == ""
+    code, _, err = run_cli(capsys, "analyze", "--pods", "6", "--keys", "1000")
+    assert code == 0 and err == ""  # short work: no progress lines
