@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -45,7 +44,7 @@ from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.backends.local_addresses import LOCK_DIR, AddressBlock
 from ingressbed.backends.local_nginx import GENERATION_PATH, Listen
 from ingressbed.backends.local_pods import PodSet
-from ingressbed.backends.processes import Child, signals_deferred
+from ingressbed.backends.processes import Child, run_tool, signals_deferred
 from ingressbed.errors import ConfigError, SetupError, ToolError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
@@ -190,6 +189,8 @@ class LocalBackend:
     """
 
     name = "local"
+    #: Seconds the program may take to say its version (a config check: three times that).
+    tool_timeout = 10.0
 
     def __init__(self, options: BedOptions | None = None, steps: Steps | None = None) -> None:
         self.options = options or BedOptions(backend="local")
@@ -215,7 +216,7 @@ class LocalBackend:
     # ----------------------------------------------------------------- lifecycle
     def versions(self) -> dict[str, str]:
         binary = self._bin or find_program(self.program)
-        out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+        out = run_tool([binary, "-v"], timeout=self.tool_timeout)
         pattern = r"nginx/(\S+)" if self.program is NGINX else r"HAProxy version (\S+)"
         match = re.search(pattern, out.stderr + out.stdout)
         return {
@@ -284,7 +285,9 @@ class LocalBackend:
         artifacts.check_writable(self.options.artifacts)
 
     def _find_program(self) -> None:
-        self._bin = find_program(self.program)
+        binary = find_program(self.program)
+        run_tool([binary, "-v"], timeout=self.tool_timeout)  # a binary that hangs stops here
+        self._bin = binary
 
     def _reserve(self) -> None:
         with signals_deferred():  # a lock or folder taken is a lock or folder recorded
@@ -520,10 +523,7 @@ class LocalBackend:
             argv = [self._bin, "-t", "-q", "-p", str(self._run_dir), "-c", str(conf)]
         else:
             argv = [self._bin, "-c", "-f", str(conf)]
-        # Held Ctrl-C: subprocess.run kills an interrupted child but does not wait for it,
-        # and a still-running check would create files in a folder being removed.
-        with signals_deferred():
-            result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+        result = run_tool(argv, timeout=3 * self.tool_timeout)  # Ctrl-C held, bounded
         if result.returncode != 0:
             said = result.stderr + result.stdout
             mark = self.program.error_mark

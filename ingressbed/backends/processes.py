@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from ingressbed.errors import SetupError
+from ingressbed.errors import SetupError, ToolError
 
 _PR_SET_PDEATHSIG = 1
 _DEFERRED = (signal.SIGINT, signal.SIGTERM)
@@ -85,6 +85,48 @@ def signals_deferred() -> Iterator[None]:
             signal.signal(signum, handler)
         for held in dict.fromkeys(pending):
             signal.raise_signal(held)
+
+
+def run_tool(argv: Sequence[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a short command (a version query, a config check) to its end, output captured.
+
+    Ctrl-C is held while it runs: ``subprocess.run`` kills an interrupted child but does
+    not wait for it, and a still-running check could write into a folder being removed.
+
+    Args:
+        argv: the command.
+        timeout: seconds it may take; then it is killed (and reaped).
+
+    Returns:
+        The finished process (any exit status).
+
+    Raises:
+        ToolError: it could not start, or did not finish within ``timeout``.
+    """
+    shown = " ".join([Path(argv[0]).name, *argv[1:2]])
+    with signals_deferred():
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # its own group: a hung one goes with what it started
+            )
+        except OSError as exc:
+            raise ToolError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise ToolError(
+                f"{argv[0]} hangs: `{shown}` did not finish within {timeout:.0f}s (it was "
+                "killed); check that it is the program it should be"
+            ) from None
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
 
 def describe_exit(returncode: int) -> str:
