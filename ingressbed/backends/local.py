@@ -208,6 +208,8 @@ class LocalBackend:
         self._failed = False
         self._deaths: list[str] = []
         self._death_seen = threading.Event()
+        #: What ``close()`` did, in words (``stopped nginx``, ``stopped 6 pods``, ...).
+        self.cleaned: list[str] = []
 
     @property
     def _run_dir(self) -> Path | None:
@@ -232,7 +234,7 @@ class LocalBackend:
             BringUpStep(
                 "Checking the artifacts folder",
                 self._check_artifacts,
-                f"check that {self.options.artifacts} can take run folders (creates nothing)",
+                f"check that {self.options.artifacts} can take run folders (a probe, then removed)",
             ),
             BringUpStep(
                 f"Finding {self.program.name}",
@@ -322,11 +324,16 @@ class LocalBackend:
     def _close(self) -> None:
         keep = self.options.keep == "always" or (self.options.keep == "on-failure" and self._failed)
         if self._proxy is not None:
+            ours = self._proxy.death is None  # not one that died on its own
             self._proxy.stop()
             self._proxy = None
+            if ours:
+                self.cleaned.append(f"stopped {self.program.name}")
         if self._pods is not None:
+            count = self._pods.not_dead()
             self._pods.close()
             self._pods = None
+            self.cleaned.append(f"stopped {count} pod{'' if count == 1 else 's'}")
         if self._block is not None:
             block, self._block = self._block, None
             try:
@@ -334,11 +341,15 @@ class LocalBackend:
                     self.steps.note(
                         f"local backend: kept its folder (config, logs) at {block.run_dir}"
                     )
+                    self.cleaned.append(f"kept its folder {block.run_dir}")
                     block.run_dir = None
-                else:
+                elif block.run_dir is not None:
+                    folder = block.run_dir
                     block.remove_run_dir()
+                    self.cleaned.append(f"removed its folder {folder}")
             finally:
                 block.release()
+            self.cleaned.append(f"released block {block.prefix}.0/24")
 
     def mark_failed(self) -> None:
         """Tell the backend a test failed (``--keep on-failure`` keeps its folder)."""
@@ -354,6 +365,7 @@ class LocalBackend:
             what += "; its workers were killed with it"
         self._deaths.append(what)
         self._death_seen.set()
+        _stop_traffic(self._proxy, child)
 
     def wait_death(self, timeout: float) -> str | None:
         """Wait up to ``timeout`` seconds for something to die on its own; what died."""
@@ -584,3 +596,11 @@ def _child_count(pid: int) -> int:
         return len(path.read_text().split())
     except OSError:
         return 0
+
+
+def _stop_traffic(proxy: Child | None, dead: Child) -> None:
+    """After a death, stop the data plane at once: the session stops anyway, and traffic
+    still under way ends now instead of waiting on the data plane (HAProxy has no health
+    checks here: it retries a refused connection 3 times, a second apart, per request)."""
+    if proxy is not None and proxy is not dead:
+        proxy.kill_now()

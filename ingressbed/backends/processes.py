@@ -346,6 +346,18 @@ class Child:
         """From now on an exit is on purpose: not a death to report."""
         self._stopping = True
 
+    def kill_now(self) -> None:
+        """SIGKILL it (and its group with ``kill_group``) without waiting: safe from the
+        watcher thread, which then reaps it. The exit is on purpose, not a death."""
+        self._stopping = True
+        if self._closed or self._handled.is_set():
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if self.kill_group:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            else:
+                self.proc.send_signal(signal.SIGKILL)
+
     def stop(self, timeout: float = 5.0, *, force: bool = False) -> None:
         """SIGTERM (or SIGKILL when ``force``), wait, SIGKILL if still alive; close the log.
 
