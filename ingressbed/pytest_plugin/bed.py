@@ -287,7 +287,9 @@ def pytest_runtest_makereport(
     backend = item.config.stash.get(BED_KEY, None)
     death = _unreported_death(item, backend)
     if death:
-        # The test that met the death says what died, once; nothing runs after it.
+        # The test that met the death says what died, once; nothing runs after it. Said
+        # on the terminal now too, not only in the summary after cleanup and report.
+        TerminalStream(item.config).write(f"ingressbed: {death}; stopping the session\n")
         report.outcome = "failed"
         report.longrepr = f"ingressbed: {death}; the session stops here"
         item.session.shouldstop = f"ingressbed: {death}"
