@@ -554,6 +554,7 @@ class LocalBackend:
         while time.monotonic() < deadline:
             if not self._proxy.alive():
                 self._proxy.expect_exit()
+                self._require_started()  # stopped after a pod's death: that is what to say
                 raise SetupError(f"{name} exited: {self._error_line()}")
             if self._status() == want and _child_count(self._proxy.pid) <= workers:
                 return
