@@ -9,7 +9,7 @@ explains each failure. The folder stays bounded:
   failure), and each test's diagnostics to ``TEST_BUDGET_BYTES`` in all; what was cut is
   written to ``TRIMMED.txt`` next to the files and said in the report.
 
-``check_writable`` is the start-up check: it creates nothing.
+``check_writable`` is the start-up check: it creates a probe and removes it again.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import contextlib
 import os
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,13 +35,17 @@ _CURRENT: dict[Path, Path] = {}
 def check_writable(base: Path, source: str = "--artifacts") -> None:
     """Fail now, in one line, if run folders cannot be created under ``base``.
 
+    The check is done for real: the folder (and what is missing above it) is created, a
+    probe folder is made in it and removed, and what the check created is removed again,
+    so nothing stays. Permission bits alone would not tell (root passes ``os.access`` for
+    ``/proc``, where nothing can be created).
+
     Args:
         base: the artifacts folder (it need not exist yet).
         source: where the value came from, for the message.
 
     Raises:
-        ConfigError: ``base`` is not a folder, or it (or its nearest existing parent) is
-            not writable.
+        ConfigError: ``base`` is not a folder, or nothing can be created in it.
     """
     path = Path(base).absolute()
     probe = path
@@ -52,10 +57,19 @@ def check_writable(base: Path, source: str = "--artifacts") -> None:
         raise ConfigError(
             f"{source} {base}: {probe} is a file, not a folder; choose another artifacts folder"
         )
-    if not os.access(probe, os.W_OK | os.X_OK):
+    made = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".ingressbed-probe-", dir=path))
+    except OSError as exc:
         raise ConfigError(
-            f"{source} {base}: {probe} is not writable; choose another artifacts folder"
-        )
+            f"{source} {base}: cannot create folders in it ({exc.strerror or exc}); "
+            "choose another artifacts folder"
+        ) from None
+    finally:
+        for folder in made:  # deepest first: what the check made goes again
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def run_folders(base: Path) -> list[Path]:

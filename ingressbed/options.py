@@ -20,10 +20,11 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ingressbed.errors import ConfigError
-from ingressbed.suggest import suggest
+from ingressbed.suggest import closest, suggest
 from ingressbed.vocabulary import DataPlane
 
 BackendName = Literal["auto", "local", "kind", "cluster", "fake"]
@@ -175,6 +176,55 @@ OPTIONS: tuple[Option, ...] = (
 )
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
+#: ``INGRESSBED_*`` variables that are not options: what each one does.
+OTHER_VARIABLES: dict[str, str] = {
+    "INGRESSBED_NGINX": "the nginx binary of the local backend (default: nginx on PATH)",
+    "INGRESSBED_HAPROXY": "the haproxy binary of the local backend (default: haproxy on PATH)",
+    "INGRESSBED_CACHE": "where downloaded tools are kept (default: ~/.cache/ingressbed)",
+    "INGRESSBED_PINNED_TOOLS": "kind and cluster: 1 to use the lock's kind and kubectl, never "
+    "those on PATH",
+    "INGRESSBED_HELLOGO_IMAGE": "cluster backend: the hellogo image it pulls (pinned by @sha256:)",
+    "INGRESSBED_UPSTREAM_MIRROR": "kind and cluster: a local copy of ingress-nginx's manifests",
+    "INGRESSBED_BENCH_SUMMARY": "bench/: the file each benchmark adds its figures to "
+    "(bench/run_all.py sets it)",
+}
+#: Options that only the kind and cluster backends read.
+CLUSTER_ONLY: tuple[str, ...] = (
+    "cluster_name",
+    "context",
+    "kubeconfig",
+    "controller_version",
+    "node_image",
+    "install_controller",
+    "namespace_prefix",
+)
+
+
+def known_variables() -> list[str]:
+    """Every ``INGRESSBED_*`` variable ingressbed reads, sorted."""
+    return sorted({o.env for o in OPTIONS} | set(OTHER_VARIABLES))
+
+
+def check_variables(environ: Mapping[str, str]) -> None:
+    """Refuse an ``INGRESSBED_*`` variable ingressbed does not read (a misspelt name
+    would otherwise be ignored without a word).
+
+    Raises:
+        ConfigError: ``unknown variable INGRESSBED_BAKEND, did you mean INGRESSBED_BACKEND?``
+    """
+    known = known_variables()
+    for name in sorted(environ):
+        if name.startswith("INGRESSBED_") and name not in known:
+            prefix = len("INGRESSBED_")  # compare what follows the common prefix
+            close = closest(name[prefix:], [k[prefix:] for k in known])
+            hint = (
+                f", did you mean INGRESSBED_{close}? (fix its name or unset it)"
+                if close
+                else ": ingressbed does not read it (docs/options.md lists those it reads); "
+                "fix its name or unset it"
+            )
+            raise ConfigError(f"unknown variable {name}{hint}")
+
 
 @dataclass(frozen=True)
 class BedOptions:
@@ -197,6 +247,10 @@ class BedOptions:
     keep_runs: int = 10
     dry_run: bool = False
     quiet: bool = False
+    #: How the user gave each option (``--context 'c'``, ``INGRESSBED_NODE_IMAGE='x'``).
+    given_as: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         for name, allowed in (("backend", BACKENDS), ("data_plane", DATA_PLANES), ("keep", KEEP)):
@@ -215,6 +269,18 @@ class BedOptions:
     def but(self, **changes: Any) -> BedOptions:
         """A copy with ``changes`` (checked again), e.g. ``options.but(keep="always")``."""
         return replace(self, **changes)
+
+    def not_applying(self, backend: str) -> list[str]:
+        """The options given (as given) that ``backend`` does not read: kind and cluster
+        options on the local backend."""
+        if backend != "local":
+            return []
+        defaults = BedOptions()
+        return [
+            self.given_as.get(name, f"{name}={getattr(self, name)!r}")
+            for name in CLUSTER_ONLY
+            if getattr(self, name) != getattr(defaults, name)
+        ]
 
 
 def check_data_plane(backend: str, data_plane: str, given_as: str = "") -> None:
@@ -257,6 +323,7 @@ def resolve(
         ConfigError: one line naming the flag or variable and what would be right.
     """
     env = os.environ if environ is None else environ
+    check_variables(env)
     values: dict[str, Any] = {}
     given_as: dict[str, str] = {}
     for option in OPTIONS:
@@ -269,6 +336,7 @@ def resolve(
             continue
         if not isinstance(raw, str):
             values[option.name] = raw
+            given_as[option.name] = source if option.switch else f"{source} {raw!r}"
             continue
         shown = f"{source}={raw!r}" if source == option.env else f"{source} {raw!r}"
         given_as[option.name] = shown
@@ -281,7 +349,7 @@ def resolve(
         check_data_plane(
             values.get("backend", "auto"), values["data_plane"], given_as["data_plane"]
         )
-    return BedOptions(**values)
+    return BedOptions(**values, given_as=MappingProxyType(given_as))
 
 
 def add_pytest_options(parser: Any) -> None:
@@ -347,4 +415,11 @@ def markdown_table() -> str:
         where = ", ".join(f for f in faces if f in option.faces)
         flag = f"`{option.flag}`" + (f" (`{option.short}`)" if option.short else "")
         rows.append(f"| {flag} | `{option.env}` | {shown} | {where} | {option.help} |")
+    return "\n".join(rows) + "\n"
+
+
+def variables_table() -> str:
+    """The ``INGRESSBED_*`` variables that are not options, as Markdown (docs/options.md)."""
+    rows = ["| variable | what |", "|---|---|"]
+    rows += [f"| `{name}` | {what} |" for name, what in sorted(OTHER_VARIABLES.items())]
     return "\n".join(rows) + "\n"

@@ -14,6 +14,7 @@ equivalents: detail lines starting with ``$ ``), ``kind-config.yaml`` and
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,23 +156,48 @@ def render_commands(plan: Plan) -> str:
 
 
 def write_plan(plan: Plan, out: Path) -> list[Path]:
-    """Write ``plan.txt``, ``commands.sh`` and every file of ``plan`` under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in plan.files.items():
-        path = out / name
+    """Write ``plan.txt``, ``commands.sh`` and every file of ``plan`` under ``out``.
+
+    Raises:
+        ConfigError: ``out`` cannot take the files (one line); what was written of them
+            is removed again.
+    """
+    made: list[Path] = []  # what this call created, files and folders, in order
+    try:
+        return _write_plan(plan, out, made)
+    except OSError as exc:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir() if path.is_dir() else path.unlink()
+        raise ConfigError(
+            f"--output {out}: cannot write the plan there ({exc.strerror or exc}); "
+            "choose another folder"
+        ) from exc
+
+
+def _mkdir(folder: Path, made: list[Path]) -> None:
+    for path in reversed([folder, *folder.parents]):
+        if not path.exists():
+            path.mkdir()
+            made.append(path)
+
+
+def _write_plan(plan: Plan, out: Path, made: list[Path]) -> list[Path]:
+    written: list[Path] = []
+
+    def write(path: Path, text: str) -> None:
+        _mkdir(path.parent, made)
+        if not path.exists():
+            made.append(path)
         path.write_text(text)
         written.append(path)
+
+    _mkdir(out, made)
+    for name, text in plan.files.items():
+        write(out / name, text)
     for name, docs in plan.manifests.items():
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-        written.append(path)
-    steps_file = out / "plan.txt"
-    steps_file.write_text(plan.describe() + "\n")
-    written.append(steps_file)
-    script = out / "commands.sh"
-    script.write_text(render_commands(plan))
-    script.chmod(0o755)
-    written.append(script)
+        write(out / name, yaml.safe_dump_all(docs, sort_keys=False))
+    write(out / "plan.txt", plan.describe() + "\n")
+    write(out / "commands.sh", render_commands(plan))
+    (out / "commands.sh").chmod(0o755)
     return written

@@ -41,6 +41,10 @@ class Steps:
         """Print a free-form line (e.g. the backend `auto` chose)."""
         self._print(line)
 
+    def warn(self, line: str) -> None:
+        """Print a line the user must see even when quiet (an option that is ignored)."""
+        print(line, file=self._stream or sys.stderr, flush=True)
+
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
         """Run a step; on failure the ``BedError`` is prefixed with the step's title."""

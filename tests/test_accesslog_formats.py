@@ -150,3 +150,60 @@ def test_the_three_time_variables_agree():
     assert local == parse_time("msec", f"{local:.3f}")
     with pytest.raises(ValueError):
         parse_time("time_local", "29/Foo/2026:20:40:21 +0100")
+
+
+SPACED_LINE_PARTS = {
+    "time_local": "29/Nov/2026:20:40:21 +0100",
+    "request": "GET /a/b?x=1 HTTP/1.1",
+    "http_user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140",
+    "remote_user": "jane doe",
+    "uri": "/a b/c",
+}
+PLAIN_PARTS = {"host": "shop.example", "status": "200", "remote_addr": "10.0.0.9"}
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "$time_local $host $remote_addr",  # the issue's own: no brackets around the time
+        "$host $time_local $status",
+        "$remote_addr $time_local",  # last on the line
+        '$time_local "$request" $status',
+        "$host $request $status",  # unquoted request line
+        "$http_user_agent $host $status",  # a header first, unquoted
+        "$host $status $http_user_agent",  # a header last, unquoted
+        "$remote_user $time_local $uri $status",
+        "[$time_local] $http_user_agent [$host]",
+        "$time_local|$http_user_agent|$host",
+    ],
+)
+def test_a_variable_that_may_hold_spaces_parses_wherever_the_format_puts_it(fmt):
+    values = {**SPACED_LINE_PARTS, **PLAIN_PARTS}
+    names = formats.variables(fmt)
+    line = fmt
+    for name in sorted(names, key=len, reverse=True):
+        line = line.replace(f"${name}", values[name])
+    compiled = formats.compile_format(fmt, set(names))
+    m = compiled.regex.match(line + "\n")
+    assert m is not None, (fmt, line)
+    for name in names:
+        assert m.group(compiled.groups[name]) == values[name], (fmt, name)
+
+
+def test_a_custom_format_with_the_time_outside_brackets_goes_through_the_cli(tmp_path, capsys):
+    from ingressbed.cli import main
+
+    log = tmp_path / "access.log"
+    log.write_text(
+        "".join(
+            f'29/Nov/2026:20:40:2{i} +0100 shop.example "GET /p{i} HTTP/1.1" 200 10.0.0.{i}\n'
+            for i in range(5)
+        )
+    )
+    status = main(
+        ["analyze", "--access-log", str(log), "--log-format",
+         '$time_local $host "$request" $status $remote_addr', "--json", "-q"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert '"requests": 5' in out and '"skipped": 0' in out

@@ -506,3 +506,18 @@ def test_an_api_server_that_does_not_answer_is_one_line_at_start_up(tmp_path):
         kube.close()
     message = str(info.value)
     assert "\n" not in message and f"127.0.0.1:{port}" in message, message
+
+
+def test_a_bring_up_that_fails_before_there_is_anything_to_collect_leaves_no_folder(tmp_path):
+    artifacts = tmp_path / "reports"
+    opts = BedOptions(backend="cluster", context="c", keep="never", artifacts=artifacts)
+    bed = ClusterBackend(opts, QUIET)
+
+    def boom() -> None:
+        raise SetupError("kubeconfig has no context c")
+
+    bed.bring_up = lambda: [BringUpStep("Connecting", boom)]  # fails before any cluster call
+    with pytest.raises(SetupError, match="Connecting: kubeconfig has no context c"):
+        bed.start()
+    assert bed.failed
+    assert not artifacts.exists(), sorted(str(p) for p in artifacts.rglob("*"))

@@ -136,3 +136,23 @@ def test_cluster_dry_run_needs_a_context(tmp_path, capsys, monkeypatch):
     script = (out / "commands.sh").read_text()
     assert "--context prod-eu" in script and "kind " not in script
     assert "Installing ingress-nginx" not in script  # only with --install-controller
+
+
+def test_a_plan_folder_that_cannot_take_a_file_is_one_line_and_keeps_nothing_written(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(UPSTREAM_MIRROR_ENV, str(MIRROR))
+    out = tmp_path / "plan"
+    (out / "plan.txt").mkdir(parents=True)  # written late: the files before it are undone
+    (out / "mine.txt").write_text("the user's")
+    code = main(["up", "--backend", "kind", "--dry-run", "--output", str(out), "-q"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[-1] == (
+        f"ingressbed: error: --output {out}: cannot write the plan there (Is a directory); "
+        "choose another folder"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt", "plan.txt"]
+    code = main(["up", "--backend", "kind", "--dry-run", "--output", "/proc/nope/plan", "-q"])
+    assert code == 1 and "cannot write the plan there" in capsys.readouterr().err

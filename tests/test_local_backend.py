@@ -142,3 +142,23 @@ def test_auto_falling_back_to_local_runs_the_data_plane_asked_for(monkeypatch):
     monkeypatch.setattr(backends, "docker_answers", lambda: (True, "a Docker daemon answers"))
     with pytest.raises(ConfigError, match="'haproxy': the kind backend runs ingress-nginx"):
         backends.create(BedOptions(data_plane="haproxy", quiet=True))
+
+
+def test_a_data_plane_binary_that_hangs_stops_the_start_in_one_line_and_leaves_nothing(
+    tmp_path, monkeypatch
+):
+    hangs = tmp_path / "nginx"
+    hangs.write_text("#!/bin/sh\nsleep 613\n")  # not exec: the hang is a child of the script
+    hangs.chmod(0o755)
+    monkeypatch.setenv("INGRESSBED_NGINX", str(hangs))
+    bed = quiet_backend(artifacts=tmp_path / "reports")
+    bed.tool_timeout = 1.0  # the default is 10 s; the behaviour is the same
+    with pytest.raises(ToolError) as caught:
+        bed.start()
+    assert str(caught.value) == (
+        f"Finding nginx: {hangs} hangs: `nginx -v` did not finish within 1s (it was killed); "
+        "check that it is the program it should be"
+    )
+    assert processes_mentioning(str(hangs)) == []
+    assert processes_mentioning("sleep 613") == []  # what it started went with it
+    assert bed._block is None  # stopped before a block or folder was taken

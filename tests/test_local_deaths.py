@@ -12,6 +12,7 @@ import pytest
 
 from ingressbed import layouts
 from ingressbed.backends.local import LocalBackend
+from ingressbed.clients.http import HttpRequest, probe
 from ingressbed.errors import SetupError
 from ingressbed.options import BedOptions
 from tests.real_processes import children, wait_gone
@@ -149,3 +150,34 @@ def test_the_session_stops_at_the_test_that_met_the_death_and_says_it_once(
     assert said[0].startswith(f"ingressbed: {named}") and "127." in said[0], out
     assert "was killed by SIGKILL (signal 9)" in said[0], out
     assert f"Interrupted: ingressbed: {named}" in out, out
+
+
+@pytest.mark.parametrize("plane", ["haproxy", "nginx"])
+def test_after_a_death_the_data_plane_stops_so_traffic_under_way_ends_at_once(tmp_path, plane):
+    """HAProxy has no health checks here: it would retry the dead pod 3 times, a second
+    apart, for every request hashed to it (about 2 minutes of a catalog mix). The bed
+    watches the processes instead: once a pod dies, the data plane is stopped, and every
+    request fails at once (connection refused), none waits for a 503."""
+    bed = LocalBackend(
+        BedOptions(backend="local", quiet=True, artifacts=tmp_path, data_plane=plane)
+    )
+    bed.start()
+    try:
+        bed.apply(layouts.setup("one-port", {"upstream-hash-by": "$request_uri"}, replicas=3))
+        proxy = bed._proxy
+        victim, child = bed._pods._pods[0]
+        os.kill(child.pid, signal.SIGKILL)
+        assert (
+            bed.wait_death(10)
+            == f"pod {victim.name} ({victim.ip}) was killed by SIGKILL (signal 9)"
+        )
+        assert proxy.wait_exit(10), "the data plane is stopped after a pod's death"
+        assert bed.unexpected_exit().startswith("pod "), "the pod's death is what is named"
+        pages = [HttpRequest(f"/8080/page-{i}", layouts.DEFAULT_HOST) for i in range(30)]
+        seen = probe(bed.address(), pages, timeout=30)
+        assert {o.status for o in seen} == {0}, sorted({(o.status, o.error) for o in seen})
+        # nobody listens any more: refused (or reset while the last worker goes)
+        assert all("Connect call failed" in o.error for o in seen), seen[0].error
+    finally:
+        bed.close()
+    assert "stopped 2 pods" in bed.cleaned  # the dead one is not counted as stopped

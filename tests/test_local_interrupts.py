@@ -9,7 +9,9 @@ pods and nginx with it, and the next run reclaims its folder and lock.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,6 +95,10 @@ def test_ctrl_c_at_any_moment_leaves_nothing_behind(moment, presses, plane, tmp_
     if moment != "teardown":  # in teardown the tests may all have passed already
         assert proc.returncode != 0, output[-2000:]
     assert "everything started was cleaned up" not in output
+    assert "Traceback" not in output, output[-3000:]
+    last = [line for line in output.splitlines() if line.strip()][-1]
+    assert last.startswith("ingressbed: interrupted; "), output[-3000:]  # one line says it
+    assert last.endswith("; nothing it started is left running"), output[-3000:]
     assert_nothing_left(prefix, output)
 
 
@@ -168,3 +174,61 @@ def test_a_live_run_is_never_reclaimed(tmp_path):
         proc.stdin.close()  # the runner ends normally and cleans up
         assert proc.wait(timeout=30) == 0
     assert_nothing_left(prefix, "")
+
+
+INTERRUPTED_LINE = re.compile(
+    r"ingressbed: interrupted; stopped (nginx|haproxy), stopped \d+ pods, removed its folder "
+    r"/\S+/ingressbed-127\.\d+\.\d+-\S+, released block 127\.\d+\.\d+\.0/24; "
+    r"nothing it started is left running"
+)
+
+
+@pytest.mark.parametrize("plane", ["nginx", "haproxy"])
+def test_ctrl_c_in_a_scale_step_then_again_while_the_report_is_drawn(plane, tmp_path):
+    """The first press lands in a catalog candidate's scale step, the second once the
+    report has begun (its report.json is on disk, the PNGs are being drawn). The bed is
+    cleaned up whatever the second press interrupts, the results stay, and the session
+    ends with one line saying what was cleaned up, no traceback."""
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "e2e/test_catalog.py", "-k", "host or round-robin",
+         "--backend", "local", "--data-plane", plane, "-p", "no:cacheprovider", "-q", "-s",
+         "--artifacts", str(reports)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=interruptible,
+    )  # fmt: skip
+    prefix = None
+    seen: list[str] = []
+    scale_steps = 0
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            match = BLOCK_LINE.search(line)
+            if match:
+                prefix = match.group(1)
+            if "• Starting hellogo pods (6 -> 7)" in line:
+                scale_steps += 1
+                if scale_steps == 2:  # the second candidate's scale step: one is recorded
+                    break
+        assert prefix and scale_steps == 2, "".join(seen)[-3000:]
+        proc.send_signal(signal.SIGINT)
+        wait_for(lambda: list(reports.glob("*/report.json")), "report.json written")
+        proc.send_signal(signal.SIGINT)  # while the PNGs are drawn
+        output = "".join(seen) + proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert INTERRUPTED_LINE.fullmatch(lines[-1]), output[-3000:]
+    assert sum("ingressbed: interrupted" in line for line in lines) == 1, output[-3000:]
+    assert_nothing_left(prefix, output)
+    (report,) = reports.glob("*/report.json")
+    measured = [
+        c["id"] for c in json.loads(report.read_text())["candidates"] if c["status"] == "measured"
+    ]
+    assert measured, "the candidate measured before the first Ctrl-C is in the report"
+    assert (report.parent / "report.md").is_file()

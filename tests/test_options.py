@@ -121,3 +121,74 @@ def test_a_data_plane_kind_or_cluster_do_not_run_is_one_line(given, env, message
     # ingress-nginx itself is what kind and cluster run, and any plane runs on the fake
     assert resolve({"backend": "kind", "data_plane": "ingress-nginx"}, {}).backend == "kind"
     assert resolve({"backend": "fake", "data_plane": "haproxy:pod-ids"}, {}).backend == "fake"
+
+
+def test_a_misspelt_variable_is_refused_naming_the_one_meant():
+    with pytest.raises(ConfigError) as caught:
+        resolve({}, {"INGRESSBED_BAKEND": "local"})
+    assert str(caught.value) == (
+        "unknown variable INGRESSBED_BAKEND, did you mean INGRESSBED_BACKEND? "
+        "(fix its name or unset it)"
+    )
+    with pytest.raises(ConfigError, match=r"^unknown variable INGRESSBED_WHATEVER: .*unset it$"):
+        resolve({}, {"INGRESSBED_WHATEVER": "1"})
+    # the variables that are not options are known too
+    assert resolve({}, {"INGRESSBED_NGINX": "/usr/sbin/nginx", "INGRESSBED_CACHE": "/tmp"})
+
+
+def test_pytest_stops_at_start_up_for_a_misspelt_variable(pytester, monkeypatch):
+    monkeypatch.setenv("INGRESSBED_BAKEND", "local")
+    pytester.makepyfile(BAD_VARIABLE_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in text
+    assert [line for line in text.splitlines() if "INGRESSBED_BAKEND" in line] == [
+        "ERROR: ingressbed: unknown variable INGRESSBED_BAKEND, did you mean "
+        "INGRESSBED_BACKEND? (fix its name or unset it)"
+    ]
+
+
+def test_kind_and_cluster_options_are_named_as_given_when_the_backend_is_local():
+    options = resolve(
+        {"backend": "local", "context": "prod", "controller_version": "1.11.3"},
+        {"INGRESSBED_NODE_IMAGE": "kindest/node:v1.30.0"},
+    )
+    assert options.not_applying("local") == [
+        "--context 'prod'",
+        "--controller-version '1.11.3'",
+        "INGRESSBED_NODE_IMAGE='kindest/node:v1.30.0'",
+    ]
+    assert options.not_applying("kind") == []
+    assert resolve({"backend": "local"}, {}).not_applying("local") == []
+
+
+NEEDS_ONLY = """
+import pytest
+from ingressbed.vocabulary import Capability
+
+@pytest.mark.needs(Capability.HASH)
+def test_one(): pass
+
+@pytest.mark.needs(Capability.HASH)
+def test_two(): pass
+
+@pytest.mark.needs(Capability.SCALE)
+def test_three(): pass
+"""
+
+
+def test_kind_options_on_the_local_backend_are_said_once_and_the_run_goes_on(pytester, monkeypatch):
+    monkeypatch.setenv("INGRESSBED_NODE_IMAGE", "kindest/node:v1.30.0")
+    pytester.makepyfile(NEEDS_ONLY)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--backend", "local", "--context", "prod", "-q"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    text = result.stdout.str() + result.stderr.str()
+    said = [line for line in text.splitlines() if "local backend ignores" in line]
+    assert said == [
+        "ingressbed: --context 'prod' and INGRESSBED_NODE_IMAGE='kindest/node:v1.30.0': "
+        "apply to the kind and cluster backends only; the local backend ignores them"
+    ]
+    assert "3 passed" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingressbed.options import markdown_table
+from ingressbed.options import markdown_table, variables_table
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "options.md"
 
@@ -17,4 +17,15 @@ def test_the_documented_table_is_the_code_table():
     assert documented == markdown_table(), (
         "docs/options.md is out of date; regenerate the table with "
         "python -c 'from ingressbed.options import markdown_table; print(markdown_table())'"
+    )
+
+
+def test_the_documented_other_variables_are_the_code_list():
+    text = DOC.read_text()
+    start = text.index("<!-- variables-table: generated, do not edit by hand -->\n")
+    end = text.index("<!-- end variables-table -->")
+    documented = text[start:end].split("\n", 1)[1]
+    assert documented == variables_table(), (
+        "docs/options.md is out of date; regenerate the list with "
+        "python -c 'from ingressbed.options import variables_table; print(variables_table())'"
     )

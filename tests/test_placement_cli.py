@@ -194,7 +194,7 @@ def test_batch_through_the_console_script() -> None:
         }
         for i in range(300)
     ]
-    requests.append({})  # everything left out
+    requests.append({})  # everything left out: the options fill in (--host)
     stdin = "\n".join(json.dumps(r) for r in requests) + "\n"
     command = [
         _console_script() or "",
@@ -205,6 +205,8 @@ def test_batch_through_the_console_script() -> None:
         EPS,
         "--hash-by",
         "$host$request_uri",
+        "--host",
+        "h.example",
         "--batch",
     ]
     done = subprocess.run(
@@ -214,7 +216,7 @@ def test_batch_through_the_console_script() -> None:
     predictor = Predictor("nginx", ENDPOINTS, "$host$request_uri")
     want = []
     for r in requests:
-        pick = predictor.pick(Request(**r))
+        pick = predictor.pick(Request(**{"host": "h.example", **r}))
         want.append("round-robin" if pick is None else str(pick))
     assert done.stdout.splitlines() == want
 
@@ -249,3 +251,22 @@ def test_analyze_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and data["keys"] == 500 and sum(data["spread"]["counts"].values()) == 500
     code, _, err = run_cli(capsys, "analyze", "--ports", "80,http")
     assert code == 1 and "--ports" in err
+
+
+def test_a_long_analysis_says_each_step_on_stderr_and_quiet_silences_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run_cli(capsys, "analyze", "--pods", "2000", "--keys", "1000")
+    assert code == 0 and "max/mean" in out
+    steps = [line for line in err.splitlines() if line.startswith("ingressbed: analyze: step")]
+    assert [line.split(":", 3)[2].strip() for line in steps] == [
+        "step 1 of 4",
+        "step 2 of 4",
+        "step 3 of 4",
+        "step 4 of 4",
+    ]
+    assert "the ring of 2,000 endpoints" in steps[1]
+    code, _, err = run_cli(capsys, "analyze", "--pods", "2000", "--keys", "1000", "-q")
+    assert code == 0 and err == ""
+    code, _, err = run_cli(capsys, "analyze", "--pods", "6", "--keys", "1000")
+    assert code == 0 and err == ""  # short work: no progress lines

@@ -132,22 +132,29 @@ def test_api_outcomes_are_one_line_each(outcome, message):
         assert re.search(message, said), said
 
 
-def test_artifacts_check_names_the_folder_and_creates_nothing(tmp_path):
+def test_artifacts_check_names_the_folder_and_leaves_nothing(tmp_path):
     target = tmp_path / "new" / "reports"
     artifacts.check_writable(target)
     assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    artifacts.check_writable(tmp_path / "kept")
+    assert list((tmp_path / "kept").iterdir()) == []  # the probe is gone, the folder stays
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match=r"is a file, not a folder"):
         artifacts.check_writable(tmp_path / "file" / "reports")
+    # /proc passes the permission bits for root, yet nothing can be created there
+    with pytest.raises(ConfigError) as caught:
+        artifacts.check_writable(Path("/proc/nope"))
+    assert str(caught.value) == (
+        "--artifacts /proc/nope: cannot create folders in it (No such file or directory); "
+        "choose another artifacts folder"
+    )
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        if os.geteuid() == 0:  # root writes anywhere: use a read-only mount point instead
-            with pytest.raises(ConfigError, match=r"/proc/1 is not writable"):
-                artifacts.check_writable(Path("/proc/1/reports"))
-        else:
-            with pytest.raises(ConfigError, match=r"is not writable"):
+        if os.geteuid() != 0:  # root writes anywhere; /proc above stands in for it
+            with pytest.raises(ConfigError, match=r"cannot create folders in it"):
                 artifacts.check_writable(locked / "reports")
     finally:
         locked.chmod(0o700)

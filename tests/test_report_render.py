@@ -174,3 +174,17 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     (tmp_path / "report.json").write_text("{")
     assert main(["report", str(tmp_path)]) == 1
     assert "not JSON" in capsys.readouterr().err
+
+
+def test_cli_into_a_folder_that_cannot_take_the_report_is_one_line(tmp_path, capsys):
+    sample().write(tmp_path / "report.json")
+    # report.md cannot be written (as root, mode bits would not stop it)
+    (tmp_path / "report.md").mkdir()
+    assert main(["report", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"ingressbed: error: cannot write the report in {tmp_path}: Is a directory "
+        f"({tmp_path / 'report.md'}); copy the run folder somewhere writable and re-render it "
+        "there"
+    ]

@@ -6,11 +6,16 @@ analysis reads (time, client, host, request, method, the headers a key names); e
 other variable is matched but not captured, so parsing costs about what a hand-written
 regex costs.
 
-A variable is matched up to the literal character that follows it in the format
-(``[$time_local]`` -> anything but ``]``). nginx escapes ``"``, ``\\`` and control
-bytes in logged values, so quoted fields cannot end early. Upstream variables that list
-several attempts (``10.0.0.1:80, 10.0.0.2:80``) may hold ``", "`` and ``" : "`` even
-where a space ends the field.
+A variable whose value never holds a space (an address, a number, a name) is matched up
+to the literal character that follows it in the format, and never across a space.
+``$time_local`` has a fixed shape (``10/Oct/2000:13:55:36 -0700``, a space inside) and
+is matched by that shape wherever it stands. The other variables whose values may hold
+spaces (``$request``, headers, ``$uri``, ``$remote_user``, ...) are matched up to a
+closing ``"`` when quoted (nginx escapes ``"``, ``\\`` and control bytes in logged
+values, so a quoted field cannot end early); unquoted, they take whatever the rest of
+the format leaves them. Upstream variables that list several attempts
+(``10.0.0.1:80, 10.0.0.2:80``) may hold ``", "`` and ``" : "`` even where a space ends
+the field.
 
 Named formats:
 
@@ -140,6 +145,28 @@ _LISTS = frozenset(
         "upstream_cache_status",
     }
 )
+#: Variables whose values may hold spaces (besides the families in ``_SPACED_FAMILIES``).
+_SPACED = frozenset(
+    {
+        "request",
+        "remote_user",
+        "uri",
+        "document_uri",
+        "document_root",
+        "request_filename",
+        "request_body",
+        "content_type",
+        "binary_remote_addr",  # raw bytes: 0x20 is not escaped
+        "proxy_add_x_forwarded_for",  # "a, b"
+        "location_path",
+    }
+)
+#: Client addresses: a list (``a, b``) where a log writes X-Forwarded-For into them.
+_ADDRESS_LISTS = frozenset({"remote_addr", "realip_remote_addr", "the_real_ip"})
+#: Families whose values may hold spaces: headers, cookies and arguments as sent.
+_SPACED_FAMILIES = FAMILIES
+#: ``$time_local`` as nginx writes it, whatever surrounds it.
+_TIME_LOCAL = r"\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}"
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 _DIRECTIVE = re.compile(r"\s*log_format\s+\S+\s+(?:escape=\S+\s+)?(.*?)\s*;?\s*", re.S)
 _SEGMENTS = re.compile(r"\s*((?:'[^']*'|\"(?:[^\"\\]|\\.)*\")\s*)+;?\s*", re.S)
@@ -305,16 +332,30 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
+def can_hold_spaces(name: str) -> bool:
+    """Whether nginx may log a value with a space for ``$name`` (lowercase)."""
+    if name in _SPACED or name == "time_local":
+        return True
+    return any(name.startswith(p) and len(name) > len(p) for p in _SPACED_FAMILIES)
+
+
 def _field(name: str, after: tuple[str, str]) -> str:
     """The regex of one variable's value, given the token after it."""
+    if name == "time_local":
+        return _TIME_LOCAL
     kind, following = after
+    spaced = can_hold_spaces(name)
     if kind == "var":
         return ".*?"  # another variable follows directly: let the regex engine split them
-    if kind == "end":
-        return r"[^\r\n]*"
-    stop = following[0]
-    if stop == " " and name in _LISTS:
-        return r"[^ ]*(?:(?:, | : )[^ ]*)*"
+    stop = following[0] if kind == "text" else "\n"
+    if stop in " \r\n" and name in _LISTS:
+        return r"[^ \r\n]*(?:(?:, | : )[^ \r\n]*)*"
+    if stop in " \r\n" and name in _ADDRESS_LISTS:
+        return r"[^ \r\n]*(?:, [^ \r\n]*)*"
     if stop in "\r\n":
-        return r"[^\r\n]*"
-    return f"[^{re.escape(stop)}\\n]*"
+        return r"[^\r\n]*" if spaced else r"[^ \r\n]*"
+    if stop == '"' or not spaced:
+        # a quoted value cannot hold an unescaped '"'; a value without spaces ends at one
+        blanks = "" if spaced or stop == " " else " "
+        return f"[^{re.escape(stop)}{blanks}\\r\\n]*"
+    return r"[^\r\n]*?"  # may hold the stop character: the rest of the format decides

@@ -59,6 +59,14 @@ def create(options: BedOptions, steps: Steps | None = None) -> Backend:
     steps = steps or Steps(quiet=options.quiet)
     name = resolve(options, steps)
     check_data_plane(name, options.data_plane)  # auto: checked once it is resolved
+    ignored = options.not_applying(name)
+    if ignored:  # said once, here, where the backend is chosen
+        steps.warn(
+            f"ingressbed: {' and '.join(ignored)}: "
+            f"{'applies' if len(ignored) == 1 else 'apply'} to the kind and cluster backends "
+            "only; the local backend ignores "
+            f"{'it' if len(ignored) == 1 else 'them'}"
+        )
     if name == "local":
         from ingressbed.backends.local import LocalBackend
 

@@ -124,13 +124,20 @@ class ClusterBackend:
 
     def _save_bring_up_diagnostics(self) -> None:
         dest = Path(self.options.artifacts) / f"bring-up-{self.run_id}"
+        missing = [p for p in (dest, *dest.parents) if not p.exists()]
         try:
             written = self.diagnostics(dest)
         except (BedError, OSError) as exc:
             self.steps.note(f"bring-up failed; could not write diagnostics to {dest}: {exc}")
-            return
+            written = []
         if written:
             self.steps.note(f"bring-up failed; diagnostics in {dest}")
+            return
+        for folder in missing:  # nothing to keep: no empty folder stays behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     # --- bring-up as data ----------------------------------------------------------------
 

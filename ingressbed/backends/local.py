@@ -27,7 +27,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -38,7 +37,7 @@ from ingressbed.backends import base, converge
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.backends.local_addresses import LOCK_DIR, AddressBlock
 from ingressbed.backends.local_pods import PodSet
-from ingressbed.backends.processes import Child, find_program, signals_deferred
+from ingressbed.backends.processes import Child, find_program, run_tool, signals_deferred
 from ingressbed.controller import MODEL_VERSION
 from ingressbed.errors import ConfigError, SetupError, ToolError
 from ingressbed.ingress_nginx_lua.modules import find_lua_modules
@@ -101,6 +100,8 @@ class LocalBackend:
     """
 
     name = "local"
+    #: Seconds the program may take to say its version (a config check: three times that).
+    tool_timeout = 10.0
 
     def __init__(self, options: BedOptions | None = None, steps: Steps | None = None) -> None:
         self.options = options or BedOptions(backend="local")
@@ -124,6 +125,8 @@ class LocalBackend:
         self._failed = False
         self._deaths: list[str] = []
         self._death_seen = threading.Event()
+        #: What ``close()`` did, in words (``stopped nginx``, ``stopped 6 pods``, ...).
+        self.cleaned: list[str] = []
 
     @property
     def _run_dir(self) -> Path | None:
@@ -132,7 +135,7 @@ class LocalBackend:
     # ----------------------------------------------------------------- lifecycle
     def versions(self) -> dict[str, str]:
         binary = self._bin or find_program(self.program)
-        out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+        out = run_tool([binary, "-v"], timeout=self.tool_timeout)
         match = re.search(self.program.version_pattern, out.stderr + out.stdout)
         found = {
             self.program.name: match.group(1) if match else "unknown",
@@ -151,7 +154,7 @@ class LocalBackend:
             BringUpStep(
                 "Checking the artifacts folder",
                 self._check_artifacts,
-                f"check that {self.options.artifacts} can take run folders (creates nothing)",
+                f"check that {self.options.artifacts} can take run folders (a probe, then removed)",
             ),
             BringUpStep(
                 f"Finding {self.program.name}",
@@ -198,7 +201,9 @@ class LocalBackend:
         artifacts.check_writable(self.options.artifacts)
 
     def _find_program(self) -> None:
-        self._bin = find_program(self.program)
+        binary = find_program(self.program)
+        run_tool([binary, "-v"], timeout=self.tool_timeout)  # a binary that hangs stops here
+        self._bin = binary
         if self.program.needs_lua:
             try:
                 self._lua = find_lua_modules()
@@ -246,14 +251,19 @@ class LocalBackend:
     def _close(self) -> None:
         keep = self.options.keep == "always" or (self.options.keep == "on-failure" and self._failed)
         if self._proxy is not None:
+            ours = self._proxy.death is None  # not one that died on its own
             self._proxy.stop()
             self._proxy = None
+            if ours:
+                self.cleaned.append(f"stopped {self.program.name}")
         if self._services is not None:
             self._services.stop()
             self._services = None
         if self._pods is not None:
+            count = self._pods.not_dead()
             self._pods.close()
             self._pods = None
+            self.cleaned.append(f"stopped {count} pod{'' if count == 1 else 's'}")
         if self._block is not None:
             block, self._block = self._block, None
             try:
@@ -261,11 +271,15 @@ class LocalBackend:
                     self.steps.note(
                         f"local backend: kept its folder (config, logs) at {block.run_dir}"
                     )
+                    self.cleaned.append(f"kept its folder {block.run_dir}")
                     block.run_dir = None
-                else:
+                elif block.run_dir is not None:
+                    folder = block.run_dir
                     block.remove_run_dir()
+                    self.cleaned.append(f"removed its folder {folder}")
             finally:
                 block.release()
+            self.cleaned.append(f"released block {block.prefix}.0/24")
 
     def mark_failed(self) -> None:
         """Tell the backend a test failed (``--keep on-failure`` keeps its folder)."""
@@ -281,6 +295,7 @@ class LocalBackend:
             what += "; its workers were killed with it"
         self._deaths.append(what)
         self._death_seen.set()
+        _stop_traffic(self._proxy, child)
 
     def wait_death(self, timeout: float) -> str | None:
         """Wait up to ``timeout`` seconds for something to die on its own; what died."""
@@ -536,10 +551,7 @@ class LocalBackend:
     def _check_config(self, conf: Path) -> None:
         assert self._run_dir is not None
         argv = self._command(self.program.check, conf)
-        # Held Ctrl-C: subprocess.run kills an interrupted child but does not wait for it,
-        # and a still-running check would create files in a folder being removed.
-        with signals_deferred():
-            result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+        result = run_tool(argv, timeout=3 * self.tool_timeout)  # Ctrl-C held, bounded
         if result.returncode != 0:
             said = result.stderr + result.stdout
             mark = self.program.error_mark
@@ -557,6 +569,7 @@ class LocalBackend:
         while time.monotonic() < deadline:
             if not self._proxy.alive():
                 self._proxy.expect_exit()
+                self._require_started()  # stopped after a pod's death: that is what to say
                 raise SetupError(f"{name} exited: {self._error_line()}")
             in_force = self.plane.in_force(self._fetch, self._generation)
             if in_force and _child_count(self._proxy.pid) <= workers:
@@ -618,3 +631,11 @@ def _child_count(pid: int) -> int:
         return len(path.read_text().split())
     except OSError:
         return 0
+
+
+def _stop_traffic(proxy: Child | None, dead: Child) -> None:
+    """After a death, stop the data plane at once: the session stops anyway, and traffic
+    still under way ends now instead of waiting on the data plane (HAProxy has no health
+    checks here: it retries a refused connection 3 times, a second apart, per request)."""
+    if proxy is not None and proxy is not dead:
+        proxy.kill_now()

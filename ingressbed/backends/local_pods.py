@@ -142,6 +142,10 @@ class PodSet:
                 return pod
         raise SetupError(f"no pod named {name!r}; pods are: {', '.join(p.name for p in self.pods)}")
 
+    def not_dead(self) -> int:
+        """How many pods did not die on their own (those a close stops)."""
+        return sum(1 for _, child in self._pods if child.death is None)
+
     def logs(self) -> list[Path]:
         return sorted(self._log_dir.glob("*.log"))
 

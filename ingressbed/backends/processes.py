@@ -89,6 +89,48 @@ def signals_deferred() -> Iterator[None]:
             signal.raise_signal(held)
 
 
+def run_tool(argv: Sequence[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a short command (a version query, a config check) to its end, output captured.
+
+    Ctrl-C is held while it runs: ``subprocess.run`` kills an interrupted child but does
+    not wait for it, and a still-running check could write into a folder being removed.
+
+    Args:
+        argv: the command.
+        timeout: seconds it may take; then it is killed (and reaped).
+
+    Returns:
+        The finished process (any exit status).
+
+    Raises:
+        ToolError: it could not start, or did not finish within ``timeout``.
+    """
+    shown = " ".join([Path(argv[0]).name, *argv[1:2]])
+    with signals_deferred():
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # its own group: a hung one goes with what it started
+            )
+        except OSError as exc:
+            raise ToolError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise ToolError(
+                f"{argv[0]} hangs: `{shown}` did not finish within {timeout:.0f}s (it was "
+                "killed); check that it is the program it should be"
+            ) from None
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
 def describe_exit(returncode: int) -> str:
     """How a process ended, in words: ``exited with status 3`` or ``was killed by SIGKILL``."""
     if returncode < 0:
@@ -305,6 +347,18 @@ class Child:
     def expect_exit(self) -> None:
         """From now on an exit is on purpose: not a death to report."""
         self._stopping = True
+
+    def kill_now(self) -> None:
+        """SIGKILL it (and its group with ``kill_group``) without waiting: safe from the
+        watcher thread, which then reaps it. The exit is on purpose, not a death."""
+        self._stopping = True
+        if self._closed or self._handled.is_set():
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if self.kill_group:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            else:
+                self.proc.send_signal(signal.SIGKILL)
 
     def stop(self, timeout: float = 5.0, *, force: bool = False) -> None:
         """SIGTERM (or SIGKILL when ``force``), wait, SIGKILL if still alive; close the log.

@@ -18,8 +18,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ingressbed.backends.local_addresses import held_blocks
-from ingressbed.backends.processes import live_children
+from ingressbed.backends.leftovers import what_is_left
 from ingressbed.errors import BedError
 
 #: Exit status after stdout was closed by its reader (128 + SIGPIPE).
@@ -71,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return _closed_stdout()
     except KeyboardInterrupt:
-        print(f"ingressbed: interrupted; {_what_is_left()}", file=sys.stderr)
+        print(f"ingressbed: interrupted; {what_is_left()}", file=sys.stderr)
         return 130
 
 
@@ -83,15 +82,6 @@ def _closed_stdout() -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     return EXIT_CLOSED_STDOUT
-
-
-def _what_is_left() -> str:
-    running, blocks = live_children(), held_blocks()
-    if not running and not blocks:
-        return "nothing it started is left running"
-    parts = [f"still running: {', '.join(running)}"] if running else []
-    parts += [f"address blocks still held: {', '.join(blocks)}"] if blocks else []
-    return "; ".join(parts)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
+from collections.abc import Callable
 
 from ingressbed.cli import analyze_log
-from ingressbed.cli.predict import add_placement_options, balance_from_args, parse_endpoints
+from ingressbed.cli.predict import (
+    add_placement_options,
+    balance_from_args,
+    parse_endpoints,
+    warn_constant_key,
+)
 from ingressbed.errors import ConfigError
 from ingressbed.placement import Analysis, analyze, synthetic_endpoints
 
@@ -58,14 +66,47 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _ports(text: str) -> list[int]:
-    ports = []
+    ports: list[int] = []
     for item in (piece.strip() for piece in text.split(",")):
         if not item:
             continue
         if not item.isdigit() or not 0 < int(item) < 65536:
             raise ConfigError(f"--ports: {item!r} is not a port number")
+        if int(item) in ports:
+            raise ConfigError(f"--ports: {item} is listed twice; list each port once")
         ports.append(int(item))
     return ports
+
+
+#: Options of the --access-log mode that synthetic keys would ignore (their default is None).
+_LOG_ONLY = ("plot", "replay", "rate", "host")
+#: From this much work on, ``analyze`` says on stderr what it is doing.
+_PROGRESS_ENDPOINTS = 2_000
+_PROGRESS_KEYS = 300_000
+
+
+def _refuse_log_options(args: argparse.Namespace) -> None:
+    given = [f"--{name}" for name in _LOG_ONLY if getattr(args, name, None) is not None]
+    given += ["--candidate"] if getattr(args, "candidate", None) else []
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to "
+            "--access-log only; synthetic keys take --pods, --endpoints, --hash-by, --keys, "
+            "--seed and --ports"
+        )
+
+
+def _progress(args: argparse.Namespace, endpoints: int) -> Callable[[str], None] | None:
+    """A printer of progress lines on stderr when the work is long (``--quiet``: none)."""
+    if args.quiet or (endpoints < _PROGRESS_ENDPOINTS and args.keys < _PROGRESS_KEYS):
+        return None
+    start = time.monotonic()
+
+    def say(line: str) -> None:
+        elapsed = time.monotonic() - start
+        print(f"ingressbed: analyze: {line} ({elapsed:.1f}s so far)", file=sys.stderr, flush=True)
+
+    return say
 
 
 def render(analysis: Analysis) -> str:
@@ -121,11 +162,13 @@ def run(args: argparse.Namespace) -> int:
     """
     if args.access_log:  # a real log instead of synthetic keys
         return analyze_log.run(args)
+    _refuse_log_options(args)
     ports = _ports(args.ports)
     if args.endpoints:
         endpoints = parse_endpoints(args.endpoints)
     else:
         endpoints = synthetic_endpoints(6 if args.pods is None else args.pods, (ports or [8080])[0])
+    warn_constant_key(args.hash_by, args.controller_version)
     balance = balance_from_args(args, len(endpoints))
     result = analyze(
         balance,
@@ -135,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         keys=args.keys,
         seed=args.seed,
         ports=ports,
+        progress=_progress(args, len(endpoints)),
     )
     print(json.dumps(result.to_dict(), indent=2) if args.json else render(result))
     return 0

@@ -97,12 +97,18 @@ def candidates(args: argparse.Namespace) -> list[Candidate]:
         ``--hash-by``.
 
     Raises:
-        ConfigError: a malformed ``--candidate``.
+        ConfigError: a malformed ``--candidate``, or one given twice.
     """
     from ingressbed.accesslog.results import Candidate
 
     if args.candidate:
-        return [Candidate.parse(item) for item in args.candidate]
+        chosen: list[Candidate] = []
+        for item in args.candidate:
+            candidate = Candidate.parse(item)
+            if candidate in chosen:
+                raise ConfigError(f"--candidate {item!r} is given twice; give each candidate once")
+            chosen.append(candidate)
+        return chosen
     plane = args.data_plane or args.flavor or CONTROLLER_PLANE
     candidate = Candidate(plane, args.hash_by)
     try:
@@ -206,8 +212,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.ports:
         raise ConfigError("--ports applies to synthetic keys, not to --access-log")
-    if args.plot and render.plot_unavailable():
-        raise ConfigError(render.PLOTS_HINT)
+    if args.plot:
+        if render.plot_unavailable():
+            raise ConfigError(render.PLOTS_HINT)
+        check_plot_path(Path(args.plot))
     quiet = bool(getattr(args, "quiet", False))
     simulation, _ = analyse(args, None if quiet else sys.stderr)
     result = simulation.result()
@@ -218,18 +226,41 @@ def run(args: argparse.Namespace) -> int:
 
         options = from_args(args, "analyze")
         report = replay(simulation.sample(), simulation.candidates, options)
-    if args.plot:
-        render.plot(result, Path(args.plot))
+    # The figures first: a plot that cannot be written must not lose them.
     if args.json:
         data = result.to_dict()
         if report is not None:
             data["replay"] = report.to_dict()
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2), flush=True)
     else:
         print(render.text(result))
         if report is not None:
             print()
             print(report.text())
-        if args.plot:
+        sys.stdout.flush()
+    if args.plot:
+        render.plot(result, Path(args.plot))
+        if not args.json:
             print(f"\nwrote {args.plot}")
     return 1 if report is not None and report.disagreements else 0
+
+
+def check_plot_path(path: Path) -> None:
+    """Refuse, before any work, a ``--plot`` file that is no PNG or cannot be written.
+
+    Raises:
+        ConfigError: one line naming the file and what to do.
+    """
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"--plot {path}: the plot is a PNG; give a file name ending in .png")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"--plot {path}: the folder {folder} does not exist")
+    existed = path.exists()
+    try:  # for real: create it (and remove it again if it was not there)
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--plot {path}: cannot write it ({exc.strerror or exc})") from exc
+    if not existed:
+        path.unlink()

@@ -31,8 +31,10 @@ from ingressbed.errors import ConfigError
 from ingressbed.options import CONTROLLER_PLANE
 from ingressbed.placement import PINNED_CONTROLLER_VERSION, Request
 from ingressbed.placement import endpoints as placement_endpoints
+from ingressbed.placement.keys import KeyExpr
 from ingressbed.placement.nginx_methods import METHODS
 from ingressbed.placement.upstream import Upstream
+from ingressbed.placement.variables import parse_target
 from ingressbed.planes import Balance, FlavorOptions
 from ingressbed.vocabulary import (
     ANNOTATION_PREFIX,
@@ -95,7 +97,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="nginx and haproxy flavors: server weights in endpoint order (default 1 each)",
     )
     parser.add_argument("--client-ip", default="", help="client address ($remote_addr)")
-    parser.add_argument("--host", default="", help="Host header")
+    parser.add_argument("--host", help="Host header")
     parser.add_argument("--request-uri", default="/", help="request target, path?query")
     parser.add_argument("--scheme", default="http", choices=("http", "https"))
     parser.add_argument(
@@ -235,9 +237,14 @@ def request_from_args(args: argparse.Namespace) -> Request:
     extra = "&".join(f"{k}={v}" for k, v in _pairs("--arg", args.arg).items())
     if extra:
         uri += ("&" if "?" in uri else "?") + extra
+    if args.host is not None and not args.host.strip():
+        raise ConfigError(
+            "--host is empty: nginx answers 400 to an empty Host header; give a host name "
+            "(e.g. --host shop.example.com) or leave --host out"
+        )
     return Request(
         client_ip=args.client_ip,
-        host=args.host,
+        host=args.host or "",
         request_uri=uri,
         headers=_pairs("--header", args.header),
         cookies=_pairs("--cookie", args.cookie),
@@ -280,6 +287,40 @@ def request_from_json(line: str, number: int, defaults: Request) -> Request:
     return replace(defaults, **data)
 
 
+def check_host(balance: Balance, request: Request) -> None:
+    """Refuse a request without a Host when the key reads ``$host``.
+
+    nginx answers 400 to an HTTP/1.1 request without Host, and without one ``$host`` is
+    the server's name, which the model does not know.
+
+    Raises:
+        ConfigError: one line saying to give ``--host``.
+    """
+    if not balance.hash_by or not balance.reads_key:
+        return
+    reads = KeyExpr(balance.hash_by).reads
+    if "host" in reads and not (request.header("host") or parse_target(request.request_uri).host):
+        raise ConfigError(
+            "the hash key reads $host but the request has no Host header: give --host "
+            "(or host in a --batch line)"
+        )
+
+
+def warn_constant_key(hash_by: str | None, controller_version: str | None) -> None:
+    """Say on stderr when every request gets the same key, so the same endpoint."""
+    if not hash_by:
+        return
+    try:
+        why = KeyExpr(hash_by, controller_version=controller_version).constant()
+    except ConfigError:
+        return  # the translation names what is wrong with the key
+    if why:
+        print(
+            f"ingressbed: warning: hash key {hash_by!r} {why}: every request goes to one endpoint",
+            file=sys.stderr,
+        )
+
+
 def upstream_from_args(args: argparse.Namespace, endpoints: Sequence[Endpoint]) -> Upstream:
     """The upstream the options describe, over ``endpoints`` (``balance_from_args``).
 
@@ -304,9 +345,13 @@ def run(args: argparse.Namespace) -> int:
     if predict_envoy.chosen(args):
         return predict_envoy.run(args, parse_endpoints(args.endpoints), request_from_args(args))
     predict_envoy.refuse_for_other_flavors(args)
-    upstream = upstream_from_args(args, parse_endpoints(args.endpoints))
+    endpoints = parse_endpoints(args.endpoints)
+    balance = balance_from_args(args, len(endpoints))
+    upstream = balance.upstream(endpoints)
     defaults = request_from_args(args)
+    warn_constant_key(balance.hash_by, args.controller_version)
     if not args.batch:
+        check_host(balance, defaults)
         print(upstream.pick(defaults))
         return 0
     write = sys.stdout.write
@@ -314,6 +359,7 @@ def run(args: argparse.Namespace) -> int:
         if line.strip():
             request = request_from_json(line, number, defaults)
             try:
+                check_host(balance, request)
                 write(f"{upstream.pick(request)}\n")
             except ConfigError as exc:
                 raise ConfigError(f"stdin line {number}: {exc}") from exc

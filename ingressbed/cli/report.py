@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     Raises:
         ConfigError: a DIR without a readable, valid report.json; runs that cannot be
-            merged; ``--out`` with one DIR, or an unwritable one.
+            merged; ``--out`` with one DIR, or an unwritable one; a DIR whose report
+            cannot be rewritten.
     """
     targets = [Path(d) for d in args.dirs]
     if len(targets) > 1:
@@ -71,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
     folder = migration_files.run_folder(targets[0])
     if not (folder / report.JSON_NAME).is_file():
         raise ConfigError(f"no {report.JSON_NAME} in {folder}: give a catalog run's folder")
-    for path in report.render(folder):
+    try:
+        written = report.render(folder)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the report in {folder}: {exc.strerror or exc} ({exc.filename}); "
+            "copy the run folder somewhere writable and re-render it there"
+        ) from exc
+    for path in written:
         print(path)
     return 0

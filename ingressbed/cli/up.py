@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     opts = kind_or_cluster(from_args(args, "up", dry_run=bool(args.dry_run)), "up")
     if opts.dry_run:
         plan = build_plan(opts)
-        paths = write_plan(plan, args.output)
+        paths = write_plan(plan, args.output)  # ConfigError when --output cannot take it
         for note in plan.notes:
             print(f"note: {note}", file=sys.stderr)
         print(f"wrote {len(paths)} files to {args.output} (nothing was run):")

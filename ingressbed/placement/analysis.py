@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
@@ -38,6 +38,12 @@ from ingressbed.vocabulary import Endpoint
 SAMPLE_HOST = "hellogo.example.test"
 
 
+#: Most synthetic pods: the analysis builds three rings of them (now, one more, one less).
+MAX_PODS = 10_000
+#: Most synthetic keys: each is a request and its key, held in memory.
+MAX_KEYS = 1_000_000
+
+
 def synthetic_endpoints(pods: int, port: int = 8080) -> list[Endpoint]:
     """Endpoints on pod-network-like addresses 10.244.0.2, 10.244.0.3, ...
 
@@ -49,12 +55,32 @@ def synthetic_endpoints(pods: int, port: int = 8080) -> list[Endpoint]:
         The endpoints.
 
     Raises:
-        ConfigError: fewer than one pod.
+        ConfigError: fewer than one pod, or more than ``MAX_PODS``.
     """
     if pods < 1:
         raise ConfigError(f"--pods must be at least 1, not {pods}")
+    if pods > MAX_PODS:
+        raise ConfigError(
+            f"--pods must be at most {MAX_PODS}, not {pods}: the rings of that many "
+            "endpoints take minutes and gigabytes to build"
+        )
     first = int(ipaddress.IPv4Address("10.244.0.2"))
     return [Endpoint(str(ipaddress.IPv4Address(first + i)), port) for i in range(pods)]
+
+
+def check_key_count(count: int) -> None:
+    """Refuse a number of synthetic keys below 1 or above ``MAX_KEYS``.
+
+    Raises:
+        ConfigError: one line with the bound and why.
+    """
+    if count < 1:
+        raise ConfigError(f"the number of keys must be at least 1, not {count}")
+    if count > MAX_KEYS:
+        raise ConfigError(
+            f"the number of keys must be at most {MAX_KEYS}, not {count}: each key holds "
+            f"about 0.3 KB of memory, and {MAX_KEYS} already pin every share to within 0.002"
+        )
 
 
 def sample_requests(count: int, seed: int) -> list[Request]:
@@ -68,10 +94,9 @@ def sample_requests(count: int, seed: int) -> list[Request]:
         Requests on host ``SAMPLE_HOST`` with ``/item/<n>`` targets.
 
     Raises:
-        ConfigError: a count below 1.
+        ConfigError: a count below 1 or above ``MAX_KEYS``.
     """
-    if count < 1:
-        raise ConfigError(f"the number of keys must be at least 1, not {count}")
+    check_key_count(count)
     rng = random.Random(seed)
     return [
         Request(
@@ -202,8 +227,11 @@ def same_pod_across_ports(
         port (``None`` with fewer than two ports).
 
     Raises:
-        ConfigError: no addresses.
+        ConfigError: no addresses, or a port given twice.
     """
+    for port in ports:
+        if ports.count(port) > 1:
+            raise ConfigError(f"port {port} is listed twice; list each port once")
     by_port = {
         port: picks(maker.upstream([Endpoint(a, port) for a in addresses]), requests)
         for port in ports
@@ -243,6 +271,7 @@ def analyze(
     keys: int = 10_000,
     seed: int = 1,
     ports: Sequence[int] = (),
+    progress: Callable[[str], None] | None = None,
 ) -> Analysis:
     """Spread, remapping on scale and cross-port affinity of one configuration.
 
@@ -255,6 +284,7 @@ def analyze(
         seed: random seed for the requests.
         ports: Service ports for the cross-port figure (addresses taken from
             ``endpoints``); fewer than two skips it.
+        progress: called with what starts next (``"step 2 of 5: ..."``), for long runs.
 
     Returns:
         The analysis.
@@ -265,10 +295,34 @@ def analyze(
     unique = list(dict.fromkeys(endpoints))
     if not unique:
         raise ConfigError("no endpoints: give --pods N or --endpoints A:P,...")
-    requests = sample_requests(keys, seed)
     fresh = _fresh_endpoint(unique)
     removed = unique[-1] if len(unique) > 1 else None
     addresses = list(dict.fromkeys(e.address for e in unique))
+    stages = [
+        f"making {keys:,} requests",
+        f"the picks of {len(unique):,} endpoints",
+        f"the picks with {fresh} added",
+        *([f"the picks without {removed}"] if removed is not None else []),
+        *([f"one upstream per port ({len(ports)} ports)"] if len(ports) > 1 else []),
+    ]
+
+    def stage(number: int) -> None:
+        if progress is not None:
+            progress(f"step {number} of {len(stages)}: {stages[number - 1]}")
+
+    check_key_count(keys)  # before any long work
+    stage(1)
+    requests = sample_requests(keys, seed)
+    stage(2)
+    spread_of = spread(maker.upstream(unique), requests)
+    stage(3)
+    moved_on_add = moved_share(maker, unique, [*unique, fresh], requests)
+    moved_on_remove = None
+    if removed is not None:
+        stage(4)
+        moved_on_remove = moved_share(maker, unique, unique[:-1], requests)
+    if len(ports) > 1:
+        stage(len(stages))
     pairs, all_ports = same_pod_across_ports(maker, addresses, ports, requests)
     return Analysis(
         flavor=plane,
@@ -276,13 +330,11 @@ def analyze(
         keys=keys,
         seed=seed,
         endpoints=[str(e) for e in unique],
-        spread=spread(maker.upstream(unique), requests),
+        spread=spread_of,
         added=str(fresh),
-        moved_on_add=moved_share(maker, unique, [*unique, fresh], requests),
+        moved_on_add=moved_on_add,
         removed=None if removed is None else str(removed),
-        moved_on_remove=None
-        if removed is None
-        else moved_share(maker, unique, unique[:-1], requests),
+        moved_on_remove=moved_on_remove,
         ports=list(ports),
         same_pod_pairs=pairs,
         same_pod_all_ports=all_ports,

@@ -2,7 +2,8 @@
 
 An endpoint is ``IPv4:PORT`` or ``[IPv6]:PORT``: an EndpointSlice holds IP addresses,
 and nginx's ``server`` directive reads an IPv6 address only in brackets (``fd00::1:8080``
-is ambiguous, so it is refused rather than guessed). Ports run from 1 to 65535. An
+is ambiguous, so it is refused rather than guessed). Ports run from 1 to 65535. The
+unspecified, broadcast and multicast addresses are refused: no pod has one. An
 endpoint listed twice is refused: an EndpointSlice does not repeat an address and port,
 and a repeated ``server`` would put the same pod on the ring twice.
 """
@@ -56,9 +57,28 @@ def parse_endpoint(text: str, option: str = "--endpoints") -> Endpoint:
             raise ConfigError(
                 f"{option}: {item!r}: {host!r} is not an IPv4 address (endpoints are pod IPs)"
             ) from None
+    special = _not_a_pod(ipaddress.ip_address(address))
+    if special:
+        raise ConfigError(f"{option}: {item!r}: {address} is {special}, not a pod's address")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ConfigError(f"{option}: {item!r}: port {port_text!r} is not in 1-65535")
     return Endpoint(address, int(port_text))
+
+
+def _not_a_pod(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What makes ``address`` one no pod can have, or None.
+
+    Kubernetes refuses the unspecified address in an EndpointSlice, and no connection goes
+    to a broadcast or multicast address (loopback stays allowed: the local backend's pods
+    live there).
+    """
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        return "the broadcast address"
+    if address.is_multicast:
+        return "a multicast address"
+    return None
 
 
 def parse_endpoints(text: str, option: str = "--endpoints") -> list[Endpoint]:

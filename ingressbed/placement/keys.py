@@ -33,6 +33,11 @@ PINNED_CONTROLLER_VERSION = "1.15.1"
 #: First release where ``upstream-hash-by`` may combine variables and text (PR #5571).
 COMBINED_KEYS_SINCE: tuple[int, int, int] = (0, 33, 0)
 
+#: The releases that have ``upstream-hash-by``: from 0.9.0 (a beta of 0.9.0 added it) to
+#: the last release before the project was retired.
+FIRST_HASH_RELEASE: tuple[int, int, int] = (0, 9, 0)
+LAST_RELEASE: tuple[int, int, int] = (1, 15, 1)
+
 #: What the legacy Lua balancer hashes when the variable is missing: ``tostring(nil)``.
 LEGACY_MISSING = b"nil"
 
@@ -59,7 +64,8 @@ def parse_version(version: str | None) -> tuple[int, int, int]:
         ``(major, minor, patch)``.
 
     Raises:
-        ConfigError: text that is not a version.
+        ConfigError: text that is not a version, or a version outside the releases that
+            have ``upstream-hash-by`` (0.9.0 to the last, 1.15.1).
     """
     text = PINNED_CONTROLLER_VERSION if version is None else version.strip()
     match = _VERSION.fullmatch(text)
@@ -68,7 +74,18 @@ def parse_version(version: str | None) -> tuple[int, int, int]:
             f"controller version {version!r} is not like 0.25.0, v1.11.3 or controller-v1.15.1"
         )
     major, minor, patch = match.groups()
-    return int(major), int(minor), int(patch or 0)
+    parsed = int(major), int(minor), int(patch or 0)
+    if not FIRST_HASH_RELEASE <= parsed <= LAST_RELEASE:
+        first, last = (".".join(map(str, v)) for v in (FIRST_HASH_RELEASE, LAST_RELEASE))
+        why = (
+            f"ingress-nginx has upstream-hash-by from {first} on"
+            if parsed < FIRST_HASH_RELEASE
+            else f"ingress-nginx's last release is {last}"
+        )
+        raise ConfigError(
+            f"controller version {version!r}: {why}; give a release from {first} to {last}"
+        )
+    return parsed
 
 
 def is_legacy(version: str | None) -> bool:
@@ -139,6 +156,31 @@ class KeyExpr:
         for part in self._parts:
             if isinstance(part, _Var) and not variables.is_supported(part.name):
                 raise ConfigError(_unsupported(part.name, expr))
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The variables the key reads from a request (lowercase names, no ``$``)."""
+        return frozenset(
+            part.name
+            for part in self._parts
+            if isinstance(part, _Var) or (isinstance(part, _Legacy) and part.resolvable)
+        )
+
+    def constant(self) -> str | None:
+        """Why every request gets the same key (so the same endpoint), or None.
+
+        Returns:
+            A clause to follow the key (``reads no variable, ...``); for a release below
+            0.33.0 whose whole annotation is a name nginx does not have, what it hashes.
+        """
+        if self.reads:
+            return None
+        if self.legacy:
+            return (
+                "is read as one variable name below ingress-nginx 0.33.0, a name nginx does "
+                f"not have, so every request hashes {LEGACY_MISSING.decode()!r}"
+            )
+        return "reads no variable, so every request hashes the same text"
 
     def evaluate(self, request: Request) -> bytes:
         """The key bytes for ``request`` (may be empty).

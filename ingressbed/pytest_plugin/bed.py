@@ -7,8 +7,15 @@
   capabilities named, before any of its fixtures is set up (``pytest_runtest_setup``).
   The backend is created (not started) to answer, so a session whose tests all skip
   starts nothing.
-- ``bed`` (session): the backend the options name, started once, closed at the end
-  (also on failure and Ctrl-C; ``--keep`` decides what stays).
+- The backend is created and started when the session starts, before the first test,
+  if a selected test uses ``bed`` (and its ``needs`` do not skip it). A start-up error
+  (nginx missing, ``--backend cluster`` without ``--context``) stops the session there,
+  once, in one line, with pytest's usage-error status (4).
+- ``bed`` (session): that started backend. It is closed first thing when the session
+  ends (``pytest_sessionfinish``, before the report is drawn), also on failure and
+  Ctrl-C; from then on Ctrl-C is held (``interrupts``), so a second press cannot cut the
+  cleanup short, and an interrupted session ends with one line saying what was cleaned
+  up. ``--keep`` decides what stays.
 - ``serve`` (function): ``serve(setup)`` applies a setup and returns the backend; a
   setup needing a capability the backend lacks is skipped with that reason.
 - A ``BedError`` becomes a one-line failure, not a traceback.
@@ -33,11 +40,14 @@ from ingressbed.backends.base import Backend
 from ingressbed.errors import BedError
 from ingressbed.options import OPTIONS, BedOptions, add_pytest_options, resolve
 from ingressbed.progress import Steps
+from ingressbed.pytest_plugin.interrupts import SessionEnd
 from ingressbed.suggest import suggest
 from ingressbed.vocabulary import Capability, Setup
 
 OPTIONS_KEY = pytest.StashKey[BedOptions]()
 BED_KEY = pytest.StashKey[Backend]()
+STARTED_KEY = pytest.StashKey[bool]()
+END_KEY = pytest.StashKey[SessionEnd]()
 USED_KEY = pytest.StashKey[bool]()
 RUN_DIR_KEY = pytest.StashKey[Path]()
 DEATH_KEY = pytest.StashKey[str]()
@@ -101,6 +111,10 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if END_KEY not in config.stash:  # closes the bed first when the session ends
+        end = SessionEnd(lambda: config.stash.get(BED_KEY, None))
+        config.stash[END_KEY] = end
+        config.pluginmanager.register(end, "ingressbed-session-end")
     config.addinivalue_line(
         "markers",
         "needs(*capabilities): capabilities the backend must have; the test is skipped, "
@@ -123,18 +137,73 @@ def bed_options(pytestconfig: pytest.Config) -> BedOptions:
 
 @pytest.fixture(scope="session")
 def bed(bed_options: BedOptions, request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """The started backend for the whole session."""
-    backend = _created(request.config)
-    try:
+    """The started backend for the whole session (closed when the session ends)."""
+    config = request.config
+    if STARTED_KEY not in config.stash:  # asked for by a test the session start did not see
+        backend = _created(config)
         try:
             backend.start()
         except BedError as exc:
+            request.session.shouldstop = f"ingressbed: {exc}"  # not once per test
             pytest.fail(f"ingressbed: {exc}", pytrace=False)
-        yield backend
-    finally:
-        if request.session.testsfailed:
-            backend.mark_failed()
-        backend.close()
+        config.stash[STARTED_KEY] = True
+    yield config.stash[BED_KEY]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Create and start the backend before the first test, when a selected test needs it.
+
+    Raises:
+        pytest.UsageError: the backend cannot be created or started (one line, exit 4).
+    """
+    config = session.config
+    if config.option.collectonly or (
+        session.testsfailed and not config.option.continue_on_collection_errors
+    ):
+        return
+    asks = [item for item in session.items if _asks_for_the_bed(item)]
+    if not asks:
+        return
+    try:
+        backend = _create(config)
+        if any(_will_use(item, backend) for item in asks):
+            backend.start()
+            config.stash[STARTED_KEY] = True
+    except BedError as exc:
+        raise pytest.UsageError(f"ingressbed: {exc}") from None
+
+
+def _asks_for_the_bed(item: pytest.Item) -> bool:
+    return _uses_the_bed(item) or item.get_closest_marker("needs") is not None
+
+
+def _uses_the_bed(item: pytest.Item) -> bool:
+    """Whether ``item`` gets this plugin's ``bed`` (not a fixture of that name of its own)."""
+    if "bed" not in getattr(item, "fixturenames", ()):
+        return False
+    info = getattr(item, "_fixtureinfo", None)  # pytest keeps the resolved definitions here
+    definitions = getattr(info, "name2fixturedefs", {}).get("bed") if info else None
+    if not definitions:
+        return True  # cannot tell: assume it does
+    return definitions[-1].func is getattr(bed, "__wrapped__", bed)
+
+
+def _will_use(item: pytest.Item, backend: Backend) -> bool:
+    """Whether ``item`` uses the bed and its ``needs`` do not skip it."""
+    if not _uses_the_bed(item):
+        return False
+    try:
+        capabilities = needed(item)
+    except pytest.fail.Exception:  # an unknown capability: the test fails on its own
+        return False
+    return not base.skip_reason(backend, capabilities)
+
+
+def pressed(config: pytest.Config) -> bool:
+    """Whether Ctrl-C was pressed once the session began to end (the report stops drawing)."""
+    end = config.stash.get(END_KEY, None)
+    return end is not None and end.pressed()
 
 
 @pytest.fixture
@@ -156,16 +225,25 @@ def serve(bed: Backend, request: pytest.FixtureRequest) -> Callable[[Setup], Bac
     return apply
 
 
-def _created(config: pytest.Config) -> Backend:
-    """The session's backend, created (not started) on first use."""
+def _create(config: pytest.Config) -> Backend:
+    """The session's backend, created (not started) on first use.
+
+    Raises:
+        BedError: the options name a backend that cannot be made (one line).
+    """
     if BED_KEY not in config.stash:
         options = options_from(config)
         steps = Steps(TerminalStream(config), quiet=options.quiet)
-        try:
-            config.stash[BED_KEY] = create(options, steps)
-        except BedError as exc:
-            pytest.fail(f"ingressbed: {exc}", pytrace=False)
+        config.stash[BED_KEY] = create(options, steps)
     return config.stash[BED_KEY]
+
+
+def _created(config: pytest.Config) -> Backend:
+    """``_create`` inside a test: an error fails it in one line."""
+    try:
+        return _create(config)
+    except BedError as exc:
+        pytest.fail(f"ingressbed: {exc}", pytrace=False)
 
 
 def needed(item: pytest.Item) -> list[Capability]:
@@ -209,14 +287,16 @@ def pytest_runtest_makereport(
     backend = item.config.stash.get(BED_KEY, None)
     death = _unreported_death(item, backend)
     if death:
-        # The test that met the death says what died, once; nothing runs after it.
+        # The test that met the death says what died, once; nothing runs after it. Said
+        # on the terminal now too, not only in the summary after cleanup and report.
+        TerminalStream(item.config).write(f"ingressbed: {death}; stopping the session\n")
         report.outcome = "failed"
         report.longrepr = f"ingressbed: {death}; the session stops here"
         item.session.shouldstop = f"ingressbed: {death}"
     used = item.stash.get(USED_KEY, False)
     if report.failed and call.when == "call" and used and backend is not None:
-        dest = run_dir(item.config) / "diagnostics" / _safe(item.nodeid)
         try:
+            dest = run_dir(item.config) / "diagnostics" / _safe(item.nodeid)
             paths = backend.diagnostics(dest)
         except Exception as exc:  # diagnostics must never hide the real failure
             report.sections.append(("ingressbed diagnostics", f"could not collect: {exc}"))

@@ -5,13 +5,16 @@
   (visible under capture).
 - Candidates whose test was skipped (a capability missing) or errored are recorded from
   the test reports, with the reason.
-- At session end, if any catalog candidate was recorded, report.json, report.md and the
-  PNGs go to this run's folder (``ingressbed.pytest_plugin.bed.run_dir``); the terminal summary
-  prints where.
+- At session end (after the bed is closed), if any catalog candidate was recorded,
+  report.json, then the PNGs and report.md go to this run's folder
+  (``ingressbed.pytest_plugin.bed.run_dir``; a temporary folder if that one cannot take
+  them); a Ctrl-C stops the drawing, never the results. The terminal summary prints where.
 """
 
 from __future__ import annotations
 
+import functools
+import tempfile
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -23,7 +26,13 @@ from ingressbed.backends.base import Backend
 from ingressbed.catalog import Candidate, Catalog
 from ingressbed.catalog import load as load_catalog
 from ingressbed.progress import Steps
-from ingressbed.pytest_plugin.bed import TerminalStream, run_dir
+from ingressbed.pytest_plugin.bed import (
+    RUN_DIR_KEY,
+    TerminalStream,
+    options_from,
+    pressed,
+    run_dir,
+)
 from ingressbed.report.candidates import full_report, not_played, played
 from ingressbed.report.results import (
     ERROR,
@@ -36,6 +45,7 @@ from ingressbed.scenario.verdict import ScenarioVerdict
 
 RECORDER_KEY = pytest.StashKey["Recorder"]()
 WRITTEN_KEY = pytest.StashKey[list[Path]]()
+NOTES_KEY = pytest.StashKey[list[str]]()
 
 
 def _now() -> str:
@@ -148,11 +158,40 @@ def pytest_runtest_makereport(
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    recorder = session.config.stash.get(RECORDER_KEY, None)
+    """Write the report (after the bed is closed: ``interrupts.SessionEnd`` goes first).
+
+    report.json comes first; a Ctrl-C then stops the drawing, not the results. A folder
+    that cannot take the report (a full disk, a folder gone) never loses the results:
+    they go to a new temporary folder, and the summary says where and why.
+    """
+    config = session.config
+    recorder = config.stash.get(RECORDER_KEY, None)
     if recorder is None or not recorder.results:
         return
-    folder = run_dir(session.config)
-    session.config.stash[WRITTEN_KEY] = catalog_report.write(recorder.report(), folder)
+    report = recorder.report()
+    stop = functools.partial(pressed, config)
+    notes: list[str] = []
+    try:
+        written = catalog_report.write(report, run_dir(config), stop)
+    except OSError as exc:
+        where = (
+            config.stash[RUN_DIR_KEY]
+            if RUN_DIR_KEY in config.stash
+            else options_from(config).artifacts
+        )
+        fallback = Path(tempfile.mkdtemp(prefix="ingressbed-report-"))
+        notes.append(
+            f"could not write the report to {where} ({exc.strerror or exc}); "
+            f"it was written to {fallback} instead"
+        )
+        written = catalog_report.write(report, fallback, stop)
+    if stop():
+        notes.append(
+            "drawing stopped by Ctrl-C: report.json holds every result; "
+            f"ingressbed report {written[0].parent} draws the rest"
+        )
+    config.stash[WRITTEN_KEY] = written
+    config.stash[NOTES_KEY] = notes
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -161,5 +200,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     markdown = next((p for p in written if p.name == catalog_report.MARKDOWN_NAME), written[-1])
     terminalreporter.write_sep("-", "ingressbed catalog report")
+    for note in terminalreporter.config.stash.get(NOTES_KEY, []):
+        terminalreporter.write_line(f"note:   {note}")
     terminalreporter.write_line(f"report: {markdown}")
     terminalreporter.write_line(f"data:   {markdown.parent / catalog_report.JSON_NAME}")

@@ -7,6 +7,7 @@ says why and how to get it, and the report carries that line instead of the imag
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 from ingressbed.report.results import MEASURED, CandidateResult, Report
@@ -50,8 +51,13 @@ def _draw(report: Report, candidate: CandidateResult, dest: Path) -> None:
         pyplot.close(figure)
 
 
-def write(report: Report, folder: Path) -> dict[str, str]:
+def write(report: Report, folder: Path, stop: Callable[[], bool] | None = None) -> dict[str, str]:
     """Draw one PNG per measured candidate with a load into ``folder``.
+
+    Args:
+        report: the results.
+        folder: where the PNGs go.
+        stop: asked before each PNG; True ends the drawing there (Ctrl-C was pressed).
 
     Returns:
         Candidate id -> PNG file name (empty when matplotlib is missing).
@@ -60,6 +66,8 @@ def write(report: Report, folder: Path) -> dict[str, str]:
         return {}
     written: dict[str, str] = {}
     for candidate in report.candidates:
+        if stop is not None and stop():
+            break
         if candidate.status == MEASURED and candidate.load:
             name = file_name(candidate.id)
             _draw(report, candidate, folder / name)
