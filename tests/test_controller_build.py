@@ -262,5 +262,5 @@ def test_objects_named_twice_and_old_releases_are_refused():
         build_all([web, web], [service("app")])
     with pytest.raises(ConfigError, match=r"controller v0\.49\.3 is not modelled"):
         build_all([web], [service("app")], version="0.49.3")
-    with pytest.raises(ConfigError, match=r"v1\.16\.0 does not exist"):
+    with pytest.raises(ConfigError, match=r"1\.16\.0'?: ingress-nginx's last release is 1\.15\.1"):
         build_all([web], [service("app")], version="1.16.0")

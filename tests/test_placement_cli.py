@@ -265,7 +265,7 @@ def test_a_long_analysis_says_each_step_on_stderr_and_quiet_silences_it(
         "step 3 of 4",
         "step 4 of 4",
     ]
-    assert "the ring of 2,000 endpoints" in steps[1]
+    assert "the picks of 2,000 endpoints" in steps[1]
     code, _, err = run_cli(capsys, "analyze", "--pods", "2000", "--keys", "1000", "-q")
     assert code == 0 and err == ""
     code, _, err = run_cli(capsys, "analyze", "--pods", "6", "--keys", "1000")

@@ -96,8 +96,9 @@ def test_unrelated():
 """
     )
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--backend", "local", "--artifacts", str(pytester.path / "r")
-    )
+        "-p", "no:cacheprovider", "--backend", "local", "--data-plane", "nginx",
+        "--artifacts", str(pytester.path / "r"),
+    )  # fmt: skip
     text = result.stdout.str() + "\n" + result.stderr.str()
     assert result.ret == pytest.ExitCode.OK, text
     assert "Starting nginx" not in text and "1 passed, 1 skipped" in text

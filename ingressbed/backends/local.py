@@ -500,7 +500,7 @@ class LocalBackend:
                     kill_group=True,
                     on_exit=self._died,
                 )
-        else:
+        elif self.program.reload_signal:  # else the program watches its files itself
             self._proxy.signal(signal.Signals[self.program.reload_signal])
 
     def _configure_services(self, services: list[ServicePort]) -> None:

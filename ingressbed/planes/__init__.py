@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from ingressbed.errors import ConfigError
 from ingressbed.planes import haproxy, ingress_nginx, nginx
-from ingressbed.planes.base import Balance, FlavorOptions, Listen, Plane, Program
+from ingressbed.planes.base import Balance, FlavorOptions, Listen, Plane, Program, Target
 from ingressbed.vocabulary import DataPlane, Flavor, Setup
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Listen",
     "Plane",
     "Program",
+    "Target",
     "all_planes",
     "flavor_balance",
     "local_planes",

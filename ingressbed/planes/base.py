@@ -124,7 +124,7 @@ class Program:
     version_pattern: str
     argv: tuple[str, ...]
     check: tuple[str, ...]
-    reload_signal: str
+    reload_signal: str  # "": the program watches its files and needs no signal (Envoy)
     error_logs: tuple[str, ...] = ()
     search_dirs: tuple[str, ...] = ("/usr/sbin", "/usr/local/sbin")
     #: It loads nginx's Lua module (the backend finds it and passes it in ``RunContext``).
@@ -234,6 +234,19 @@ class ServicePort:
     def endpoint(self) -> Endpoint:
         """What the controller posts for this Service port under service-upstream."""
         return Endpoint(self.address, self.port)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a user writes on the controller a plane stands for, to get what the plane runs
+    for a candidate: ``controller`` names it, ``text`` is the resources or annotations
+    (YAML, copy-paste ready), ``checked`` says what validated it (a published schema, or
+    "" where none exists), ``notes`` what cannot be written there."""
+
+    controller: str
+    text: str
+    checked: str = ""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -430,6 +443,15 @@ class Plane(ABC):
     def workers(self, setup: Setup) -> int:
         """Worker processes once a reload is done."""
         return 1
+
+    def targets(self, setup: Setup) -> list[Target]:
+        """What to write on the controllers this plane stands for to get its rendering of
+        ``setup`` (none for ingress-nginx itself: the candidate is written for it).
+
+        Raises:
+            ConfigError: a candidate the plane cannot express (named).
+        """
+        return []
 
     def forwarded(self, setup: Setup) -> bool:
         """Whether the client address is taken from X-Forwarded-For (the leftmost entry):
