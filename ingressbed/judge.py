@@ -16,13 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ingressbed import judge_answers as answers
 from ingressbed import judge_figures as checks
+from ingressbed import judge_headers as headers
 from ingressbed.balancing import Balancing
 from ingressbed.errors import ConfigError
 from ingressbed.evidence import Evidence
 from ingressbed.expectations import (
     AnsweredExpect,
     CacheExpect,
+    CookieExpect,
     Expectation,
+    HeaderExpect,
     PicksExpect,
     PodsExpect,
     PropertyExpect,
@@ -124,6 +127,10 @@ class Judge:
             return answers.answered(e, observations)
         if isinstance(e, SpreadExpect):
             return answers.spread(e, observations, ev.pods)
+        if isinstance(e, HeaderExpect):
+            return headers.header(e, observations)
+        if isinstance(e, CookieExpect):
+            return headers.cookie(e, observations)
         assert isinstance(e, PicksExpect)
         return answers.picks(e, observations, self.model)
 

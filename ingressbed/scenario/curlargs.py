@@ -52,7 +52,7 @@ _WITH_VALUE = {
 #: Value flags the bed handles itself: their value is dropped.
 _IGNORED_WITH_VALUE = {"--max-time", "--connect-timeout", "--output", "--write-out"}
 #: Value flags passed on to curl as written.
-_PASSED_WITH_VALUE = {"--user-agent", "--referer", "--cookie", "--user"}
+_PASSED_WITH_VALUE = {"--user-agent", "--referer", "--user"}
 
 #: Flags without a value passed on to curl.
 _PASSED = {
@@ -170,6 +170,7 @@ def parse(command: str) -> CurlCommand:
     words = _expand(_split(command))
     urls: list[str] = []
     headers: list[str] = []
+    cookies: list[str] = []
     options: list[str] = []
     data: list[str] = []
     method: str | None = None
@@ -203,8 +204,11 @@ def parse(command: str) -> CurlCommand:
             method = arg.upper()
         elif flag == "--header":
             found = _header_client(arg)
+            name, sep, value = arg.partition(":")
             if found:
                 client = found
+            elif sep and name.strip().lower() == "cookie":
+                cookies.append(value.strip())
             else:
                 headers.append(arg)
         elif flag in ("--data", "--data-raw"):
@@ -213,6 +217,8 @@ def parse(command: str) -> CurlCommand:
             data.append(arg)
         elif flag == "--cookie" and "=" not in arg:
             raise CurlArgsError(f"{word} {arg}: reads a cookie file; write NAME=VALUE")
+        elif flag == "--cookie":
+            cookies.append(arg)
         elif flag == "--url":
             urls.append(arg)
         elif flag in _PASSED_WITH_VALUE:
@@ -229,4 +235,5 @@ def parse(command: str) -> CurlCommand:
         data="&".join(data) if data else None,
         options=tuple(options),
         client=client,
+        cookies=tuple(cookies),
     )
