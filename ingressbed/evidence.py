@@ -15,6 +15,14 @@ from ingressbed.vocabulary import DataPlane, Endpoint, Observation, Setup
 
 
 @dataclass(frozen=True)
+class Moment:
+    """What the bed served while one step ran: the setup and the balancer peers per port."""
+
+    setup: Setup
+    endpoints: Mapping[int, Sequence[Endpoint]]
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Observations in sending order, and the bed as it was.
 
@@ -25,6 +33,9 @@ class Evidence:
     setup         what the bed served (the model reads its hash key)
     endpoints     balancer peers per Service port when the steps started
     mixes         per ``mix`` step name, the traffic it observed
+    moments       per step that ran after a live edit, what was served then
+    notes         what the run did besides sending (live edits, cookies a jar refused)
+    version       the controller release the data plane follows (None: not ingress-nginx)
     """
 
     observations: tuple[Observation, ...] = ()
@@ -36,6 +47,9 @@ class Evidence:
         default_factory=lambda: MappingProxyType({})
     )
     mixes: Mapping[str, Traffic] = field(default_factory=lambda: MappingProxyType({}))
+    moments: Mapping[str, Moment] = field(default_factory=lambda: MappingProxyType({}))
+    notes: tuple[str, ...] = ()
+    version: str | None = None
 
     def of(self, steps: Sequence[str]) -> list[Observation]:
         """Observations of the named steps, in sending order (a mix's included)."""

@@ -54,6 +54,7 @@ class Judge:
         self.evidence = evidence
         self._odds: dict[str, Odds | None] = {}
         self._properties: dict[str, Properties] = {}
+        self._moment_models: dict[str, Model | None] = {}
 
     @functools.cached_property
     def model(self) -> Model | None:
@@ -65,6 +66,21 @@ class Judge:
             return Model.of(ev.plane, ev.setup, ev.endpoints)
         except ConfigError:
             return None  # a setup this plane cannot express was never served
+
+    def _model_at(self, step: str) -> Model | None:
+        """The model of what the bed served while ``step`` ran (after a live edit: then)."""
+        moment = self.evidence.moments.get(step)
+        if moment is None:
+            return self.model
+        if step not in self._moment_models:
+            model = None
+            if self.evidence.plane and moment.endpoints:
+                try:
+                    model = Model.of(self.evidence.plane, moment.setup, moment.endpoints)
+                except ConfigError:
+                    model = None
+            self._moment_models[step] = model
+        return self._moment_models[step]
 
     def _model_on(self, endpoints: Mapping[int, Sequence[Endpoint]]) -> Model | None:
         """The run's model on ``endpoints`` (itself when they are the run's)."""
@@ -132,7 +148,8 @@ class Judge:
         if isinstance(e, CookieExpect):
             return headers.cookie(e, observations)
         assert isinstance(e, PicksExpect)
-        return answers.picks(e, observations, self.model)
+        models = {step: self._model_at(step) for step in e.steps}
+        return answers.picks(e, observations, models)
 
 
 def judge(expectation: Expectation, evidence: Evidence) -> Verdict:
@@ -141,6 +158,9 @@ def judge(expectation: Expectation, evidence: Evidence) -> Verdict:
 
 
 def judge_all(expectations: Iterable[Expectation], evidence: Evidence) -> tuple[Verdict, ...]:
-    """Judge every expectation that applies to ``evidence.plane``, in order."""
+    """Judge every expectation that applies to ``evidence.plane`` (and its controller
+    ``evidence.version``), in order."""
     one = Judge(evidence)
-    return tuple(one.verdict(e) for e in expectations if e.applies_to(evidence.plane))
+    return tuple(
+        one.verdict(e) for e in expectations if e.applies_to(evidence.plane, evidence.version)
+    )

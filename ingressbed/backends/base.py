@@ -13,6 +13,7 @@ the matching capability out, and tests needing it skip with ``missing(...)``'s r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -121,6 +122,32 @@ class Capable(Protocol):
     """What ``missing`` reads of a backend."""
 
     capabilities: frozenset[Capability]
+
+
+@dataclass(frozen=True)
+class ControllerState:
+    """What a real ingress-nginx controller says it serves, for an explanation.
+
+    ``namespace`` is where the bed's objects are (backend names start with it),
+    ``backends`` the JSON ``/dbg backends all`` printed, ``nginx_conf`` ``nginx -T``.
+    """
+
+    namespace: str
+    backends: str
+    nginx_conf: str
+
+
+@runtime_checkable
+class ShowsController(Protocol):
+    """A backend that runs a real controller and can show it (kind, cluster)."""
+
+    def controller_state(self) -> ControllerState:
+        """``/dbg backends all`` and ``nginx -T`` of the controller, now.
+
+        Raises:
+            SetupError: the controller could not be asked.
+        """
+        ...
 
 
 def missing(backend: Capable, needed: Iterable[str]) -> list[str]:

@@ -18,7 +18,7 @@ from ingressbed.errors import ConfigError
 from ingressbed.scenario import world as worlds
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.pasted import Block
-from ingressbed.scenario.spec import ANNOTATE, APPLY, DELETE, SCALE, Edit, Step
+from ingressbed.scenario.spec import ANNOTATE, APPLY, DELETE, SCALE, WAIT, Step
 from ingressbed.scenario.world import World, WorldError
 from ingressbed.vocabulary import SERVICE_NAME, Setup
 
@@ -39,7 +39,7 @@ def first_world(block: Block) -> World:
     return World().apply(block)
 
 
-def _service(src: Source, step: Step, world: World, several: bool) -> str:
+def scaled(src: Source, step: Step, world: World, several: bool) -> str:
     """The Service a ``scale`` step scales (hellogo in the one-Ingress mode)."""
     assert step.edit is not None
     target = step.edit.target
@@ -78,7 +78,7 @@ def _next(
         if step.kind == DELETE:
             return world.delete(edit.target)
         if step.kind == SCALE:
-            return world.scale(_service(src, step, world, several), edit.replicas)
+            return world.scale(scaled(src, step, world, several), edit.replicas)
     except WorldError as exc:
         raise src.error(step.line, f"{step.kind}: {exc}") from None
     return world  # wait
@@ -117,15 +117,19 @@ def build(
     world = first
     out: list[Step] = []
     for step in steps:
-        if step.edit is None or step.edit.kind == "wait":
+        edit = step.edit
+        if edit is None or edit.kind == WAIT:
             out.append(step)
             continue
+        if step.kind == SCALE:  # the Service it scales, as the backends name it
+            edit = replace(edit, target=scaled(src, step, world, several))
+            step = replace(step, edit=edit)
         world = _next(src, world, step, blocks, several)
         after = worlds.setup(world, base, several_objects=several)
         _check(src, step.line, after.setup)
         said = tuple(n for n in after.notes if n not in notes)
         notes += said
-        edit: Edit = replace(step.edit, after=after.setup, notes=(*step.edit.notes, *said))
+        edit = replace(edit, after=after.setup, notes=(*edit.notes, *said))
         out.append(replace(step, edit=edit))
     names = [n for w in all_worlds for n in w.service_names(several)]
     return Timeline(served.setup, tuple(out), several, tuple(notes), tuple(dict.fromkeys(names)))
