@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ingressbed.properties import Traffic
-from ingressbed.vocabulary import DataPlane, Endpoint, Observation, Setup
+from ingressbed.vocabulary import DataPlane, Endpoint, Observation, Pod, Setup
 
 
 @dataclass(frozen=True)
 class Moment:
-    """What the bed served while one step ran: the setup and the balancer peers per port."""
+    """What the bed served while one step ran: the setup, the balancer peers per port
+    (one-Ingress setups), and the pods."""
 
     setup: Setup
     endpoints: Mapping[int, Sequence[Endpoint]]
+    pods: tuple[Pod, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Evidence:
     endpoints     balancer peers per Service port when the steps started
     mixes         per ``mix`` step name, the traffic it observed
     moments       per step that ran after a live edit, what was served then
+    timeline      what was served before the first step ("") and after each live edit
     notes         what the run did besides sending (live edits, cookies a jar refused)
     version       the controller release the data plane follows (None: not ingress-nginx)
     """
@@ -48,6 +51,7 @@ class Evidence:
     )
     mixes: Mapping[str, Traffic] = field(default_factory=lambda: MappingProxyType({}))
     moments: Mapping[str, Moment] = field(default_factory=lambda: MappingProxyType({}))
+    timeline: tuple[tuple[str, Moment], ...] = ()
     notes: tuple[str, ...] = ()
     version: str | None = None
 

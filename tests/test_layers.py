@@ -113,6 +113,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ingressbed.judge_headers",
             "ingressbed.judge_figures",
             "ingressbed.expect",
+            "ingressbed.scenario.explain",
             "ingressbed.scenario.verdict",
             "ingressbed.scenario.play",
         ),

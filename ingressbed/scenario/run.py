@@ -151,10 +151,11 @@ def execute(
         of every step after a live edit, and notes.
     """
     token = token or secrets.token_hex(4)
-    pods = tuple(p.name for p in bed.pods())
+    running = tuple(bed.pods())
     endpoints = peers(bed, scenario.setup)
     keep = kept_headers(scenario)
     state = _State()
+    timeline = [("", Moment(scenario.setup, endpoints, running))]
     moment: Moment | None = None
     mixes: dict[str, Traffic] = {}
     for step in scenario.steps:
@@ -164,7 +165,9 @@ def execute(
             if progress is not None:
                 progress(line)
             if step.edit.after is not None:
-                moment = Moment(step.edit.after, peers(bed, step.edit.after))
+                after = step.edit.after
+                moment = Moment(after, peers(bed, after), tuple(bed.pods()))
+                timeline.append((step.name, moment))
             continue
         if moment is not None:
             state.moments[step.name] = moment
@@ -179,13 +182,14 @@ def execute(
         _traffic(step, bed, token, keep, state, progress)
     return Evidence(
         tuple(state.observations),
-        pods,
+        tuple(p.name for p in running),
         token,
         plane=bed.data_plane,
         setup=scenario.setup,
         endpoints=endpoints,
         mixes=mixes,
         moments=state.moments,
+        timeline=tuple(timeline),
         notes=tuple(state.notes),
     )
 
