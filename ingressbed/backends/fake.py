@@ -112,7 +112,7 @@ class FakeBackend:
         self.plane = planes.plane(data_plane)
         self.data_plane: DataPlane = self.plane.name
         self.capabilities = FAKE_CAPABILITIES | self.plane.model_capabilities
-        if self.data_plane == fake_routes.PLANE:
+        if fake_routes.modelled(self.data_plane):
             self.capabilities |= {Capability.CANARY, Capability.SEVERAL_OBJECTS}
         self.steps = steps or Steps(quiet=True)
         self._rng = random.Random(seed)
@@ -136,7 +136,7 @@ class FakeBackend:
 
     def controller_version(self) -> str | None:
         """The modelled ingress-nginx release on that plane, else None."""
-        return MODEL_VERSION if self.data_plane == fake_routes.PLANE else None
+        return MODEL_VERSION if fake_routes.modelled(self.data_plane) else None
 
     def bring_up(self) -> list[BringUpStep]:
         return [
@@ -254,7 +254,7 @@ class FakeBackend:
                 for port in service.ports
             }
             config = fake_routes.build(self._setup, endpoints)
-            self._routes = fake_routes.Routes(config, self._rng)
+            self._routes = fake_routes.Routes(config, self.data_plane, self._rng)
             return
         balance = self.plane.translate(self._setup)
         self._upstreams = {

@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ingressbed import controller
+from ingressbed import controller, planes
 from ingressbed.controller import Backend, Configuration, Location, Server
 from ingressbed.controller.cookies import cookie_path, lua_number
 from ingressbed.controller.model import DEFAULT_COOKIE_NAME
@@ -39,8 +39,6 @@ from ingressbed.placement.cookie import backend_key, split_cookie
 from ingressbed.planes.ingress_nginx import CookieUpstream, IngressNginxBalance
 from ingressbed.vocabulary import DataPlane, Endpoint, Placement, Setup
 
-#: Where the fake's ingress-nginx for several objects runs (the plane that has it).
-PLANE = DataPlane.INGRESS_NGINX
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
@@ -92,8 +90,9 @@ def match(server: Server, path: str) -> Location | None:
 class Routes:
     """One configuration's routing and balancing (see the module docstring)."""
 
-    def __init__(self, config: Configuration, rng: random.Random) -> None:
+    def __init__(self, config: Configuration, plane: DataPlane, rng: random.Random) -> None:
         self.config = config
+        self.plane = plane
         self.rng = rng
         self._turns: dict[str, itertools.count[int]] = {}
 
@@ -181,7 +180,7 @@ class Routes:
         if kind in ("chash", "chashsubset"):
             placement = Placement.SUBSET if kind == "chashsubset" else Placement.HASH
             balance = IngressNginxBalance(
-                PLANE,
+                self.plane,
                 placement.value,
                 backend.hash_by.key,
                 subset_size=backend.hash_by.subset_size or None,
@@ -229,6 +228,12 @@ def _set_cookie(backend: Backend, location: Location, value: str) -> str:
     return "; ".join(parts)
 
 
+def modelled(plane: DataPlane) -> bool:
+    """Whether the fake runs ``plane`` through the controller model (the plane follows
+    ingress-nginx's releases: ``Plane.versioned``)."""
+    return planes.plane(plane).versioned
+
+
 def serves(setup: Setup, plane: DataPlane) -> bool:
     """Whether the fake routes ``setup`` through the controller model."""
-    return bool(setup.ingresses) and plane == PLANE
+    return bool(setup.ingresses) and modelled(plane)

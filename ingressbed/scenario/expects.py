@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import yaml
 
-from ingressbed import yamlsource
+from ingressbed import planes, yamlsource
 from ingressbed.balancing import Balancing
 from ingressbed.expectations import (
     BY_KIND,
@@ -60,7 +60,7 @@ from ingressbed.scenario import expects_headers
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import AGAIN, CACHE_STATUSES, MIX, WEBSOCKET, Step
 from ingressbed.suggest import suggest
-from ingressbed.vocabulary import DataPlane, Flavor, Setup
+from ingressbed.vocabulary import DataPlane, Setup
 from ingressbed.yamlsource import Mapping, Node
 
 KINDS: tuple[str, ...] = tuple(str(k) for k in Kind)
@@ -364,7 +364,7 @@ class _Reader:
         plane = DataPlane(plane_name)
         if not at:
             return plane, None
-        if plane.flavor != Flavor.INGRESS_NGINX:
+        if not planes.plane(plane).versioned:
             raise self.src.error(
                 node,
                 f"on: {name!r}: a version range names ingress-nginx releases; {plane} has "
