@@ -20,9 +20,10 @@ upstream for the endpoints in force, and that upstream's ``Pick``: one endpoint;
 whose member it draws at random; or no fixed endpoint, where it goes round robin. Under
 cookie affinity a visitor without a cookie gets the session the plane would set
 (``Set-Cookie``). Pass ``pick=`` to make it misbehave on purpose (a check that should fail,
-must fail on it). On the ``ingress-nginx`` plane a setup of several Ingresses and Services
-(``Setup.ingresses``) goes through the controller model instead (``fake_routes``): each
-Service has pods of its own, canaries and cookies as the Lua balancer handles them.
+must fail on it). On the ``ingress-nginx`` plane a setup goes through the controller model
+instead (``fake_routes``): locations as nginx matches them (regex paths included), each
+Service of several with pods of its own, canaries and cookies as the Lua balancer handles
+them.
 Every pod answers as hellogo does: ``X-Pod-Name``, ``X-Pod-IP``, ``X-Pod-Port`` and
 ``X-Cache-Status`` from its own page cache (GET only; ``Cache-Control: no-cache`` is a
 BYPASS), and a WebSocket upgrade gets hellogo's hello and echo. Its
@@ -248,9 +249,10 @@ class FakeBackend:
             self._upstreams = {}
             return
         if fake_routes.serves(self._setup, self.data_plane):
+            _, services = fake_routes.objects(self._setup)
             endpoints = {
                 (service.name, port.port): self._endpoints(port.port, service.name)
-                for service in self._setup.services
+                for service in services
                 for port in service.ports
             }
             config = fake_routes.build(self._setup, endpoints)
@@ -303,7 +305,7 @@ class FakeBackend:
                 return _Answer(503, b"no backend\n")
             client = headers.get("x-forwarded-for", "127.0.0.1").split(",")[0].strip()
             cookies: tuple[str, ...] = ()
-            if self._routes is not None:
+            if self._routes is not None and self._pick is None:
                 placed = self._routes.place(host, target, headers)
                 if placed.endpoint is None:
                     return _Answer(placed.status, f"{placed.status} {placed.backend}\n".encode())

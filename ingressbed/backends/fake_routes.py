@@ -1,8 +1,9 @@
-"""The fake backend's ingress-nginx for several objects: the controller model, per request.
+"""The fake backend's ingress-nginx: the controller model, per request.
 
-For a setup with several Ingresses and Services (``Setup.ingresses``) on the
-``ingress-nginx`` plane, the fake asks the controller model (``ingressbed.controller.build``)
-what the controller builds, and places each request as nginx and the Lua balancer would:
+On the ``ingress-nginx`` plane the fake asks the controller model
+(``ingressbed.controller.build``) what the controller builds from the setup's objects
+(several Ingresses and Services, ``Setup.ingresses``; or its one Ingress on hellogo), and
+places each request as nginx and the Lua balancer would:
 
 1. the server of the request's host (else the catch-all ``_``), and its location as
    nginx chooses (an exact location, else regex locations in order, else the longest
@@ -33,7 +34,7 @@ from ingressbed import controller, planes
 from ingressbed.controller import Backend, Configuration, Location, Server
 from ingressbed.controller.cookies import cookie_path, lua_number
 from ingressbed.controller.model import DEFAULT_COOKIE_NAME
-from ingressbed.objects import DEFAULT_NAMESPACE
+from ingressbed.objects import DEFAULT_NAMESPACE, Ingress, Service
 from ingressbed.placement import Request
 from ingressbed.placement.cookie import backend_key, split_cookie
 from ingressbed.planes.ingress_nginx import CookieUpstream, IngressNginxBalance
@@ -53,14 +54,23 @@ class Placed:
     backend: str = ""
 
 
+def objects(setup: Setup) -> tuple[tuple[Ingress, ...], tuple[Service, ...]]:
+    """The setup's Ingresses and Services (one Ingress: it, on the hellogo Service)."""
+    if setup.ingresses:
+        return setup.ingresses, setup.services
+    ingress, service = controller.from_ingress_spec(setup.ingress)
+    return (ingress,), (service,)
+
+
 def build(setup: Setup, endpoints: Mapping[tuple[str, int], Sequence[Endpoint]]) -> Configuration:
     """The controller model's configuration for ``setup`` on the fake's pods.
 
     Args:
         endpoints: the endpoints of each (Service, Service port number).
     """
+    ingresses, services = objects(setup)
     keyed = {(DEFAULT_NAMESPACE, s, p): tuple(e) for (s, p), e in endpoints.items()}
-    return controller.build(setup.ingresses, setup.services, keyed, setup.controller)
+    return controller.build(ingresses, services, keyed, setup.controller)
 
 
 def _pattern(location: Location) -> str:
@@ -235,5 +245,6 @@ def modelled(plane: DataPlane) -> bool:
 
 
 def serves(setup: Setup, plane: DataPlane) -> bool:
-    """Whether the fake routes ``setup`` through the controller model."""
-    return bool(setup.ingresses) and modelled(plane)
+    """Whether the fake routes ``setup`` through the controller model (every setup of a
+    plane that follows ingress-nginx's releases)."""
+    return modelled(plane)

@@ -109,9 +109,18 @@ def play(
     if versioned or explained:
         explanation = _explain(scenario, run, bed, version)
         if not versioned:  # the model is ingress-nginx's: its notes are not this plane's
-            explanation = replace(explanation, notes=())
+            head = f"{_rendering(scenario, bed)}; what ingress-nginx builds, for comparison:\n"
+            explanation = replace(explanation, text=head + explanation.text, notes=())
     pods = f"{len(run.pods)} pods"
     return judge(scenario, run, f"{describe(bed)}, {pods}", explanation)
+
+
+def _rendering(scenario: Scenario, bed: Backend) -> str:
+    """How ``bed``'s data plane balances the scenario's first setup, in one line."""
+    try:
+        return planes.translate(bed.data_plane, scenario.setup).describe()
+    except ConfigError as exc:
+        return f"{bed.data_plane}: {exc}"
 
 
 def _explain(scenario: Scenario, run: Evidence, bed: Backend, version: str | None) -> Explanation:
