@@ -28,9 +28,9 @@ Every pod answers as hellogo does: ``X-Pod-Name``, ``X-Pod-IP``, ``X-Pod-Port`` 
 ``X-Cache-Status`` from its own page cache (GET only; ``Cache-Control: no-cache`` is a
 BYPASS), and a WebSocket upgrade gets hellogo's hello and echo. Its
 capabilities are what the plane's model places (``Plane.model_capabilities``) plus scale,
-kill and WebSocket (and on ``ingress-nginx`` canaries and several objects); the rest (ewma,
-service-upstream, CORS ...) skip by name. A live change is applied at once
-(``apply_keeping_balancers`` is ``apply``: the fake keeps no stale key).
+kill and WebSocket (and on ``ingress-nginx`` canaries, several objects and ``raw-apply``:
+a live change keeps what the controller's balancers keep); the rest (ewma,
+service-upstream, CORS ...) skip by name.
 
 A fake is never evidence about a real data plane: it checks the layers above the data
 plane (clients, measurements, the judge, the report), and tests of a backend run that
@@ -52,7 +52,7 @@ from typing import Protocol, runtime_checkable
 
 from hellogo.cache import PageCache
 from hellogo.ws import CLOSE_SOCKET, EchoSession
-from ingressbed import planes
+from ingressbed import controller, planes
 from ingressbed.backends import fake_routes
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.controller import MODEL_VERSION
@@ -114,7 +114,8 @@ class FakeBackend:
         self.data_plane: DataPlane = self.plane.name
         self.capabilities = FAKE_CAPABILITIES | self.plane.model_capabilities
         if fake_routes.modelled(self.data_plane):
-            self.capabilities |= {Capability.CANARY, Capability.SEVERAL_OBJECTS}
+            modelled = {Capability.CANARY, Capability.SEVERAL_OBJECTS, Capability.RAW_APPLY}
+            self.capabilities |= modelled
         self.steps = steps or Steps(quiet=True)
         self._rng = random.Random(seed)
         self._pick = pick
@@ -186,6 +187,15 @@ class FakeBackend:
 
     # ------------------------------------------------------------------- setups
     def apply(self, setup: Setup) -> None:
+        self._apply(setup, fresh=True)
+
+    def apply_keeping_balancers(self, setup: Setup) -> None:
+        """Serve ``setup`` as a running controller takes a change: on ingress-nginx the
+        balancers keep what they keep (a hash key alone stays old; ``controller.apply``);
+        elsewhere the same as ``apply``."""
+        self._apply(setup, fresh=False)
+
+    def _apply(self, setup: Setup, *, fresh: bool) -> None:
         if self._server is None:
             raise SetupError("the fake backend is not started: call start() first")
         lacking = _needed(setup) - self.capabilities
@@ -200,11 +210,7 @@ class FakeBackend:
                 self._drop(pod)
             for service in services:
                 self._resize(setup.replicas_of(service), service)
-            self._rebuild()
-
-    def apply_keeping_balancers(self, setup: Setup) -> None:
-        """The same as ``apply``: the fake models no balancer that keeps an old key."""
-        self.apply(setup)
+            self._rebuild(fresh=fresh)
 
     def scale(self, replicas: int, service: str = SERVICE_NAME) -> None:
         with self._lock:
@@ -243,7 +249,11 @@ class FakeBackend:
         self._pods.append(pod)
         self._caches[pod.name] = PageCache(self._ttl)
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, *, fresh: bool = False) -> None:
+        """Place requests for the setup and pods in force. On ingress-nginx the running
+        balancers are made anew (``fresh``, the bed's apply) or synced as the controller
+        syncs them (a live change, a scale, a kill)."""
+        before = self._routes
         self._routes = None
         if self._setup is None or not self._pods:
             self._upstreams = {}
@@ -256,7 +266,10 @@ class FakeBackend:
                 for port in service.ports
             }
             config = fake_routes.build(self._setup, endpoints)
-            self._routes = fake_routes.Routes(config, self.data_plane, self._rng)
+            held = None
+            if before is not None and not fresh:
+                held = controller.apply(before.config, config, before.held).balancers
+            self._routes = fake_routes.Routes(config, self.data_plane, self._rng, held)
             return
         balance = self.plane.translate(self._setup)
         self._upstreams = {

@@ -13,9 +13,13 @@ places each request as nginx and the Lua balancer would:
    canary; then ``canary-by-header`` (value, pattern, ``always``/``never``), then
    ``canary-by-cookie``, then ``canary-weight``;
 3. a pod of that backend by its balancer: the chash ring (or a subset, a random member)
-   of the backend's own key, sticky cookies (balanced or persistent; a new session gets
-   the ``Set-Cookie`` the balancer writes, on the locations its cookie lists), else
-   round robin.
+   of the key the running balancer holds, sticky cookies (balanced or persistent; a new
+   session gets the ``Set-Cookie`` the balancer writes, on the locations its cookie
+   lists), else round robin.
+
+The balancers a worker holds (``controller.Balancer``) are made fresh by the bed's
+``apply``, and taken through a change as a running controller takes it by
+``apply_keeping_balancers`` (``controller.apply``): a new hash key alone stays unused.
 
 Like the rest of the fake it is a model, never evidence about a real data plane; what it
 leaves out: ewma (round robin here), service-upstream (the pods here), failed tries.
@@ -31,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ingressbed import controller, planes
-from ingressbed.controller import Backend, Configuration, Location, Server
+from ingressbed.controller import Backend, Balancer, Configuration, Location, Server
 from ingressbed.controller.cookies import cookie_path, lua_number
 from ingressbed.controller.model import DEFAULT_COOKIE_NAME
 from ingressbed.objects import DEFAULT_NAMESPACE, Ingress, Service
@@ -100,10 +104,17 @@ def match(server: Server, path: str) -> Location | None:
 class Routes:
     """One configuration's routing and balancing (see the module docstring)."""
 
-    def __init__(self, config: Configuration, plane: DataPlane, rng: random.Random) -> None:
+    def __init__(
+        self,
+        config: Configuration,
+        plane: DataPlane,
+        rng: random.Random,
+        held: Mapping[str, Balancer] | None = None,
+    ) -> None:
         self.config = config
         self.plane = plane
         self.rng = rng
+        self.held = controller.balancers(config) if held is None else held
         self._turns: dict[str, itertools.count[int]] = {}
 
     def server(self, host: str) -> Server:
@@ -189,11 +200,11 @@ class Routes:
             return session.endpoint, _set_cookie(backend, location, session.value)
         if kind in ("chash", "chashsubset"):
             placement = Placement.SUBSET if kind == "chashsubset" else Placement.HASH
+            running = self.held.get(backend.name)
+            key = running.hash_by if running is not None else backend.hash_by.key
+            size = running.subset_size if running is not None else backend.hash_by.subset_size
             balance = IngressNginxBalance(
-                self.plane,
-                placement.value,
-                backend.hash_by.key,
-                subset_size=backend.hash_by.subset_size or None,
+                self.plane, placement.value, key, subset_size=size or None
             )
             pick = balance.upstream(eps).pick(request)
             if pick.fixed:
