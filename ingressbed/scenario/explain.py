@@ -137,7 +137,7 @@ def explain(
         edit = edits[name].edit
         described = edit.describe() if edit is not None else name
         parts.append(f"after step {name} ({described}):\n{controller.explain_change(change)}")
-        notes += [f"after step {name}: {s.text()}" for s in change.stale]
+        notes += [f"after step {name}: stale: {s.text()}" for s in change.stale]
         notes += [
             n.text() for n in after.notes if n.kind in VERDICT_NOTES and n.text() not in notes
         ]

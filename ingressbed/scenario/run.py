@@ -161,7 +161,8 @@ def execute(
     for step in scenario.steps:
         if step.edit is not None:
             line = perform(bed, step)
-            state.note([line])
+            if step.edit.kind != WAIT:
+                state.note([line])
             if progress is not None:
                 progress(line)
             if step.edit.after is not None:
