@@ -5,6 +5,7 @@
     ingressbed repro report.yaml --backend cluster --context C --keep on-failure
     ingressbed repro report.yaml --junit report.xml    # for CI
     ingressbed repro report.yaml --dry-run --explain   # what ingress-nginx builds; runs nothing
+    ingressbed repro - < report.yaml                   # the file on stdin
 
 The file is validated first (nothing starts for a malformed file); then the backend is
 created and started, the scenario's setup applied, its steps sent (live edits between
@@ -34,10 +35,12 @@ from ingressbed.options import add_cli_arguments, from_args
 from ingressbed.progress import Steps
 from ingressbed.report.junit import outcome_report, verdict_report
 from ingressbed.scenario.explain import dry_run
-from ingressbed.scenario.load import load
+from ingressbed.scenario.load import load, loads
 from ingressbed.scenario.play import play, skip_reason, version_skip
 from ingressbed.scenario.spec import Scenario
 
+#: How a scenario read from stdin is named in messages.
+STDIN = "<stdin>"
 #: Exit statuses of `ingressbed repro`.
 HOLDS, FAILED, MALFORMED, BED_FAILED, SKIPPED = 0, 1, 2, 3, 4
 
@@ -49,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", type=Path, help="the scenario file (YAML)")
+    parser.add_argument("file", type=Path, help="the scenario file (YAML); - reads it from stdin")
     add_cli_arguments(parser, "repro")
     parser.add_argument(
         "--diagnostics",
@@ -93,7 +96,7 @@ def _write(path: Path | None, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     try:  # options, then the file: nothing has started yet
         options = from_args(args, "repro")
-        scenario = load(args.file)
+        scenario = loads(sys.stdin.read(), STDIN) if str(args.file) == "-" else load(args.file)
         steps = Steps(quiet=options.quiet)
         bed = None if args.dry_run else create(options, steps)
     except BedError as exc:

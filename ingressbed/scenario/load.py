@@ -24,7 +24,7 @@ from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import AGAIN, MIX, Scenario, Step
 from ingressbed.suggest import suggest
 from ingressbed.traffic import MIX_ROUTES
-from ingressbed.vocabulary import SERVICE_NAME, Capability, Setup
+from ingressbed.vocabulary import Capability, Setup
 from ingressbed.yamlsource import Mapping
 
 TOP_KEYS = (
@@ -114,7 +114,7 @@ def _replicas(
     """The default replicas and the replicas per Service, checked against the Services."""
     if pods.per_service is None:
         return pods.replicas, {}
-    known = set(services) if several else set(services) | {SERVICE_NAME}
+    known = set(services)
     for name in pods.per_service:
         if name not in known:
             raise src.error(

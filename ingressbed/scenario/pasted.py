@@ -98,6 +98,8 @@ def read(src: Source, node: Node, what: str) -> Block:
         if kind not in ("Ingress", "Service") and len(docs) > 1:
             notes.append(f"{kind or 'an object without a kind'} left out (the bed runs hellogo)")
             continue
+        if kind and kind not in ("Ingress", "Service"):
+            raise inner.error(doc, f"{what} takes Ingresses and Services, not a {kind}")
         line = inner.line(doc)
         space = _namespace(doc)
         if space and space != DEFAULT_NAMESPACE:

@@ -31,7 +31,7 @@ class Timeline:
     steps: tuple[Step, ...]
     several: bool
     notes: tuple[str, ...]
-    services: tuple[str, ...]  # every Service whose pods run at some moment
+    services: tuple[str, ...]  # every Service the Ingresses name at some moment
 
 
 def first_world(block: Block) -> World:
@@ -131,7 +131,7 @@ def build(
         notes += said
         edit = replace(edit, after=after.setup, notes=(*edit.notes, *said))
         out.append(replace(step, edit=edit))
-    names = [n for w in all_worlds for n in w.service_names(several)]
+    names = [n for w in all_worlds for n in w.service_names(True)]
     return Timeline(served.setup, tuple(out), several, tuple(notes), tuple(dict.fromkeys(names)))
 
 
