@@ -153,14 +153,13 @@ class ReportObjects:
             new = ingress.name not in existing
             if new and last_created:
                 _after_second(last_created)
-            try:
-                with self.bed.steps.step(f"Applying Ingress {ingress.name}"):
+            with self.bed.steps.step(f"Applying Ingress {ingress.name}"):
+                try:
                     self.bed.k.apply(ko.ingress(ingress, self.ns))
-            except SetupError as exc:
-                if "admission webhook" not in str(exc):
-                    raise
-                self.notes.append(f"Ingress {ingress.name} refused: {exc}")
-                self.bed.steps.note(f"  Ingress {ingress.name} refused by the admission webhook")
+                except SetupError as exc:
+                    if "admission webhook" not in str(exc):
+                        raise
+                    self.notes.append(f"Ingress {ingress.name} refused: {exc}")
             if new:
                 last_created = time.time()
 
