@@ -19,8 +19,9 @@ on the local backend (``INGRESSBED_BACKEND=local``) and with a plain system ``PA
   lines, ``...`` inside a line for any text (a time, a temporary name).
 
 A block that needs what this machine cannot give is marked just before it with
-``<!--pytest.mark.docs_need("kind")-->`` (or ``"cluster"``, ``"docker"``), and
-``"itself"`` for README's CI command, which is what runs this test.
+``<!--pytest.mark.docs_need("kind")-->`` (or ``"cluster"``, ``"docker"``,
+``"ingress-nginx-local"`` for the local ingress-nginx data plane), and ``"itself"`` for
+README's CI command, which is what runs this test.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ ALLOWED_NEEDS = {
     "cluster": "needs a Kubernetes cluster",
     "docker": "needs a Docker daemon",
     "itself": "this is the CI command that runs this test",
+    "ingress-nginx-local": "needs the local ingress-nginx data plane (--data-plane ingress-nginx)",
 }
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TIMEOUT = 600
