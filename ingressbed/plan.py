@@ -23,7 +23,7 @@ import yaml
 
 from ingressbed import k8s_manifests as km
 from ingressbed.backends.bringup import BringUpStep, describe_all
-from ingressbed.backends.cluster import ClusterBackend
+from ingressbed.backends.cluster import ClusterBackend, ingress_files
 from ingressbed.backends.kind import KindBackend
 from ingressbed.errors import ConfigError
 from ingressbed.options import BedOptions
@@ -66,6 +66,8 @@ class Plan:
 
 def apply_step(bed: ClusterBackend, setup: Setup) -> BringUpStep:
     """What ``ingressbed up`` does after ``start()``: apply ``setup`` and check it is served."""
+    if setup.ingresses:
+        return _objects_step(bed, setup)
     checks = [
         bed.kubectl_line(
             "-n",
@@ -96,6 +98,33 @@ def apply_step(bed: ClusterBackend, setup: Setup) -> BringUpStep:
     return BringUpStep(
         f"Applying Ingress {setup.ingress.name}", lambda: bed.apply(setup), "\n".join(detail)
     )
+
+
+def _objects_step(bed: ClusterBackend, setup: Setup) -> BringUpStep:
+    """A report's own objects: its Services and Deployments, then each Ingress, oldest
+    first, a second apart (``ingressbed/backends/cluster_objects.py``)."""
+    apply = ("apply", "--server-side", "--field-manager=ingressbed", "-f")
+    detail = [bed.kubectl_line(*apply, "manifests/23-report-services.yaml")]
+    for n, file in enumerate(ingress_files(setup)):
+        if n:
+            detail.append("$ sleep 1")
+        detail.append(bed.kubectl_line(*apply, file))
+    detail += [
+        bed.kubectl_line(
+            "-n",
+            bed.ctl_namespace(),
+            "exec",
+            f"deploy/{km.CONTROLLER_DEPLOYMENT}",
+            "--",
+            "/dbg",
+            "backends",
+            "all",
+        ),
+        "polled until every backend of the namespace equals the controller model of the same "
+        "objects on the ready pods (ingressbed.controller.compare)",
+    ]
+    names = ", ".join(i.name for i in setup.ingresses)
+    return BringUpStep(f"Applying Ingresses {names}", lambda: bed.apply(setup), "\n".join(detail))
 
 
 def build_plan(options: BedOptions, setup: Setup = DEFAULT_SETUP) -> Plan:

@@ -49,8 +49,14 @@ def test_the_plan_of_a_report_holds_its_objects_and_every_one_is_valid(backend, 
     )
     plan = build_plan(options, CANARY.setup)
     services = plan.manifests["manifests/23-report-services.yaml"]
-    ingresses = plan.manifests["manifests/30-ingress.yaml"]
-    assert [o["metadata"]["name"] for o in ingresses] == ["shop", "shop-canary"]
+    first, second = (
+        plan.manifests[f"manifests/30-ingress-{n}-{name}.yaml"]
+        for n, name in ((1, "shop"), (2, "shop-canary"))
+    )
+    assert [o["metadata"]["name"] for o in (*first, *second)] == ["shop", "shop-canary"]
+    step = plan.steps[-1]
+    assert step.title == "Applying Ingresses shop, shop-canary"
+    assert step.detail.index("30-ingress-1-shop.yaml") < step.detail.index("$ sleep 1")
     assert [(o["kind"], o["metadata"]["name"]) for o in services] == [
         ("Service", "app"),
         ("Deployment", "app"),

@@ -312,9 +312,8 @@ class ClusterBackend:
                     ),
                 )
             ]
-            files["manifests/30-ingress.yaml"] = [
-                ko.ingress(i, self.namespace) for i in setup.ingresses
-            ]
+            for file, ingress in zip(ingress_files(setup), setup.ingresses, strict=True):
+                files[file] = [ko.ingress(ingress, self.namespace)]
         else:
             files["manifests/30-ingress.yaml"] = [km.ingress(setup.ingress, self.namespace)]
         files["manifests/90-webhook-probe.yaml"] = [km.webhook_probe(self.namespace)]
@@ -786,6 +785,12 @@ class ClusterBackend:
                     f"{p.status.pod_ip}\t{p.spec.node_name}"
                 )
         return "\n".join(rows) + "\n"
+
+
+def ingress_files(setup: Setup) -> list[str]:
+    """The dry run's file of each Ingress of a report, oldest first (one per file: they are
+    applied a second apart, the controller's order is their creation time)."""
+    return [f"manifests/30-ingress-{n}-{i.name}.yaml" for n, i in enumerate(setup.ingresses, 1)]
 
 
 def _stop(proc: subprocess.Popen[str], folder: Path) -> None:
