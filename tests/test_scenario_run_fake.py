@@ -122,3 +122,31 @@ def test_a_release_outside_every_range_skips_with_the_reason(bed):
     assert version_skip(scenario, bed) == (
         "s.yaml: controller 1.15.1 is outside every range the file states for ingress-nginx (<1.11)"
     )
+
+
+PASTED_CURL = """\
+title: a user's curl with a cookie file sticks to one pod
+ingress: |
+  apiVersion: networking.k8s.io/v1
+  kind: Ingress
+  metadata:
+    name: web
+    annotations:
+      nginx.ingress.kubernetes.io/affinity: cookie
+  spec:
+    rules:
+    - http:
+        paths:
+        - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 8080}}}}
+steps:
+  - {name: first, curl: "curl -s -c jar.txt -b jar.txt http://h/", client_ip: 10.0.0.9}
+  - {name: again, curl: "curl -s -b jar.txt http://h/", client_ip: 10.0.0.9, repeat: 4}
+expect:
+  - cookie: {step: again, name: INGRESSCOOKIE, sent: true, set: false}
+  - same_pod: [first, again]
+"""
+
+
+def test_a_pasted_curl_with_a_cookie_file_keeps_a_jar(bed):
+    verdict = play(loads(PASTED_CURL, "s.yaml"), bed)
+    assert verdict.passed, verdict.render()

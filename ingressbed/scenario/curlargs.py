@@ -6,7 +6,9 @@ A leading ``$ `` prompt and ``\\`` line continuations are accepted, as copied fr
 terminal. Flags that only change what curl prints (``-s``, ``-v``, ``-i``...) are
 dropped: the bed reads the answer itself. Anything else is an error naming the flag:
 routing flags (``--resolve``, ``-x``), files (``-d @file``, ``-T``), and look-alikes such
-as ``-2``, which is curl's ``--sslv2``, not HTTP/2.
+as ``-2``, which is curl's ``--sslv2``, not HTTP/2. A cookie file (``-c FILE``, ``-b FILE``)
+becomes the step's cookie jar (``cookies: keep``): the bed keeps each client's cookies
+itself, so a pasted ``curl -c jar.txt -b jar.txt URL`` acts as the user's did.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _WITH_VALUE = {
     "--referer": "--referer",
     "-b": "--cookie",
     "--cookie": "--cookie",
+    "-c": "--cookie-jar",
+    "--cookie-jar": "--cookie-jar",
     "-u": "--user",
     "--user": "--user",
     "--url": "--url",
@@ -171,6 +175,7 @@ def parse(command: str) -> CurlCommand:
     urls: list[str] = []
     headers: list[str] = []
     cookies: list[str] = []
+    jar = False
     options: list[str] = []
     data: list[str] = []
     method: str | None = None
@@ -215,8 +220,8 @@ def parse(command: str) -> CurlCommand:
             if flag == "--data" and arg.startswith("@"):
                 raise CurlArgsError(f"{word} {arg}: reads a file; paste the data instead")
             data.append(arg)
-        elif flag == "--cookie" and "=" not in arg:
-            raise CurlArgsError(f"{word} {arg}: reads a cookie file; write NAME=VALUE")
+        elif flag == "--cookie-jar" or (flag == "--cookie" and "=" not in arg):
+            jar = True  # a cookie file: the step keeps a browser's jar per client instead
         elif flag == "--cookie":
             cookies.append(arg)
         elif flag == "--url":
@@ -236,4 +241,5 @@ def parse(command: str) -> CurlCommand:
         options=tuple(options),
         client=client,
         cookies=tuple(cookies),
+        jar=jar,
     )

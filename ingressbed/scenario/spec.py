@@ -71,6 +71,7 @@ class CurlCommand:
     options: tuple[str, ...] = ()  # flags passed through to curl (--http1.1, -L, ...)
     client: str = ""  # from an X-Forwarded-For header in the command
     cookies: tuple[str, ...] = ()  # from -b NAME=VALUE and Cookie headers, in order
+    jar: bool = False  # -c FILE or -b FILE: the user kept a cookie file (cookies: keep)
 
 
 _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})

@@ -237,7 +237,7 @@ def _sending_step(src: Source, step: Mapping, kind: str, name: str) -> Step:
         headers=headers,
         method=method,
         data=data,
-        cookies=_cookies(src, step),
+        cookies=_cookies(src, step) or (curl is not None and curl.jar),
     )
 
 
