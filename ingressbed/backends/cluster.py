@@ -36,7 +36,7 @@ from ingressbed.backends import converge
 from ingressbed.backends.base import ControllerState
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.backends.cluster_objects import ReportObjects
-from ingressbed.backends.controller import Controller, install_objects
+from ingressbed.backends.controller import Controller
 from ingressbed.backends.ingress_nginx import (
     backend_endpoints,
     backend_mismatches,
@@ -233,7 +233,7 @@ class ClusterBackend:
         return ""
 
     def _workload_steps(self) -> list[BringUpStep]:
-        image, _ = self._hellogo_image_for_plan()
+        image, _ = self.hellogo_image_for_plan()
         return [
             BringUpStep(
                 f"Creating namespace {self.namespace}",
@@ -283,42 +283,6 @@ class ClusterBackend:
             ),
         ]
 
-    def plan_manifests(self, setup: Setup) -> dict[str, list[dict[str, Any]]]:
-        """Every file the dry run writes (the objects the steps apply), by relative name."""
-        image, policy = self._hellogo_image_for_plan()
-        files: dict[str, list[dict[str, Any]]] = {}
-        flavor = self.manifest_flavor()
-        if flavor and not self.controller_manifest_problem(flavor):
-            release = self.lock.controller(self.options.controller_version)
-            objs, _ = install_objects(release, flavor, on_kind=flavor == "kind", fetch=False)
-            files[MANIFEST_FILE] = objs
-        files["manifests/20-namespace.yaml"] = [km.namespace(self.namespace, self.run_id)]
-        files["manifests/21-hellogo-service.yaml"] = [km.hellogo_service(self.namespace)]
-        files["manifests/22-hellogo-deployment.yaml"] = [
-            km.hellogo_deployment(self.namespace, image, setup.replicas, policy)
-        ]
-        if setup.ingresses:
-            files["manifests/23-report-services.yaml"] = [
-                obj
-                for service in setup.services
-                for obj in (
-                    ko.service(service, self.namespace),
-                    ko.deployment(
-                        service.name,
-                        self.namespace,
-                        image,
-                        setup.replicas_of(service.name),
-                        policy,
-                    ),
-                )
-            ]
-            for file, ingress in zip(ingress_files(setup), setup.ingresses, strict=True):
-                files[file] = [ko.ingress(ingress, self.namespace)]
-        else:
-            files["manifests/30-ingress.yaml"] = [km.ingress(setup.ingress, self.namespace)]
-        files["manifests/90-webhook-probe.yaml"] = [km.webhook_probe(self.namespace)]
-        return files
-
     def manifest_flavor(self) -> str | None:
         """Which upstream manifest this backend installs (None: it installs none)."""
         return "cloud" if self.options.install_controller else None
@@ -327,7 +291,7 @@ class ClusterBackend:
         """The controller's namespace (the pinned manifests' until the controller is found)."""
         return self.controller.namespace if self.controller else km.CONTROLLER_NAMESPACE
 
-    def _hellogo_image_for_plan(self) -> tuple[str, str]:
+    def hellogo_image_for_plan(self) -> tuple[str, str]:
         try:
             return self.hellogo_image()
         except ConfigError:
@@ -785,12 +749,6 @@ class ClusterBackend:
                     f"{p.status.pod_ip}\t{p.spec.node_name}"
                 )
         return "\n".join(rows) + "\n"
-
-
-def ingress_files(setup: Setup) -> list[str]:
-    """The dry run's file of each Ingress of a report, oldest first (one per file: they are
-    applied a second apart, the controller's order is their creation time)."""
-    return [f"manifests/30-ingress-{n}-{i.name}.yaml" for n, i in enumerate(setup.ingresses, 1)]
 
 
 def _stop(proc: subprocess.Popen[str], folder: Path) -> None:
