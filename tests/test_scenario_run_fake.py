@@ -150,3 +150,40 @@ expect:
 def test_a_pasted_curl_with_a_cookie_file_keeps_a_jar(bed):
     verdict = play(loads(PASTED_CURL, "s.yaml"), bed)
     assert verdict.passed, verdict.render()
+
+
+ONE_SERVICE = """\
+title: one Ingress, its Service pasted
+ingress: |
+  apiVersion: v1
+  kind: Service
+  metadata: {name: app}
+  spec:
+    ports: [{name: http, port: 80, targetPort: 8080}]
+  ---
+  apiVersion: networking.k8s.io/v1
+  kind: Ingress
+  metadata:
+    name: web
+    annotations:
+      nginx.ingress.kubernetes.io/upstream-hash-by: "$binary_remote_addr"
+  spec:
+    rules:
+    - http:
+        paths:
+        - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
+steps:
+  - {name: a, http: "http://h/x{i}", count: 10, client_ip: 10.0.0.1}
+expect:
+  - same_pod: [a]
+"""
+
+
+@pytest.mark.parametrize("plane", ["ingress-nginx", "nginx", "haproxy"])
+def test_one_ingress_with_its_pasted_service_is_served_by_that_services_pods(plane):
+    scenario = loads(ONE_SERVICE, "s.yaml")
+    assert not scenario.setup.several and scenario.setup.service_names == ("app",)
+    with FakeBackend(plane, seed=3) as fake:
+        verdict = play(scenario, fake)
+    assert verdict.passed, verdict.render()
+    assert {o.pod.split("-fake-")[0] for o in verdict.run.observations} == {"app"}

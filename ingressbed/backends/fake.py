@@ -273,7 +273,7 @@ class FakeBackend:
             return
         balance = self.plane.translate(self._setup)
         self._upstreams = {
-            port: balance.upstream(self._endpoints(port)) for port in self._setup.ingress.ports
+            port: balance.upstream(self._view_endpoints(port)) for port in self._setup.ingress.ports
         }
 
     # ------------------------------------------------------------------- queries
@@ -284,6 +284,12 @@ class FakeBackend:
     def endpoints(self, port: int, service: str = SERVICE_NAME) -> list[Endpoint]:
         with self._lock:
             return self._endpoints(port, service)
+
+    def _view_endpoints(self, pod_port: int) -> list[Endpoint]:
+        """The pods behind ``pod_port`` of the one-Ingress view (``Setup.ingress``): the
+        pods of its one Service (hellogo, or the one a report pasted)."""
+        service = self._setup.service_names[0] if self._setup is not None else SERVICE_NAME
+        return [Endpoint(p.ip, pod_port) for p in self._pods if p.service == service]
 
     def _endpoints(self, port: int, service: str = SERVICE_NAME) -> list[Endpoint]:
         """Pods of ``service`` on the pod port behind its Service ``port``."""
@@ -348,7 +354,7 @@ class FakeBackend:
 
     def _choose(self, request: Request, port: int) -> tuple[Endpoint, str | None]:
         """The endpoint for ``request`` and the ``Set-Cookie`` value to send, if any."""
-        endpoints = self._endpoints(port)
+        endpoints = self._view_endpoints(port)
         if self._pick is not None:
             return self._pick(request, port, endpoints), None
         upstream = self._upstreams[port]
