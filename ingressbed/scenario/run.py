@@ -176,7 +176,8 @@ def execute(
             assert step.mix is not None
             lines = steps or Steps(_Lines(progress), quiet=progress is None)
             label = f"{scenario.id}: {step.name}"
-            mixes[step.name] = mix.drive(scenario.setup, bed, step.mix, lines, label)
+            served = moment.setup if moment is not None else scenario.setup
+            mixes[step.name] = mix.drive(served, bed, step.mix, lines, label)
             if progress is not None:
                 progress(f"step {step.name}: {mixes[step.name].requests} requests (mix)")
             continue
