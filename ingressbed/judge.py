@@ -37,7 +37,7 @@ from ingressbed.odds import Odds, odds
 from ingressbed.properties import Properties, Traffic
 from ingressbed.traffic import HTTP_ROUTES, PAGE_ROUTE
 from ingressbed.verdict import Verdict
-from ingressbed.vocabulary import Endpoint
+from ingressbed.vocabulary import Endpoint, Setup
 
 __all__ = ["Judge", "Verdict", "judge", "judge_all"]
 
@@ -82,8 +82,19 @@ class Judge:
             self._moment_models[step] = model
         return self._moment_models[step]
 
-    def _model_on(self, endpoints: Mapping[int, Sequence[Endpoint]]) -> Model | None:
-        """The run's model on ``endpoints`` (itself when they are the run's)."""
+    def _model_on(
+        self, endpoints: Mapping[int, Sequence[Endpoint]], setup: Setup | None = None
+    ) -> Model | None:
+        """The run's model on ``endpoints`` (itself when they are the run's); of ``setup``
+        when it is not the run's first (a mix after a live edit)."""
+        ev = self.evidence
+        if setup is not None and setup != ev.setup:
+            if not ev.plane or not endpoints:
+                return None
+            try:
+                return Model.of(ev.plane, setup, endpoints)
+            except ConfigError:
+                return None
         model = self.model
         if model is None:
             return None
@@ -96,9 +107,11 @@ class Judge:
         if name not in self._properties:
             assert ev.setup is not None
             traffic: Traffic = ev.mixes[name]
-            balancing = Balancing.of(ev.setup)
-            routes = {r.path: r.service_port for r in ev.setup.ingress.routes}
-            model = self._model_on(traffic.endpoints)
+            moment = ev.moments.get(name)
+            setup = moment.setup if moment is not None else ev.setup
+            balancing = Balancing.of(setup)
+            routes = {r.path: r.service_port for r in setup.ingress.routes}
+            model = self._model_on(traffic.endpoints, setup)
             after = None
             if model is not None and traffic.scaled_endpoints is not None:
                 after = Model(model.balance, {routes[PAGE_ROUTE]: traffic.scaled_endpoints})
