@@ -109,12 +109,6 @@ class Ingress:
         """True when ``canary`` reads as true, as the controller parses it."""
         return go_bool(self.annotation("canary") or "") is True
 
-    @property
-    def services(self) -> tuple[str, ...]:
-        """The Services it names (paths, then the default backend), without repeats."""
-        refs = [p.backend for r in self.rules for p in r.paths] + [self.default_backend]
-        return tuple(dict.fromkeys(b.service for b in refs if b is not None))
-
 
 @dataclass(frozen=True)
 class ServicePort:

@@ -64,10 +64,6 @@ class Block:
     services: tuple[PastedService, ...] = ()
     notes: tuple[str, ...] = ()
 
-    @property
-    def empty(self) -> bool:
-        return not self.ingresses and not self.services
-
 
 def _value(node: Node) -> object:
     return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
