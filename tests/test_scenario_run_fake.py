@@ -18,7 +18,16 @@ REPORTS = sorted((REPO / "e2e" / "scenarios").glob("report-*.yaml"))
 
 
 @pytest.fixture
-def bed():
+def waited(monkeypatch) -> list[float]:
+    """The seconds each ``wait`` step waited: the fake applies a change at once, so the
+    report's own waits (for a real controller's 1 s sync) are recorded, not spent."""
+    seconds: list[float] = []
+    monkeypatch.setattr("ingressbed.scenario.run.time.sleep", seconds.append)
+    return seconds
+
+
+@pytest.fixture
+def bed(waited):
     with FakeBackend("ingress-nginx", seed=7) as fake:
         yield fake
 
@@ -52,11 +61,12 @@ def test_the_younger_key_is_noted_and_the_explanation_names_the_creator(bed):
     )
 
 
-def test_a_live_edit_is_recorded_with_what_was_then_served(bed):
+def test_a_live_edit_is_recorded_with_what_was_then_served(bed, waited):
     scenario = load(REPO / "e2e/scenarios/report-live-annotate-hash-key.yaml")
     verdict = play(scenario, bed)
     run = verdict.run
     assert [name for name, _ in run.timeline] == ["", "rekey", "unhash", "rehash"]
+    assert waited == [2, 2, 2]
     after = run.moments["after"].setup
     assert after.ingress.annotation("upstream-hash-by") == "$request_uri"
     assert "before" not in run.moments  # the first steps ran on scenario.setup
