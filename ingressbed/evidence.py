@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ingressbed.properties import Traffic
-from ingressbed.vocabulary import DataPlane, Endpoint, Observation, Setup
+from ingressbed.vocabulary import DataPlane, Endpoint, Observation, Pod, Setup
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What the bed served while one step ran: the setup, the balancer peers per port
+    (one-Ingress setups), and the pods."""
+
+    setup: Setup
+    endpoints: Mapping[int, Sequence[Endpoint]]
+    pods: tuple[Pod, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,10 @@ class Evidence:
     setup         what the bed served (the model reads its hash key)
     endpoints     balancer peers per Service port when the steps started
     mixes         per ``mix`` step name, the traffic it observed
+    moments       per step that ran after a live edit, what was served then
+    timeline      what was served before the first step ("") and after each live edit
+    notes         what the run did besides sending (live edits, cookies a jar refused)
+    version       the controller release the data plane follows (None: not ingress-nginx)
     """
 
     observations: tuple[Observation, ...] = ()
@@ -36,6 +50,10 @@ class Evidence:
         default_factory=lambda: MappingProxyType({})
     )
     mixes: Mapping[str, Traffic] = field(default_factory=lambda: MappingProxyType({}))
+    moments: Mapping[str, Moment] = field(default_factory=lambda: MappingProxyType({}))
+    timeline: tuple[tuple[str, Moment], ...] = ()
+    notes: tuple[str, ...] = ()
+    version: str | None = None
 
     def of(self, steps: Sequence[str]) -> list[Observation]:
         """Observations of the named steps, in sending order (a mix's included)."""

@@ -97,7 +97,7 @@ def model(bed: Backend, ports: Iterable[int], hash_by: str | None) -> Model:
 def agrees(model: Model, observations: Iterable[Observation]) -> Verdict:
     """Every observed pick equals the placement model's prediction."""
     listed = list(observations)
-    return verdict(answers.picks(PicksExpect(steps=(STEP,)), listed, model))
+    return verdict(answers.picks(PicksExpect(steps=(STEP,)), listed, {STEP: model}))
 
 
 def moved_only_to(

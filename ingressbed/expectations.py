@@ -10,7 +10,9 @@ the e2e helpers (``ingressbed.expect``) only build these values.
 Two families:
 
 - observation kinds judge the answers of named steps: ``same_pod``, ``different_pods``,
-  ``pods_count``, ``cache_status``, ``status``, ``answered``, ``spread``, ``model_picks``;
+  ``pods_count``, ``cache_status``, ``status``, ``answered``, ``spread``, ``model_picks``,
+  ``header`` (an answer header present, absent, equal to or matching a value) and
+  ``cookie`` (a ``Set-Cookie``'s attributes, or whether a browser sent the cookie back);
 - property kinds judge one property (``PROPERTIES``) of a ``mix`` step's traffic with a
   ``Check``: ``equals``, ``at_most``, ``at_least``, ``range``, ``binomial`` (exact binomial
   bounds of a probability the placement model gives, ``QUANTITIES``), ``model`` (the
@@ -20,6 +22,7 @@ Two families:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,6 +46,8 @@ class Kind(StrEnum):
     ANSWERED = "answered"
     SPREAD = "spread"
     MODEL_PICKS = "model_picks"
+    HEADER = "header"
+    COOKIE = "cookie"
     CLIENT_STICKINESS = "client_stickiness"
     CROSS_PORT = "cross_port"
     URL_STICKINESS = "url_stickiness"
@@ -247,17 +252,100 @@ class Bound:
         return " and ".join(parts)
 
 
+_RELEASE = re.compile(r"(?:controller-)?v?(\d+(?:\.\d+){0,2})\Z")
+_OPERATORS = (">=", "<=", "==", ">", "<")
+
+
+def release_parts(text: str) -> tuple[int, ...]:
+    """``1.11``, ``v1.11.3`` or ``controller-v1.11.3`` as numbers.
+
+    Raises:
+        ValueError: not a release number.
+    """
+    found = _RELEASE.match(text.strip())
+    if not found:
+        raise ValueError(f"{text!r} is not a release like 1.11, 1.11.3 or v1.15.1")
+    return tuple(int(part) for part in found[1].split("."))
+
+
+@dataclass(frozen=True)
+class VersionRange:
+    """Controller releases, as ``>=1.11,<1.13``: every bound must hold.
+
+    A bound with fewer parts stands for every release it starts: ``==1.11`` is any
+    1.11.x, ``<=1.11`` is 1.11.x and older, ``>1.11`` is 1.12.0 and newer, ``>=1.11`` is
+    1.11.0 and newer, ``<1.11`` is older than 1.11.0.
+    """
+
+    text: str
+    bounds: tuple[tuple[str, tuple[int, ...]], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> VersionRange:
+        """Read ``OP VERSION[,OP VERSION...]`` (OP one of ``>= <= == > <``).
+
+        Raises:
+            ValueError: what is wrong, in one line.
+        """
+        bounds: list[tuple[str, tuple[int, ...]]] = []
+        for part in text.split(","):
+            item = part.strip()
+            op = next((o for o in _OPERATORS if item.startswith(o)), "")
+            if not op:
+                raise ValueError(
+                    f"{item!r} has no comparison; write >=, <=, ==, > or < before the release"
+                )
+            bounds.append((op, release_parts(item[len(op) :])))
+        return cls(",".join(f"{o}{'.'.join(map(str, v))}" for o, v in bounds), tuple(bounds))
+
+    def contains(self, release: str) -> bool:
+        """Whether ``release`` (e.g. ``v1.15.1``) is in the range.
+
+        Raises:
+            ValueError: not a release number.
+        """
+        got = release_parts(release)
+        for op, bound in self.bounds:
+            head = got[: len(bound)]
+            if op == "==" and head != bound:
+                return False
+            if op == ">=" and head < bound:
+                return False
+            if op == "<" and head >= bound:
+                return False
+            if op == "<=" and head > bound:
+                return False
+            if op == ">" and head <= bound:
+                return False
+        return True
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass(frozen=True)
 class Base:
-    """What every expectation carries besides its kind's fields."""
+    """What every expectation carries besides its kind's fields.
+
+    ``versions`` pairs a data plane with a controller version range (``on:
+    ingress-nginx@>=1.11``): on that plane the expectation is judged only for a controller
+    in one of its ranges.
+    """
 
     line: int = 0
     why: str = ""
     planes: tuple[DataPlane, ...] = ()  # empty: every data plane
+    versions: tuple[tuple[DataPlane, VersionRange], ...] = ()
 
-    def applies_to(self, plane: str | None) -> bool:
-        """Whether this expectation is judged on data plane ``plane``."""
-        return not self.planes or plane in self.planes
+    def applies_to(self, plane: str | None, version: str | None = None) -> bool:
+        """Whether this expectation is judged on data plane ``plane`` whose controller
+        is ``version`` (None: not known, or no controller; ranges are then not checked)."""
+        if self.planes and plane not in self.planes:
+            return False
+        ranges = [r for p, r in self.versions if p == plane]
+        if not ranges or version is None:
+            return True
+        return any(r.contains(version) for r in ranges)
 
 
 @dataclass(frozen=True)
@@ -324,6 +412,63 @@ class PicksExpect(Base):
 
 
 @dataclass(frozen=True)
+class HeaderExpect(Base):
+    """``header``: an answer header of ``steps``, lower-case ``name``, judged on ``answers``
+    (``every``, ``any``, ``first`` or ``last`` answer): ``present`` (True) or absent
+    (False), equal to ``equals``, or matching the regular expression ``matches`` (a search)."""
+
+    kind: Kind = Kind.HEADER
+    steps: tuple[str, ...] = ()
+    name: str = ""
+    present: bool = True
+    equals: str | None = None
+    matches: str = ""
+    answers: str = "every"
+
+
+@dataclass(frozen=True)
+class CookieAttribute:
+    """One attribute a ``Set-Cookie`` must have: ``name`` as a browser reads it (``Path``,
+    ``Domain``, ``SameSite``, ``Max-Age``, ``Expires``, ``Secure``, ``HttpOnly``).
+
+    ``present`` False: it must be absent. ``value``: what it must equal (case ignored but
+    for ``Path``). ``seconds``: a bound on ``Max-Age``, or on ``Expires`` minus the answer's
+    ``Date``.
+    """
+
+    name: str
+    present: bool = True
+    value: str | None = None
+    seconds: Bound | None = None
+
+    def describe(self) -> str:
+        key = self.name
+        if not self.present:
+            return f"no {key}"
+        if self.seconds is not None:
+            what = "s after Date" if key == "Expires" else ""
+            return f"{key} {self.seconds}{what}"
+        return key if self.value is None else f"{key}={self.value}"
+
+
+@dataclass(frozen=True)
+class CookieExpect(Base):
+    """``cookie``: cookie ``name`` on the answers and requests of ``steps``.
+
+    ``set`` True: some answers set it, and every ``Set-Cookie`` of it has ``attributes``;
+    False: no answer set it. ``sent`` True: every request carried it (from the jar of a
+    ``cookies: keep`` step); False: none did. None: not judged.
+    """
+
+    kind: Kind = Kind.COOKIE
+    steps: tuple[str, ...] = ()
+    name: str = ""
+    set: bool | None = None
+    sent: bool | None = None
+    attributes: tuple[CookieAttribute, ...] = ()
+
+
+@dataclass(frozen=True)
 class PropertyExpect(Base):
     """A property of a ``mix`` step's traffic, checked one way (``check``)."""
 
@@ -355,6 +500,8 @@ Expectation = (
     | AnsweredExpect
     | SpreadExpect
     | PicksExpect
+    | HeaderExpect
+    | CookieExpect
     | PropertyExpect
 )
 

@@ -2,12 +2,16 @@
 
 Pure data plus two functions: ``check(setup)`` rejects what ingress-nginx would not
 know (a typo in a pasted Ingress gets one clear line naming it), and
-``required_capabilities(setup)`` says which backend capabilities serving it needs.
+``required_capabilities(setup)`` says which backend capabilities serving it needs. Both
+read every Ingress of the setup (``Setup.ingresses``, else its one ``ingress``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ingressbed.errors import ConfigError
+from ingressbed.objects import go_bool
 from ingressbed.suggest import suggest
 from ingressbed.vocabulary import ANNOTATION_PREFIX, WS_PORT, Capability, Setup
 
@@ -15,7 +19,9 @@ from ingressbed.vocabulary import ANNOTATION_PREFIX, WS_PORT, Capability, Setup
 _BALANCING: dict[str, str | None] = {
     "upstream-hash-by": Capability.HASH,
     "upstream-hash-by-subset": Capability.SUBSET,
-    "upstream-hash-by-subset-size": Capability.SUBSET,
+    # upstream-hash-by-subset-size alone changes nothing: ingress-nginx reads it only with
+    # upstream-hash-by-subset: "true", which already needs SUBSET.
+    "upstream-hash-by-subset-size": None,
     "affinity": Capability.COOKIE,
     "affinity-mode": Capability.COOKIE,
     "affinity-canary-behavior": Capability.COOKIE,
@@ -136,9 +142,16 @@ def config_changes(live: dict[str, str], wanted: dict[str, str]) -> tuple[list[s
     return changed, unknown
 
 
-def check(setup: Setup) -> None:
-    """Raise ``ConfigError`` for an annotation or ConfigMap key ingress-nginx does not know."""
-    for key in setup.ingress.annotations:
+def annotation_sets(setup: Setup) -> list[Mapping[str, str]]:
+    """The annotations of every Ingress of ``setup``, oldest first."""
+    if setup.ingresses:
+        return [i.annotations for i in setup.ingresses]
+    return [setup.ingress.annotations]
+
+
+def check_annotations(annotations: Mapping[str, str]) -> None:
+    """Raise ``ConfigError`` for an annotation ingress-nginx does not know."""
+    for key in annotations:
         if not key.startswith(ANNOTATION_PREFIX):
             continue  # kubernetes.io/ingress.class and friends: not ours to judge
         short = key[len(ANNOTATION_PREFIX) :]
@@ -147,34 +160,56 @@ def check(setup: Setup) -> None:
                 f"unknown annotation {key!r}{suggest(short, KNOWN_ANNOTATIONS)}: "
                 "ingress-nginx would ignore it; fix the name or remove it"
             )
+
+
+def check(setup: Setup) -> None:
+    """Raise ``ConfigError`` for an annotation or ConfigMap key ingress-nginx does not know."""
+    for found in annotation_sets(setup):
+        check_annotations(found)
     for key in setup.controller:
         if key not in KNOWN_CONTROLLER_KEYS:
             raise ConfigError(
                 f"unknown controller ConfigMap key {key!r}"
                 f"{suggest(key, KNOWN_CONTROLLER_KEYS)}; fix the name or remove it"
             )
-    lb = setup.ingress.annotation("load-balance") or setup.controller.get("load-balance")
-    if lb is not None and lb not in ("round_robin", "ewma"):
-        raise ConfigError(f"load-balance {lb!r} is not one of round_robin, ewma")
+    for found in annotation_sets(setup):
+        lb = found.get(ANNOTATION_PREFIX + "load-balance")
+        lb = lb or setup.controller.get("load-balance")
+        if lb is not None and lb not in ("round_robin", "ewma"):
+            raise ConfigError(f"load-balance {lb!r} is not one of round_robin, ewma")
 
 
 def required_capabilities(setup: Setup) -> frozenset[str]:
-    """Capabilities a backend needs to serve ``setup`` faithfully."""
+    """Capabilities a backend needs to serve ``setup`` faithfully.
+
+    Every Ingress counts: a canary (``canary: "true"``) needs ``canary``, two or more
+    Ingresses or Services need ``several-objects``, and a balancing annotation its
+    capability on whichever Ingress it is.
+    """
     needed: set[str] = set()
-    for key, value in setup.ingress.annotations.items():
+    for found in annotation_sets(setup):
+        needed |= _annotation_capabilities(found)
+        lb = found.get(ANNOTATION_PREFIX + "load-balance")
+        if (lb or setup.controller.get("load-balance")) == "ewma":
+            needed.add(Capability.EWMA)
+    if any(r.service_port == WS_PORT for r in setup.ingress.routes):
+        needed.add(Capability.WEBSOCKET)
+    if setup.several:
+        needed.add(Capability.SEVERAL_OBJECTS)
+    return frozenset(needed)
+
+
+def _annotation_capabilities(annotations: Mapping[str, str]) -> set[str]:
+    needed: set[str] = set()
+    for key, value in annotations.items():
         if not key.startswith(ANNOTATION_PREFIX):
             continue
         short = key[len(ANNOTATION_PREFIX) :]
         cap = _BALANCING.get(short)
-        if short == "upstream-hash-by-subset" and value.lower() != "true":
+        if short in ("upstream-hash-by-subset", "service-upstream") and value.lower() != "true":
             continue
-        if short == "service-upstream" and value.lower() != "true":
-            continue
+        if short == "canary" and go_bool(value) is True:
+            needed.add(Capability.CANARY)
         if cap:
             needed.add(cap)
-    lb = setup.ingress.annotation("load-balance") or setup.controller.get("load-balance")
-    if lb == "ewma":
-        needed.add(Capability.EWMA)
-    if any(r.service_port == WS_PORT for r in setup.ingress.routes):
-        needed.add(Capability.WEBSOCKET)
-    return frozenset(needed)
+    return needed

@@ -16,13 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ingressbed import judge_answers as answers
 from ingressbed import judge_figures as checks
+from ingressbed import judge_headers as headers
 from ingressbed.balancing import Balancing
 from ingressbed.errors import ConfigError
 from ingressbed.evidence import Evidence
 from ingressbed.expectations import (
     AnsweredExpect,
     CacheExpect,
+    CookieExpect,
     Expectation,
+    HeaderExpect,
     PicksExpect,
     PodsExpect,
     PropertyExpect,
@@ -34,7 +37,7 @@ from ingressbed.odds import Odds, odds
 from ingressbed.properties import Properties, Traffic
 from ingressbed.traffic import HTTP_ROUTES, PAGE_ROUTE
 from ingressbed.verdict import Verdict
-from ingressbed.vocabulary import Endpoint
+from ingressbed.vocabulary import Endpoint, Setup
 
 __all__ = ["Judge", "Verdict", "judge", "judge_all"]
 
@@ -51,6 +54,7 @@ class Judge:
         self.evidence = evidence
         self._odds: dict[str, Odds | None] = {}
         self._properties: dict[str, Properties] = {}
+        self._moment_models: dict[str, Model | None] = {}
 
     @functools.cached_property
     def model(self) -> Model | None:
@@ -63,8 +67,34 @@ class Judge:
         except ConfigError:
             return None  # a setup this plane cannot express was never served
 
-    def _model_on(self, endpoints: Mapping[int, Sequence[Endpoint]]) -> Model | None:
-        """The run's model on ``endpoints`` (itself when they are the run's)."""
+    def _model_at(self, step: str) -> Model | None:
+        """The model of what the bed served while ``step`` ran (after a live edit: then)."""
+        moment = self.evidence.moments.get(step)
+        if moment is None:
+            return self.model
+        if step not in self._moment_models:
+            model = None
+            if self.evidence.plane and moment.endpoints:
+                try:
+                    model = Model.of(self.evidence.plane, moment.setup, moment.endpoints)
+                except ConfigError:
+                    model = None
+            self._moment_models[step] = model
+        return self._moment_models[step]
+
+    def _model_on(
+        self, endpoints: Mapping[int, Sequence[Endpoint]], setup: Setup | None = None
+    ) -> Model | None:
+        """The run's model on ``endpoints`` (itself when they are the run's); of ``setup``
+        when it is not the run's first (a mix after a live edit)."""
+        ev = self.evidence
+        if setup is not None and setup != ev.setup:
+            if not ev.plane or not endpoints:
+                return None
+            try:
+                return Model.of(ev.plane, setup, endpoints)
+            except ConfigError:
+                return None
         model = self.model
         if model is None:
             return None
@@ -77,9 +107,11 @@ class Judge:
         if name not in self._properties:
             assert ev.setup is not None
             traffic: Traffic = ev.mixes[name]
-            balancing = Balancing.of(ev.setup)
-            routes = {r.path: r.service_port for r in ev.setup.ingress.routes}
-            model = self._model_on(traffic.endpoints)
+            moment = ev.moments.get(name)
+            setup = moment.setup if moment is not None else ev.setup
+            balancing = Balancing.of(setup)
+            routes = {r.path: r.service_port for r in setup.ingress.routes}
+            model = self._model_on(traffic.endpoints, setup)
             after = None
             if model is not None and traffic.scaled_endpoints is not None:
                 after = Model(model.balance, {routes[PAGE_ROUTE]: traffic.scaled_endpoints})
@@ -124,8 +156,13 @@ class Judge:
             return answers.answered(e, observations)
         if isinstance(e, SpreadExpect):
             return answers.spread(e, observations, ev.pods)
+        if isinstance(e, HeaderExpect):
+            return headers.header(e, observations)
+        if isinstance(e, CookieExpect):
+            return headers.cookie(e, observations)
         assert isinstance(e, PicksExpect)
-        return answers.picks(e, observations, self.model)
+        models = {step: self._model_at(step) for step in e.steps}
+        return answers.picks(e, observations, models)
 
 
 def judge(expectation: Expectation, evidence: Evidence) -> Verdict:
@@ -134,6 +171,9 @@ def judge(expectation: Expectation, evidence: Evidence) -> Verdict:
 
 
 def judge_all(expectations: Iterable[Expectation], evidence: Evidence) -> tuple[Verdict, ...]:
-    """Judge every expectation that applies to ``evidence.plane``, in order."""
+    """Judge every expectation that applies to ``evidence.plane`` (and its controller
+    ``evidence.version``), in order."""
     one = Judge(evidence)
-    return tuple(one.verdict(e) for e in expectations if e.applies_to(evidence.plane))
+    return tuple(
+        one.verdict(e) for e in expectations if e.applies_to(evidence.plane, evidence.version)
+    )

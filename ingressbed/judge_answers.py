@@ -9,7 +9,7 @@ no ``X-Cache-Status`` or no prediction means a failing verdict saying so.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 from ingressbed import measure
 from ingressbed.expectations import (
@@ -23,6 +23,7 @@ from ingressbed.expectations import (
     StatusExpect,
 )
 from ingressbed.model import Model
+from ingressbed.placement.upstream import Pick
 from ingressbed.verdict import Verdict
 from ingressbed.vocabulary import Observation
 
@@ -216,19 +217,30 @@ def agreement_seen(result: measure.Agreement) -> str:
     return seen
 
 
-def picks(e: PicksExpect, observations: Sequence[Observation], model: Model | None) -> Verdict:
+def picks(
+    e: PicksExpect, observations: Sequence[Observation], models: Mapping[str, Model | None]
+) -> Verdict:
     """``model_picks``: every answer came from the endpoint (or group) the model picks.
 
-    An answer the model gives no fixed pick for (round robin, a missing key value ...)
-    counts against the expectation, and the verdict says how many there were.
+    ``models`` holds, per step, the model of what the bed served while the step ran
+    (after a live edit: what it served then). An answer the model gives no fixed pick for
+    (round robin, a missing key value ...) counts against the expectation, and the verdict
+    says how many there were.
     """
     asked = f"model_picks of {_steps(e)} (every pick as the placement model's)"
-    if model is None:
+    known = [m for m in models.values() if m is not None]
+    if len(known) < len(models) or not known:
         return _nothing(e, asked, "no placement model: the bed did not say what it served")
-    asked = f"model_picks of {_steps(e)} (every pick as {model.balance.describe()})"
+    described = dict.fromkeys(m.balance.describe() for m in known)
+    asked = f"model_picks of {_steps(e)} (every pick as {'; then '.join(described)})"
     if not observations:
         return _nothing(e, asked, f"no answers from {_steps(e)}")
-    result = measure.agreement(observations, model.predict)
+
+    def predict(o: Observation) -> Pick:
+        model = models.get(o.step) or known[0]
+        return model.predict(o)
+
+    result = measure.agreement(observations, predict)
     if not result.total:
         return _nothing(e, asked, f"no pod answered ({len(observations)} sent)")
     seen = agreement_seen(result)

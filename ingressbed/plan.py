@@ -23,8 +23,10 @@ from typing import Any
 import yaml
 
 from ingressbed import k8s_manifests as km
+from ingressbed import k8s_objects as ko
 from ingressbed.backends.bringup import BringUpStep, describe_all
-from ingressbed.backends.cluster import ClusterBackend
+from ingressbed.backends.cluster import MANIFEST_FILE, ClusterBackend
+from ingressbed.backends.controller import install_objects
 from ingressbed.backends.kind import KindBackend
 from ingressbed.errors import ConfigError
 from ingressbed.options import BedOptions
@@ -65,8 +67,48 @@ class Plan:
         return describe_all(self.steps)
 
 
+def ingress_files(setup: Setup) -> list[str]:
+    """The dry run's file of each Ingress of a report, oldest first (one per file: they are
+    applied a second apart, the controller's order is their creation time)."""
+    return [f"manifests/30-ingress-{n}-{i.name}.yaml" for n, i in enumerate(setup.ingresses, 1)]
+
+
+def manifests(bed: ClusterBackend, setup: Setup) -> dict[str, list[dict[str, Any]]]:
+    """Every file the dry run writes (the objects the steps apply), by relative name."""
+    image, policy = bed.hellogo_image_for_plan()
+    ns = bed.namespace
+    files: dict[str, list[dict[str, Any]]] = {}
+    flavor = bed.manifest_flavor()
+    if flavor and not bed.controller_manifest_problem(flavor):
+        release = bed.lock.controller(bed.options.controller_version)
+        objs, _ = install_objects(release, flavor, on_kind=flavor == "kind", fetch=False)
+        files[MANIFEST_FILE] = objs
+    files["manifests/20-namespace.yaml"] = [km.namespace(ns, bed.run_id)]
+    files["manifests/21-hellogo-service.yaml"] = [km.hellogo_service(ns)]
+    files["manifests/22-hellogo-deployment.yaml"] = [
+        km.hellogo_deployment(ns, image, setup.replicas, policy)
+    ]
+    if not setup.ingresses:
+        files["manifests/30-ingress.yaml"] = [km.ingress(setup.ingress, ns)]
+    else:
+        files["manifests/23-report-services.yaml"] = [
+            obj
+            for s in setup.services
+            for obj in (
+                ko.service(s, ns),
+                ko.deployment(s.name, ns, image, setup.replicas_of(s.name), policy),
+            )
+        ]
+        for file, ingress in zip(ingress_files(setup), setup.ingresses, strict=True):
+            files[file] = [ko.ingress(ingress, ns)]
+    files["manifests/90-webhook-probe.yaml"] = [km.webhook_probe(ns)]
+    return files
+
+
 def apply_step(bed: ClusterBackend, setup: Setup) -> BringUpStep:
     """What ``ingressbed up`` does after ``start()``: apply ``setup`` and check it is served."""
+    if setup.ingresses:
+        return _objects_step(bed, setup)
     checks = [
         bed.kubectl_line(
             "-n",
@@ -99,6 +141,33 @@ def apply_step(bed: ClusterBackend, setup: Setup) -> BringUpStep:
     )
 
 
+def _objects_step(bed: ClusterBackend, setup: Setup) -> BringUpStep:
+    """A report's own objects: its Services and Deployments, then each Ingress, oldest
+    first, a second apart (``ingressbed/backends/cluster_objects.py``)."""
+    apply = ("apply", "--server-side", "--field-manager=ingressbed", "-f")
+    detail = [bed.kubectl_line(*apply, "manifests/23-report-services.yaml")]
+    for n, file in enumerate(ingress_files(setup)):
+        if n:
+            detail.append("$ sleep 1")
+        detail.append(bed.kubectl_line(*apply, file))
+    detail += [
+        bed.kubectl_line(
+            "-n",
+            bed.ctl_namespace(),
+            "exec",
+            f"deploy/{km.CONTROLLER_DEPLOYMENT}",
+            "--",
+            "/dbg",
+            "backends",
+            "all",
+        ),
+        "polled until every backend of the namespace equals the controller model of the same "
+        "objects on the ready pods (ingressbed.controller.compare)",
+    ]
+    names = ", ".join(i.name for i in setup.ingresses)
+    return BringUpStep(f"Applying Ingresses {names}", lambda: bed.apply(setup), "\n".join(detail))
+
+
 def build_plan(options: BedOptions, setup: Setup = DEFAULT_SETUP) -> Plan:
     """The backend's bring-up steps and every file they apply (kind or cluster)."""
     if options.backend not in ("kind", "cluster"):
@@ -113,7 +182,7 @@ def build_plan(options: BedOptions, setup: Setup = DEFAULT_SETUP) -> Plan:
     plan = Plan(
         options.backend,
         steps,
-        bed.plan_manifests(setup),
+        manifests(bed, setup),
         controller_version=bed.lock.controller(options.controller_version).version,
     )
     if isinstance(bed, KindBackend):

@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # objects.py builds on this module; the fields only name its types
+    from ingressbed.objects import Ingress, Service
 
 #: hellogo's three listeners, as in incident 1.
 HTTP_PORT = 8080
@@ -25,6 +29,7 @@ SERVICE_NAME = "hellogo"
 ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io/"
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_NO_COUNTS: Mapping[str, int] = MappingProxyType({})
 
 
 class Flavor(StrEnum):
@@ -92,6 +97,10 @@ class Capability(StrEnum):
     KILL = "kill"
     CORS = "cors"
     RAW_APPLY = "raw-apply"  # apply an Ingress change as kubectl does, without the bed's refresh
+    CANARY = "canary"  # canary Ingresses (canary: "true") as alternative backends
+    SEVERAL_OBJECTS = (
+        "several-objects"  # several Ingresses and Services, merged as the controller does
+    )
 
 
 ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)
@@ -125,6 +134,7 @@ class Pod:
     ip: str
     node: str = ""
     slow_ms: int = 0  # extra latency of every answer (Setup.slow_pods); 0: none
+    service: str = SERVICE_NAME  # the Service whose pods it is (Setup.services)
 
 
 @dataclass(frozen=True)
@@ -157,7 +167,21 @@ class IngressSpec:
 
 @dataclass(frozen=True)
 class Setup:
-    """Everything a backend needs to serve one candidate or scenario."""
+    """Everything a backend needs to serve one candidate or scenario.
+
+    **Several objects** (the contract every backend reads): ``ingresses`` holds every
+    Ingress of a bug report, oldest first, as pasted (names, annotations, canaries; the
+    backend puts them in its own namespace), and ``services`` the Services they name, each
+    served by its own hellogo pods (``replicas_of(name)`` of them, labelled with
+    ``Pod.service``), keeping their port numbers and names, their target ports already
+    mapped onto hellogo's 8080, 9090 and 8081. Both empty (every catalog candidate and e2e
+    test): the one ``ingress`` on the hellogo Service with ``replicas`` pods, as always.
+    Either way ``ingress`` is the view a plane that knows one Ingress reads: the oldest
+    non-canary Ingress, each route going to the hellogo port behind its Service port. A
+    setup with two or more Ingresses or Services (``several``) needs
+    ``Capability.SEVERAL_OBJECTS``, and one with a canary Ingress ``Capability.CANARY``
+    (``ingress_keys.required_capabilities``): a backend without them never gets one.
+    """
 
     ingress: IngressSpec
     controller: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # ConfigMap keys
@@ -166,6 +190,26 @@ class Setup:
     #: ``--delay-ms``); a backend starts them so and reports them in ``Pod.slow_ms``.
     slow_pods: int = 0
     slow_ms: int = 0
+    #: Every Ingress, oldest first (empty: the one ``ingress`` on hellogo).
+    ingresses: tuple[Ingress, ...] = ()
+    #: Every Service the Ingresses name, target ports mapped onto hellogo's.
+    services: tuple[Service, ...] = ()
+    #: Pods per Service where it differs from ``replicas``.
+    service_replicas: Mapping[str, int] = field(default_factory=lambda: _NO_COUNTS)
+
+    def replicas_of(self, service: str = SERVICE_NAME) -> int:
+        """How many pods serve ``service``."""
+        return self.service_replicas.get(service, self.replicas)
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        """The Services whose pods the bed runs (``hellogo`` alone without ``services``)."""
+        return tuple(s.name for s in self.services) or (SERVICE_NAME,)
+
+    @property
+    def several(self) -> bool:
+        """True with two or more Ingresses or Services (``Capability.SEVERAL_OBJECTS``)."""
+        return len(self.ingresses) > 1 or len(self.services) > 1
 
 
 @dataclass(frozen=True)
@@ -192,7 +236,10 @@ class Observation:
     ``client`` is the simulated client address (sent as X-Forwarded-For), ``key`` the
     request target (path and query), ``route`` the Ingress path prefix it went through.
     ``pod`` is empty and ``status`` is the HTTP status (0 for a transport error) when
-    no pod answered.
+    no pod answered. ``headers`` holds only the response headers the sender was asked to
+    keep (a scenario's steps keep ``Set-Cookie``, ``Date`` and the headers its
+    expectations name; the mix traffic keeps none), lower-case, repeats in order;
+    ``cookie`` is the ``Cookie`` header the request carried ("" for none).
     """
 
     protocol: str  # "http", "ws" or "curl"
@@ -208,7 +255,14 @@ class Observation:
     route: str = ""
     step: str = ""
     error: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    cookie: str = ""
 
     @property
     def ok(self) -> bool:
         return bool(self.pod) and 100 <= self.status < 400
+
+    def header(self, name: str) -> list[str]:
+        """Every kept value of response header ``name`` (any case), in order."""
+        wanted = name.lower()
+        return [v for k, v in self.headers if k == wanted]

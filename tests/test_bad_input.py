@@ -27,7 +27,8 @@ def rows() -> list[tuple[int, str, str, str, int]]:
         match = ROW.match(line)
         if match:
             number, stdin, command, seen, status = match.groups()
-            found.append((int(number), stdin or "", command, seen, int(status)))
+            text = (stdin or "").replace("\\n", "\n")  # a \n in the stdin column is a newline
+            found.append((int(number), text, command, seen, int(status)))
         else:
             assert not re.match(r"^\| \d+ \|", line), f"a table row the test cannot read: {line}"
     return found

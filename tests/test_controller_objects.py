@@ -14,8 +14,8 @@ from ingressbed.controller import (
     read_objects,
     service_from_dict,
 )
-from ingressbed.controller.objects import HELLOGO_PORT_NAMES
 from ingressbed.errors import ConfigError
+from ingressbed.objects import HELLOGO_PORT_NAMES
 
 BETA = """
 apiVersion: extensions/v1beta1

@@ -19,8 +19,8 @@ on the local backend (``INGRESSBED_BACKEND=local``) and with a plain system ``PA
   lines, ``...`` inside a line for any text (a time, a temporary name).
 
 A block that needs what this machine cannot give is marked just before it with
-``<!--pytest.mark.docs_need("kind")-->`` (or ``"cluster"``, ``"docker"``), and
-``"itself"`` for README's CI command, which is what runs this test.
+``<!--pytest.mark.docs_need("kind")-->`` (or ``"cluster"``, ``"docker"``), and ``"itself"`` for
+README's CI command, which is what runs this test.
 """
 
 from __future__ import annotations

@@ -50,3 +50,18 @@ def test_no_name_in_the_tables_is_a_fragment():
         assert name in ingress_keys.KNOWN_ANNOTATIONS
     for key in ("keep-alive", "proxy-send-timeout", "upstream-keepalive-connections"):
         assert key in ingress_keys.KNOWN_CONTROLLER_KEYS
+
+
+def test_a_subset_size_alone_needs_no_subset_hashing():
+    # ingress-nginx reads upstream-hash-by-subset-size only with upstream-hash-by-subset: "true"
+    size_only = {"upstream-hash-by": "$host", "upstream-hash-by-subset-size": "2"}
+    assert ingress_keys.required_capabilities(layouts.setup("one-port", size_only)) == {
+        Capability.HASH
+    }
+
+
+def test_a_canary_is_never_silently_ignored():
+    need = ingress_keys.required_capabilities
+    assert Capability.CANARY in need(layouts.setup("one-port", {"canary": "true"}))
+    assert Capability.CANARY in need(layouts.setup("one-port", {"canary": "True"}))  # Go's bool
+    assert Capability.CANARY not in need(layouts.setup("one-port", {"canary": "false"}))

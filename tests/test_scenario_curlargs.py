@@ -67,3 +67,11 @@ def test_what_cannot_run_is_named(command, words):
 
 def test_globbing_is_fine_with_globoff():
     assert parse("curl -g 'http://h/{a}'").options == ("--globoff",)
+
+
+def test_cookies_given_and_a_cookie_file_kept_as_a_jar():
+    given = parse("curl -b a=1 -H 'Cookie: b=2' http://h/x")
+    assert given.cookies == ("a=1", "b=2") and not given.jar and given.headers == ()
+    kept = parse("curl -c jar.txt -b jar.txt http://h/x")
+    assert kept.jar and kept.cookies == () and kept.options == ()
+    assert parse("curl --cookie-jar /tmp/j http://h/x").jar

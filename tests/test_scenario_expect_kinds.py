@@ -151,7 +151,8 @@ def test_model_picks_count_answers_the_model_cannot_predict_against_it():
         assert chosen is not None
         predictable.append(o)
     assert len(predictable) == 4
-    verdict = judge_answers.picks(scenario.expect[0], unpredictable, model)
+    models = dict.fromkeys(scenario.expect[0].steps, model)
+    verdict = judge_answers.picks(scenario.expect[0], unpredictable, models)
     assert not verdict.passed
     assert "0 of 6 picks as predicted" in verdict.seen
     assert "6 the model cannot predict (round-robin)" in verdict.seen
@@ -169,7 +170,8 @@ def test_an_ipv6_endpoint_prediction_matches_its_observation():
         # hellogo reports its address as it prints it: the long form must match too
         long_form = chosen.address.replace("::", ":0:0:0:0:0:0:")
         answers.append(Observation("http", "", "", key, "pod", long_form, 8080, 200, step="pages"))
-    verdict = judge_answers.picks(scenario.expect[0], answers, model)
+    models = dict.fromkeys(scenario.expect[0].steps, model)
+    verdict = judge_answers.picks(scenario.expect[0], answers, models)
     assert verdict.passed, verdict.seen
     assert "12 of 12 picks as predicted" in verdict.seen
 

@@ -16,7 +16,9 @@ from ingressbed.expectations import (
     Bound,
     CacheExpect,
     Check,
+    CookieExpect,
     Expectation,
+    HeaderExpect,
     Kind,
     Per,
     PicksExpect,
@@ -50,6 +52,10 @@ def example(kind: Kind) -> Expectation:
         return SpreadExpect(steps=STEPS, max_mean=Bound(at_most=10.0))
     if kind == Kind.MODEL_PICKS:
         return PicksExpect(steps=STEPS)
+    if kind == Kind.HEADER:
+        return HeaderExpect(steps=STEPS, name="x-served-by", present=False)
+    if kind == Kind.COOKIE:
+        return CookieExpect(steps=STEPS, name="INGRESSCOOKIE", set=True)
     return PropertyExpect(kind=kind, step="mix", check=Check.AT_LEAST, bound=Bound(at_least=0.0))
 
 
@@ -79,6 +85,11 @@ NOTHING: dict[Kind, tuple[Evidence, str]] = {
     Kind.MODEL_PICKS: (
         Evidence(plane=Flavor.NGINX, setup=HASHED, endpoints=EPS),
         "no answers from a",
+    ),
+    Kind.HEADER: (Evidence(), "no answers from a"),
+    Kind.COOKIE: (
+        Evidence((Observation("http", "c", "h", "/", "p1", "10.0.0.1", 8080, 200, step="a"),)),
+        "no answer of 1 set INGRESSCOOKIE",
     ),
 }
 for _kind in PROPERTY_KINDS:

@@ -127,10 +127,10 @@ def test_repro_prints_the_verdict_and_exits_1_on_a_wrong_expectation(tmp_path, c
     assert out.rstrip().endswith("expectations failed (" + str(wrong) + ":18)")
 
 
-def test_repro_of_a_malformed_file_is_one_line_and_exit_1(tmp_path, capsys):
+def test_repro_of_a_malformed_file_is_one_line_and_exit_2(tmp_path, capsys):
     broken = tmp_path / "broken.yaml"
     broken.write_text(BROKEN)
-    assert main(["repro", str(broken), "--backend", "local"]) == 1
+    assert main(["repro", str(broken), "--backend", "local"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"ingressbed: error: {broken}:{BROKEN_LINE}: {BROKEN_SAYS}\n"

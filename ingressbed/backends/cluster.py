@@ -31,9 +31,12 @@ from typing import Any
 
 from ingressbed import ingress_keys, preflight
 from ingressbed import k8s_manifests as km
+from ingressbed import k8s_objects as ko
 from ingressbed.backends import converge
+from ingressbed.backends.base import ControllerState
 from ingressbed.backends.bringup import BringUpStep, run_all
-from ingressbed.backends.controller import Controller, install_objects
+from ingressbed.backends.cluster_objects import ReportObjects
+from ingressbed.backends.controller import Controller
 from ingressbed.backends.ingress_nginx import (
     backend_endpoints,
     backend_mismatches,
@@ -48,7 +51,16 @@ from ingressbed.errors import BedError, ConfigError, SetupError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
 from ingressbed.tools import Lock, controller_manifest, find_tool
-from ingressbed.vocabulary import Address, Capability, DataPlane, Endpoint, IngressSpec, Pod, Setup
+from ingressbed.vocabulary import (
+    SERVICE_NAME,
+    Address,
+    Capability,
+    DataPlane,
+    Endpoint,
+    IngressSpec,
+    Pod,
+    Setup,
+)
 
 #: The upstream controller manifest, as the dry run writes it.
 MANIFEST_FILE = "manifests/10-ingress-nginx.yaml"
@@ -88,6 +100,8 @@ class ClusterBackend:
         self._controller_missing = False
         #: The Ingress the controller's hash balancers were last made from.
         self._balancers: IngressSpec | None = None
+        #: A bug report's own Services and Ingresses (``Setup.ingresses``).
+        self.objects = ReportObjects(self)
 
     def _context(self) -> str:
         if not self.options.context:
@@ -226,7 +240,7 @@ class ClusterBackend:
         return ""
 
     def _workload_steps(self) -> list[BringUpStep]:
-        image, _ = self._hellogo_image_for_plan()
+        image, _ = self.hellogo_image_for_plan()
         return [
             BringUpStep(
                 f"Creating namespace {self.namespace}",
@@ -276,24 +290,6 @@ class ClusterBackend:
             ),
         ]
 
-    def plan_manifests(self, setup: Setup) -> dict[str, list[dict[str, Any]]]:
-        """Every file the dry run writes (the objects the steps apply), by relative name."""
-        image, policy = self._hellogo_image_for_plan()
-        files: dict[str, list[dict[str, Any]]] = {}
-        flavor = self.manifest_flavor()
-        if flavor and not self.controller_manifest_problem(flavor):
-            release = self.lock.controller(self.options.controller_version)
-            objs, _ = install_objects(release, flavor, on_kind=flavor == "kind", fetch=False)
-            files[MANIFEST_FILE] = objs
-        files["manifests/20-namespace.yaml"] = [km.namespace(self.namespace, self.run_id)]
-        files["manifests/21-hellogo-service.yaml"] = [km.hellogo_service(self.namespace)]
-        files["manifests/22-hellogo-deployment.yaml"] = [
-            km.hellogo_deployment(self.namespace, image, setup.replicas, policy)
-        ]
-        files["manifests/30-ingress.yaml"] = [km.ingress(setup.ingress, self.namespace)]
-        files["manifests/90-webhook-probe.yaml"] = [km.webhook_probe(self.namespace)]
-        return files
-
     def manifest_flavor(self) -> str | None:
         """Which upstream manifest this backend installs (None: it installs none)."""
         return "cloud" if self.options.install_controller else None
@@ -302,7 +298,7 @@ class ClusterBackend:
         """The controller's namespace (the pinned manifests' until the controller is found)."""
         return self.controller.namespace if self.controller else km.CONTROLLER_NAMESPACE
 
-    def _hellogo_image_for_plan(self) -> tuple[str, str]:
+    def hellogo_image_for_plan(self) -> tuple[str, str]:
         try:
             return self.hellogo_image()
         except ConfigError:
@@ -480,11 +476,26 @@ class ClusterBackend:
             out["kubernetes"] = self.kube.server_version()
         return out
 
+    def controller_version(self) -> str | None:
+        """The controller's release (found at start), else the one the bed installs."""
+        found = self.controller.version if self.controller is not None else ""
+        if found == "unknown":
+            return None
+        return found or self.lock.controller(self.options.controller_version).version
+
+    def controller_state(self) -> ControllerState:
+        """``/dbg backends all`` and ``nginx -T`` of the controller now."""
+        return ControllerState(
+            self.namespace, self.ctl.run(["/dbg", "backends", "all"]), self.ctl.run(["nginx", "-T"])
+        )
+
     def apply(self, setup: Setup) -> None:
         """Serve ``setup``; fresh balancers when a port's hash configuration changes; then
-        confirm with traffic (``converge``)."""
+        confirm with traffic (``converge``), or for several objects with the controller's
+        own backends (``cluster_objects``)."""
         self._apply(setup, fresh_balancers=True)
-        self._converge(setup)
+        if not setup.ingresses:
+            self._converge(setup)
 
     def apply_keeping_balancers(self, setup: Setup) -> None:
         """Apply ``setup`` as ``kubectl apply`` would: no balancer refresh, no traffic check.
@@ -497,6 +508,17 @@ class ClusterBackend:
     def _apply(self, setup: Setup, *, fresh_balancers: bool) -> None:
         ingress_keys.check(setup)
         self.ctl.apply_keys(setup.controller, self.name)
+        if setup.ingresses:
+            if self.setup is not None and not self.setup.ingresses:
+                self.k.delete(km.ingress(self.setup.ingress, self.namespace))
+            self.objects.apply(setup, fresh_balancers=fresh_balancers)
+            self.setup = setup
+            return
+        if self.objects.applied is not None:
+            with self.steps.step("Removing the report's Services and Ingresses"):
+                self.objects.clear(lambda: self._restore_hellogo(setup))
+            self.setup = None
+            self._balancers = None
         normal = setup.replicas - setup.slow_pods
         if self.setup is None or normal != self._replicas():
             with self.steps.step(f"Scaling hellogo to {normal}"):
@@ -538,6 +560,13 @@ class ClusterBackend:
                 controller_version=self.ctl.version or None,
             )
 
+    def _restore_hellogo(self, setup: Setup) -> None:
+        """The bed's own hellogo Service and Deployment, as bring-up made them."""
+        image, policy = self.hellogo_image()
+        normal = setup.replicas - setup.slow_pods
+        self.k.apply(km.hellogo_service(self.namespace))
+        self.k.apply(km.hellogo_deployment(self.namespace, image, normal, policy))
+
     def _replicas(self) -> int:
         return int(self.k.deployment(self.namespace, "hellogo").spec.replicas or 0)
 
@@ -572,9 +601,9 @@ class ClusterBackend:
         selector = f"{HELLOGO_SELECTOR},{km.VARIANT_LABEL}=slow"
         return [p.metadata.name for p in self.k.pods(self.namespace, selector)]
 
-    def dbg_backend(self, port: int) -> dict[str, Any] | None:
-        """``/dbg backends get <ns>-hellogo-<port>`` in the controller pod (None: no backend)."""
-        return self.ctl.backend(km.upstream_name(self.namespace, port))
+    def dbg_backend(self, port: int | str, service: str = SERVICE_NAME) -> dict[str, Any] | None:
+        """``/dbg backends get <ns>-<service>-<port>`` in the controller pod (None: none)."""
+        return self.ctl.backend(f"{self.namespace}-{service}-{port}")
 
     def _wait_served(self, setup: Setup) -> None:
         """Until every routed port's backend matches ``setup`` and each route answers."""
@@ -600,23 +629,37 @@ class ClusterBackend:
                 p.status.pod_ip,
                 p.spec.node_name or "",
                 int((p.metadata.labels or {}).get(km.DELAY_LABEL, "0")),
+                (p.metadata.labels or {}).get(ko.SERVICE_LABEL, SERVICE_NAME),
             )
             for p in self.k.ready_pods(self.namespace, HELLOGO_SELECTOR)
         ]
 
-    def endpoints(self, port: int) -> list[Endpoint]:
+    def endpoints(self, port: int, service: str = SERVICE_NAME) -> list[Endpoint]:
+        """The balancer's peers of ``service``'s ``port`` (by number, else by the port's
+        name, as an Ingress may name it); EndpointSlices without exec rights."""
+        name, target = km.PORT_NAMES.get(port, ""), port
+        for found in self.setup.services if self.setup else ():
+            listed = found.port(port) if found.name == service else None
+            if listed is not None:
+                name = listed.name
+                target = listed.target if isinstance(listed.target, int) else port
         try:
-            backend = self.dbg_backend(port)
+            backend = self.dbg_backend(port, service)
+            if backend is None and name:
+                backend = self.dbg_backend(name, service)
         except SetupError:
             backend = None  # no exec rights on the controller: fall back to EndpointSlices
         if backend is not None:
             return backend_endpoints(backend)
-        slices = self.k.endpoint_slices(self.namespace, "hellogo")
-        return order_slice_endpoints(slices, km.PORT_NAMES[port], port)
+        slices = self.k.endpoint_slices(self.namespace, service)
+        return order_slice_endpoints(slices, name, target)
 
     def _wait_balancer(self, what: str) -> None:
         """Until the balancer's peers of every routed port are exactly the ready pods."""
         if self.setup is None:
+            return
+        if self.setup.ingresses:
+            self.objects.wait_served(self.setup)
             return
         if (self.setup.ingress.annotation("service-upstream") or "").lower() == "true":
             return  # the peer is the ClusterIP; kube-proxy follows the pods itself
@@ -633,8 +676,17 @@ class ClusterBackend:
                 what=f"the balancer to use {what} (port {port})",
             )
 
-    def scale(self, replicas: int) -> None:
-        """Scale to ``replicas`` pods in all; only normal pods are added or removed."""
+    def scale(self, replicas: int, service: str = SERVICE_NAME) -> None:
+        """Scale to ``replicas`` pods in all; only normal pods are added or removed. With
+        several objects: ``service``'s pods."""
+        if self.setup is not None and self.setup.ingresses:
+            with self.steps.step(f"Scaling {service} to {replicas}"):
+                self.k.scale(self.namespace, ko.deployment_name(service), replicas)
+                self.k.wait_deployment(self.namespace, ko.deployment_name(service), ROLLOUT_TIMEOUT)
+                counts = {**self.setup.service_replicas, service: replicas}
+                self.setup = dataclasses.replace(self.setup, service_replicas=counts)
+                self._wait_balancer(f"{replicas} pods of {service}")
+            return
         slow = self.setup.slow_pods if self.setup else 0
         if replicas < slow:
             raise ConfigError(f"cannot scale to {replicas}: {slow} slow pod(s) stay")
@@ -647,6 +699,7 @@ class ClusterBackend:
             self._converge(self.setup)
 
     def kill(self, pod: str) -> None:
+        service = next((p.service for p in self.pods() if p.name == pod), SERVICE_NAME)
         with self.steps.step(f"Killing pod {pod}"):
             self.k.delete_pod(self.namespace, pod, grace=0)
             poll(
@@ -655,9 +708,9 @@ class ClusterBackend:
                 what=f"pod {pod} to go away",
                 interval=0.25,
             )
-            self.k.wait_deployment(self.namespace, "hellogo", ROLLOUT_TIMEOUT)
+            self.k.wait_deployment(self.namespace, ko.deployment_name(service), ROLLOUT_TIMEOUT)
             self._wait_balancer(f"the replacement of {pod}")
-        if self.setup is not None:
+        if self.setup is not None and not self.setup.ingresses:
             self._converge(self.setup)
 
     def address(self) -> Address:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ingressbed import planes
+from ingressbed.backends import route_paths
 from ingressbed.clients import answer
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.placement.upstream import Pick, canonical
@@ -115,12 +116,25 @@ def client_from_forwarded(setup: Setup, plane: str) -> bool:
     return planes.plane(plane).forwarded(setup)
 
 
-def _sample_paths(route: Route, count: int) -> list[str]:
+def regex_locations(setup: Setup, plane: str) -> bool:
+    """Whether the data plane matches the setup's paths as regexes: ingress-nginx's rule,
+    for a host one of whose Ingresses has ``use-regex: "true"`` or a ``rewrite-target``."""
+    if not planes.plane(plane).versioned:
+        return False
+    regex = (setup.ingress.annotation("use-regex") or "").lower() == "true"
+    return regex or bool(setup.ingress.annotation("rewrite-target"))
+
+
+def _sample_paths(route: Route, count: int, regex: bool = False) -> list[str]:
+    """Request targets that reach ``route``: under a Prefix path, or (another type) the
+    path itself with a query; a regex path by a path it matches (``route_paths``)."""
     path = route.path or "/"
     if route.path_type == "Prefix":
-        base = path.rstrip("/")
+        base = route_paths.literal(path.rstrip("/"))
         return [f"{base}/converge-{i}" for i in range(count)]
-    return [f"{path}?converge={i}" for i in range(count)]
+    found = route_paths.example(path) if regex else None
+    base = found if found is not None else route_paths.literal(path)
+    return [f"{base}?converge={i}" for i in range(count)]
 
 
 def _clients(count: int, seed: int) -> list[str]:
@@ -167,6 +181,7 @@ def plan(
     port only, with the reason in the notes.
     """
     forwarded = client_from_forwarded(setup, plane) if forwarded is None else forwarded
+    regex = regex_locations(setup, plane)
     notes: list[str] = []
     samples: list[Sample] = []
     try:
@@ -176,7 +191,7 @@ def plan(
             if endpoints.get(route.service_port):
                 notes.append(f"{route.path}: port only ({exc})")
                 client = _clients(1, seed + index)[0]
-                path = _sample_paths(route, 1)[0]
+                path = _sample_paths(route, 1, regex)[0]
                 host = route.host or ANY_HOST
                 samples.append(Sample(route, path, host, client, route.service_port))
         return Plan(tuple(samples), tuple(notes))
@@ -186,7 +201,7 @@ def plan(
             notes.append(f"{route.path}: no endpoints on port {route.service_port}, not checked")
             continue
         host = route.host or ANY_HOST
-        paths = _sample_paths(route, max(1, keys) if balance.hashed else 1)
+        paths = _sample_paths(route, max(1, keys) if balance.hashed else 1, regex)
         clients = _clients(len(paths), seed + index)
         plain = [
             Sample(route, path, host, client, route.service_port)

@@ -20,11 +20,17 @@ upstream for the endpoints in force, and that upstream's ``Pick``: one endpoint;
 whose member it draws at random; or no fixed endpoint, where it goes round robin. Under
 cookie affinity a visitor without a cookie gets the session the plane would set
 (``Set-Cookie``). Pass ``pick=`` to make it misbehave on purpose (a check that should fail,
-must fail on it). Every pod answers as hellogo does: ``X-Pod-Name``, ``X-Pod-IP``,
-``X-Pod-Port`` and ``X-Cache-Status`` from its own page cache (GET only; ``Cache-Control:
-no-cache`` is a BYPASS), and a WebSocket upgrade gets hellogo's hello and echo. Its
+must fail on it). On the ``ingress-nginx`` plane a setup goes through the controller model
+instead (``fake_routes``): locations as nginx matches them (regex paths included), each
+Service of several with pods of its own, canaries and cookies as the Lua balancer handles
+them.
+Every pod answers as hellogo does: ``X-Pod-Name``, ``X-Pod-IP``, ``X-Pod-Port`` and
+``X-Cache-Status`` from its own page cache (GET only; ``Cache-Control: no-cache`` is a
+BYPASS), and a WebSocket upgrade gets hellogo's hello and echo. Its
 capabilities are what the plane's model places (``Plane.model_capabilities``) plus scale,
-kill and WebSocket; the rest (ewma, service-upstream, CORS ...) skip by name.
+kill and WebSocket (and on ``ingress-nginx`` canaries, several objects and ``raw-apply``:
+a live change keeps what the controller's balancers keep); the rest (ewma,
+service-upstream, CORS ...) skip by name.
 
 A fake is never evidence about a real data plane: it checks the layers above the data
 plane (clients, measurements, the judge, the report), and tests of a backend run that
@@ -46,14 +52,17 @@ from typing import Protocol, runtime_checkable
 
 from hellogo.cache import PageCache
 from hellogo.ws import CLOSE_SOCKET, EchoSession
-from ingressbed import planes
+from ingressbed import controller, planes
+from ingressbed.backends import fake_routes
 from ingressbed.backends.bringup import BringUpStep, run_all
+from ingressbed.controller import MODEL_VERSION
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.placement import Request
 from ingressbed.placement.upstream import Upstream
 from ingressbed.progress import Steps
 from ingressbed.vocabulary import (
     ALL_CAPABILITIES,
+    SERVICE_NAME,
     Address,
     Capability,
     DataPlane,
@@ -104,6 +113,9 @@ class FakeBackend:
         self.plane = planes.plane(data_plane)
         self.data_plane: DataPlane = self.plane.name
         self.capabilities = FAKE_CAPABILITIES | self.plane.model_capabilities
+        if fake_routes.modelled(self.data_plane):
+            modelled = {Capability.CANARY, Capability.SEVERAL_OBJECTS, Capability.RAW_APPLY}
+            self.capabilities |= modelled
         self.steps = steps or Steps(quiet=True)
         self._rng = random.Random(seed)
         self._pick = pick
@@ -114,6 +126,7 @@ class FakeBackend:
         self._caches: dict[str, PageCache[bytes]] = {}
         self._setup: Setup | None = None
         self._upstreams: dict[int, Upstream] = {}
+        self._routes: fake_routes.Routes | None = None
         self._round_robin = itertools.count()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -122,6 +135,10 @@ class FakeBackend:
     # ----------------------------------------------------------------- lifecycle
     def versions(self) -> dict[str, str]:
         return {"fake": "1", "data plane": f"{self.data_plane} (model only)"}
+
+    def controller_version(self) -> str | None:
+        """The modelled ingress-nginx release on that plane, else None."""
+        return MODEL_VERSION if fake_routes.modelled(self.data_plane) else None
 
     def bring_up(self) -> list[BringUpStep]:
         return [
@@ -170,6 +187,15 @@ class FakeBackend:
 
     # ------------------------------------------------------------------- setups
     def apply(self, setup: Setup) -> None:
+        self._apply(setup, fresh=True)
+
+    def apply_keeping_balancers(self, setup: Setup) -> None:
+        """Serve ``setup`` as a running controller takes a change: on ingress-nginx the
+        balancers keep what they keep (a hash key alone stays old; ``controller.apply``);
+        elsewhere the same as ``apply``."""
+        self._apply(setup, fresh=False)
+
+    def _apply(self, setup: Setup, *, fresh: bool) -> None:
         if self._server is None:
             raise SetupError("the fake backend is not started: call start() first")
         lacking = _needed(setup) - self.capabilities
@@ -179,43 +205,75 @@ class FakeBackend:
         self.plane.translate(setup)  # a setup the plane cannot express: its ConfigError
         with self._lock:
             self._setup = setup
-            self._resize(setup.replicas)
+            services = setup.service_names
+            for pod in [p for p in self._pods if p.service not in services]:
+                self._drop(pod)
+            for service in services:
+                self._resize(setup.replicas_of(service), service)
+            self._rebuild(fresh=fresh)
 
-    def scale(self, replicas: int) -> None:
+    def scale(self, replicas: int, service: str = SERVICE_NAME) -> None:
         with self._lock:
-            self._resize(replicas)
+            self._resize(replicas, service)
+            self._rebuild()
 
     def kill(self, pod: str) -> None:
         """Remove ``pod`` and start a replacement with a new name and address."""
         with self._lock:
-            if pod not in {p.name for p in self._pods}:
+            found = [p for p in self._pods if p.name == pod]
+            if not found:
                 raise ConfigError(f"no pod named {pod!r}")
-            self._pods = [p for p in self._pods if p.name != pod]
-            self._caches.pop(pod, None)
-            self._add_pod()
+            self._drop(found[0])
+            self._add_pod(found[0].service)
             self._rebuild()
 
-    def _resize(self, replicas: int) -> None:
-        while len(self._pods) > replicas:
-            gone = self._pods.pop()
-            self._caches.pop(gone.name, None)
-        while len(self._pods) < replicas:
-            self._add_pod()
-        self._rebuild()
+    def _drop(self, pod: Pod) -> None:
+        self._pods.remove(pod)
+        self._caches.pop(pod.name, None)
 
-    def _add_pod(self) -> None:
+    def _resize(self, replicas: int, service: str = SERVICE_NAME) -> None:
+        mine = [p for p in self._pods if p.service == service]
+        while len(mine) > replicas:
+            self._drop(mine.pop())
+        for _ in range(replicas - len(mine)):
+            self._add_pod(service)
+
+    def _add_pod(self, service: str = SERVICE_NAME) -> None:
         serial = next(self._serial)
-        pod = Pod(f"hellogo-fake-{serial}", f"10.244.{serial // 250}.{serial % 250 + 1}", "fake")
+        pod = Pod(
+            f"{service}-fake-{serial}",
+            f"10.244.{serial // 250}.{serial % 250 + 1}",
+            "fake",
+            service=service,
+        )
         self._pods.append(pod)
         self._caches[pod.name] = PageCache(self._ttl)
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, *, fresh: bool = False) -> None:
+        """Place requests for the setup and pods in force. On ingress-nginx the running
+        balancers are made anew (``fresh``, the bed's apply) or synced as the controller
+        syncs them (a live change, a scale, a kill)."""
+        before = self._routes
+        self._routes = None
         if self._setup is None or not self._pods:
             self._upstreams = {}
             return
+        if fake_routes.serves(self._setup, self.data_plane):
+            _, services = fake_routes.objects(self._setup)
+            endpoints = {
+                (service.name, port.port): self._endpoints(port.port, service.name)
+                for service in services
+                for port in service.ports
+            }
+            config = fake_routes.build(self._setup, endpoints)
+            held = None
+            if before is not None and not fresh:
+                held = controller.apply(before.config, config, before.held).balancers
+            self._routes = fake_routes.Routes(config, self.data_plane, self._rng, held)
+            return
         balance = self.plane.translate(self._setup)
         self._upstreams = {
-            port: balance.upstream(self._endpoints(port)) for port in self._setup.ingress.ports
+            port: balance.upstream(self._view_endpoints(port)) for port in self._setup.ingress.ports
         }
 
     # ------------------------------------------------------------------- queries
@@ -223,12 +281,27 @@ class FakeBackend:
         with self._lock:
             return list(self._pods)
 
-    def endpoints(self, port: int) -> list[Endpoint]:
+    def endpoints(self, port: int, service: str = SERVICE_NAME) -> list[Endpoint]:
         with self._lock:
-            return self._endpoints(port)
+            return self._endpoints(port, service)
 
-    def _endpoints(self, port: int) -> list[Endpoint]:
-        return [Endpoint(p.ip, port) for p in self._pods]
+    def _view_endpoints(self, pod_port: int) -> list[Endpoint]:
+        """The pods behind ``pod_port`` of the one-Ingress view (``Setup.ingress``): the
+        pods of its one Service (hellogo, or the one a report pasted)."""
+        service = self._setup.service_names[0] if self._setup is not None else SERVICE_NAME
+        return [Endpoint(p.ip, pod_port) for p in self._pods if p.service == service]
+
+    def _endpoints(self, port: int, service: str = SERVICE_NAME) -> list[Endpoint]:
+        """Pods of ``service`` on the pod port behind its Service ``port``."""
+        target = port
+        if self._setup is not None:
+            for found in self._setup.services:
+                if found.name == service:
+                    listed = found.port(port)
+                    target = listed.target if listed and isinstance(listed.target, int) else 0
+        if not target:
+            return []
+        return [Endpoint(p.ip, target) for p in self._pods if p.service == service]
 
     def address(self) -> Address:
         if self._server is None:
@@ -249,12 +322,21 @@ class FakeBackend:
             setup = self._setup
             if setup is None or not self._pods:
                 return _Answer(503, b"no backend\n")
-            route = _route(setup, target)
-            if route is None:
-                return _Answer(404, b"no route\n")
             client = headers.get("x-forwarded-for", "127.0.0.1").split(",")[0].strip()
-            request = Request(client_ip=client, host=host, request_uri=target, headers=headers)
-            chosen, cookie = self._choose(request, route)
+            cookies: tuple[str, ...] = ()
+            if self._routes is not None and self._pick is None:
+                placed = self._routes.place(host, target, headers)
+                if placed.endpoint is None:
+                    return _Answer(placed.status, f"{placed.status} {placed.backend}\n".encode())
+                chosen, route, cookies = placed.endpoint, placed.endpoint.port, placed.cookies
+            else:
+                found = _route(setup, target)
+                if found is None:
+                    return _Answer(404, b"no route\n")
+                route = found
+                request = Request(client_ip=client, host=host, request_uri=target, headers=headers)
+                chosen, cookie = self._choose(request, route)
+                cookies = (cookie,) if cookie else ()
             pod = next(p for p in self._pods if p.ip == chosen.address)
             cache_status = None
             if method == "GET" and "upgrade" not in headers:
@@ -266,13 +348,13 @@ class FakeBackend:
                     if cache_status != "HIT":
                         cache.store((host, target), b"")
         body = f"hello {route}!\nhost {host}\nremoteaddr -\nrealip {client}\nhostname {pod.name}\n"
-        answer = _Answer(200, body.encode(), pod, route, cache_status, cookie)
+        answer = _Answer(200, body.encode(), pod, route, cache_status, cookies)
         answer.cors = _cors(setup)
         return answer
 
     def _choose(self, request: Request, port: int) -> tuple[Endpoint, str | None]:
         """The endpoint for ``request`` and the ``Set-Cookie`` value to send, if any."""
-        endpoints = self._endpoints(port)
+        endpoints = self._view_endpoints(port)
         if self._pick is not None:
             return self._pick(request, port, endpoints), None
         upstream = self._upstreams[port]
@@ -291,7 +373,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Answer:
-    __slots__ = ("body", "cache_status", "cookie", "cors", "pod", "port", "status")
+    __slots__ = ("body", "cache_status", "cookies", "cors", "pod", "port", "status")
 
     def __init__(
         self,
@@ -300,14 +382,14 @@ class _Answer:
         pod: Pod | None = None,
         port: int = 0,
         cache_status: str | None = None,
-        cookie: str | None = None,
+        cookies: tuple[str, ...] = (),
     ) -> None:
         self.status = status
         self.body = body
         self.pod = pod
         self.port = port
         self.cache_status = cache_status
-        self.cookie = cookie
+        self.cookies = cookies
         self.cors: list[tuple[str, str]] = []
 
 
@@ -370,8 +452,8 @@ def _handler_for(bed: FakeBackend) -> type[BaseHTTPRequestHandler]:
                 self.send_header("X-Pod-Port", str(answer.port))
             if answer.cache_status is not None:
                 self.send_header("X-Cache-Status", answer.cache_status)
-            if answer.cookie is not None:
-                self.send_header("Set-Cookie", answer.cookie)
+            for cookie in answer.cookies:
+                self.send_header("Set-Cookie", cookie)
             for name, value in answer.cors:
                 self.send_header(name, value)
             self.send_header("Content-Type", "text/plain")

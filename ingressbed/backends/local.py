@@ -42,6 +42,7 @@ from ingressbed.controller import MODEL_VERSION
 from ingressbed.errors import ConfigError, SetupError, ToolError
 from ingressbed.ingress_nginx_lua.modules import find_lua_modules
 from ingressbed.ingress_nginx_lua.service_run import ServiceProxy
+from ingressbed.objects import HELLOGO_PORT_NAMES
 from ingressbed.options import BedOptions
 from ingressbed.planes import Listen, Plane, Program
 from ingressbed.planes.base import LuaModules, Post, RunContext, ServicePort
@@ -49,6 +50,7 @@ from ingressbed.progress import Steps
 from ingressbed.vocabulary import (
     HELLOGO_PORTS,
     HTTP_PORT,
+    SERVICE_NAME,
     Address,
     DataPlane,
     Endpoint,
@@ -313,14 +315,24 @@ class LocalBackend:
             )
         self._require_started()
         self._configure(setup)
-        converge.converge(self, setup, timeout=10.0)
+        self._converge(setup)
+
+    def controller_version(self) -> str | None:
+        """The ingress-nginx release the local plane models its rules on (``(local)``: the
+        bed's own implementation, not the controller), else None."""
+        return MODEL_VERSION if self.plane.versioned else None
 
     def pods(self) -> list[Pod]:
         return sorted(self._require_started().pods, key=_ip_key)
 
-    def endpoints(self, port: int) -> list[Endpoint]:
-        """The balancer's peers for hellogo ``port``: the pods (by address), or the Service
-        address where the plane sends to one (``service-upstream``)."""
+    def endpoints(self, port: int, service: str = SERVICE_NAME) -> list[Endpoint]:
+        """The balancer's peers for ``service``'s ``port``: the pods (by address), or the
+        Service address where the plane sends to one (``service-upstream``, hellogo's).
+
+        A setup with its own objects (``Setup.ingresses``): the pods of ``service`` on the
+        pod port its Service port (by number, else by name) targets."""
+        if self._setup.ingresses:
+            return list(_service_endpoints(self._setup, self.pods()).get((service, port), ()))
         pods = self._pod_endpoints(port)
         if self._run_dir is None or self._listen is None or self._block is None:
             return pods
@@ -328,10 +340,19 @@ class LocalBackend:
                          service_address=self._block.service)  # fmt: skip
         return self.plane.peers(self._setup, {port: pods}, run).get(port, pods)
 
-    def _pod_endpoints(self, port: int) -> list[Endpoint]:
+    def _pod_endpoints(self, port: int, service: str | None = None) -> list[Endpoint]:
+        """The pods of ``service`` (the setup's first: the one-Ingress view's) on ``port``."""
         if port not in HELLOGO_PORTS:
             raise ConfigError(f"hellogo has no port {port}; its ports are {HELLOGO_PORTS}")
-        return [Endpoint(pod.ip, port) for pod in self.pods()]
+        service = service or self._setup.service_names[0]
+        return [Endpoint(pod.ip, port) for pod in self.pods() if pod.service == service]
+
+    def _converge(self, setup: Setup) -> None:
+        """Traffic proves the one Ingress on hellogo is served (``converge``). A setup with
+        its own objects is proven by the plane's in-force check alone (every worker holds
+        the posted backends), as on a cluster by the controller's own backends."""
+        if not setup.ingresses:
+            converge.converge(self, setup, timeout=10.0)
 
     def apply_keeping_balancers(self, setup: Setup) -> None:
         """Apply ``setup`` as the plane's controller applies a change to a running data plane
@@ -347,15 +368,25 @@ class LocalBackend:
         self._require_started()
         self._configure(setup, fresh=False)
 
-    def scale(self, replicas: int) -> None:
+    def scale(self, replicas: int, service: str = SERVICE_NAME) -> None:
         self._require_started()
-        self._configure(dataclasses.replace(self._setup, replicas=replicas))
-        converge.converge(self, self._setup, timeout=10.0)
+        setup = self._setup
+        if setup.services:
+            if service not in setup.service_names:
+                raise ConfigError(
+                    f"no Service named {service!r}; the setup has {', '.join(setup.service_names)}"
+                )
+            counts = {**setup.service_replicas, service: replicas}
+            setup = dataclasses.replace(setup, service_replicas=counts)
+        else:
+            setup = dataclasses.replace(setup, replicas=replicas)
+        self._configure(setup)
+        self._converge(self._setup)
 
     def kill(self, pod: str) -> None:
         self._require_started().kill(pod)
         self._configure(self._setup)
-        converge.converge(self, self._setup, timeout=10.0)
+        self._converge(self._setup)
 
     def address(self) -> Address:
         if self._listen is None:
@@ -381,11 +412,17 @@ class LocalBackend:
                 note = artifacts.copy_tail(src, dest / name)
                 if note:
                     notes.append(note)
-        pods = self._pods.pods if self._pods is not None else []
-        backends = {
-            f"hellogo-{port}": [str(Endpoint(pod.ip, port)) for pod in sorted(pods, key=_ip_key)]
-            for port in self._setup.ingress.ports
-        }
+        pods = sorted(self._pods.pods if self._pods is not None else [], key=_ip_key)
+        if self._setup.ingresses:
+            backends = {
+                f"{name}-{port}": [str(e) for e in found]
+                for (name, port), found in _service_endpoints(self._setup, pods).items()
+            }
+        else:
+            backends = {
+                f"hellogo-{port}": [str(Endpoint(pod.ip, port)) for pod in pods]
+                for port in self._setup.ingress.ports
+            }
         state = dest / "backends.json"
         state.write_text(
             json.dumps(
@@ -443,21 +480,16 @@ class LocalBackend:
         assert self._listen is not None and self._run_dir is not None
         # The translation first: a candidate the data plane cannot take starts no pod.
         balance = self.plane.translate(setup)
-        have = len(pods.pods)
-        slow_now = [p.slow_ms for p in pods.pods if p.slow_ms]
-        slow_ms = setup.slow_ms if setup.slow_pods else 0
-        if setup.replicas != have or slow_now != [slow_ms] * setup.slow_pods:
-            verb = "Starting" if setup.replicas > have else "Stopping"
-            slow = f", {setup.slow_pods} slow by {slow_ms} ms" if setup.slow_pods else ""
-            with self.steps.step(f"{verb} hellogo pods ({have} -> {setup.replicas}{slow})"):
-                pods.ensure(setup.replicas, setup.slow_pods, slow_ms)
-        endpoints = {port: self._pod_endpoints(port) for port in setup.ingress.ports}
+        self._ensure_pods(pods, setup)
+        first = setup.service_names[0]
+        endpoints = {port: self._pod_endpoints(port, first) for port in setup.ingress.ports}
         run = RunContext(
             self._listen,
             str(self._run_dir),
             self._generation,
             self._lua,
             service_address=self._block.service if self._block is not None else "",
+            service_endpoints=_service_endpoints(setup, self.pods()),
         )
         files = self.plane.render(setup, balance, endpoints, run)
         workers = self.plane.workers(setup)
@@ -483,6 +515,26 @@ class LocalBackend:
             self._running = self._posted
         assert self._proxy is not None
         self._proxy.mark_ready()
+
+    def _ensure_pods(self, pods: PodSet, setup: Setup) -> None:
+        """Run ``setup``'s pods: each Service's replicas (the slow ones in the first)."""
+        names = setup.service_names
+        gone = [p for p in pods.pods if p.service not in names]
+        if gone:
+            with self.steps.step(f"Stopping {len(gone)} pods of Services the setup dropped"):
+                pods.keep_only(names)
+        for index, service in enumerate(names):
+            want = setup.replicas_of(service)
+            have = [p for p in pods.pods if p.service == service]
+            slow_pods = setup.slow_pods if index == 0 else 0
+            slow_ms = setup.slow_ms if slow_pods else 0
+            slow_now = [p.slow_ms for p in have if p.slow_ms]
+            if want == len(have) and slow_now == [slow_ms] * slow_pods:
+                continue
+            verb = "Starting" if want > len(have) else "Stopping"
+            slow = f", {slow_pods} slow by {slow_ms} ms" if slow_pods else ""
+            with self.steps.step(f"{verb} {service} pods ({len(have)} -> {want}{slow})"):
+                pods.ensure(want, slow_pods, slow_ms, service=service)
 
     def _load(self, files: dict[str, str]) -> None:
         """Write ``files``, check the program's configuration, start or reload it."""
@@ -604,6 +656,26 @@ class LocalBackend:
                     found = lines[-1].strip()
                     break
         return self._evidence(found, *self.program.files)
+
+
+def _service_endpoints(
+    setup: Setup, pods: list[Pod]
+) -> dict[tuple[str, int], tuple[Endpoint, ...]]:
+    """A setup with its own objects: the pods' endpoints behind each (Service, Service
+    port), on the pod port it targets (a number, or hellogo's port of that name); empty
+    for the one Ingress on hellogo."""
+    if not setup.ingresses:
+        return {}
+    named = {name: port for port, name in HELLOGO_PORT_NAMES.items()}
+    out: dict[tuple[str, int], tuple[Endpoint, ...]] = {}
+    for service in setup.services:
+        mine = sorted((p for p in pods if p.service == service.name), key=_ip_key)
+        for port in service.ports:
+            target = port.target
+            pod_port = target if isinstance(target, int) else named.get(target, 0)
+            if pod_port in HELLOGO_PORTS:
+                out[(service.name, port.port)] = tuple(Endpoint(p.ip, pod_port) for p in mine)
+    return out
 
 
 def _unchanged(folder: Path, files: dict[str, str]) -> bool:

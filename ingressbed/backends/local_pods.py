@@ -1,8 +1,10 @@
 """hellogo pods as local processes, one loopback address each (a tiny Deployment).
 
-Pods are named like a ReplicaSet's (``hellogo-<hash>-<5 chars>``), get a fresh address
-from the run's block, and are started in parallel; ``ensure(n)`` returns once every pod
-printed hellogo's ready line. Scaling down removes the newest pods first.
+Pods are named like a ReplicaSet's (``<service>-<hash>-<5 chars>``: ``hellogo-...`` for
+the bed's own Service), get a fresh address from the run's block, and are started in
+parallel; ``ensure(n, service=...)`` returns once every pod of that Service printed
+hellogo's ready line. Scaling down removes the newest pods first; ``keep_only`` stops the
+pods of Services a setup no longer has.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from ingressbed.backends.local_addresses import AddressBlock
 from ingressbed.backends.processes import Child, signals_deferred
 from ingressbed.errors import SetupError
-from ingressbed.vocabulary import HELLOGO_PORTS, HTTP2_PORT, HTTP_PORT, WS_PORT, Pod
+from ingressbed.vocabulary import HELLOGO_PORTS, HTTP2_PORT, HTTP_PORT, SERVICE_NAME, WS_PORT, Pod
 
 READY_PREFIX = "hellogo ready"
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -44,22 +46,26 @@ class PodSet:
         self._cache_ttl = cache_ttl
         self._start_timeout = start_timeout
         self._rng = random.Random(seed)
-        self._template = "".join(self._rng.choices("0123456789abcdef", k=9))
+        self._templates: dict[str, str] = {}
         self._pods: list[tuple[Pod, Child]] = []
 
     @property
     def pods(self) -> list[Pod]:
         return [pod for pod, _ in self._pods]
 
-    def _new_name(self) -> str:
+    def _new_name(self, service: str) -> str:
         taken = {pod.name for pod in self.pods}
+        if service not in self._templates:
+            self._templates[service] = "".join(self._rng.choices("0123456789abcdef", k=9))
+        template = self._templates[service]
         while True:
-            name = f"hellogo-{self._template}-{''.join(self._rng.choices(_ALPHABET, k=5))}"
+            name = f"{service}-{template}-{''.join(self._rng.choices(_ALPHABET, k=5))}"
             if name not in taken:
                 return name
 
-    def _spawn(self, slow_ms: int = 0) -> tuple[Pod, Child]:
-        pod = Pod(self._new_name(), self._block.next_pod_address(), "local", slow_ms)
+    def _spawn(self, slow_ms: int = 0, service: str = SERVICE_NAME) -> tuple[Pod, Child]:
+        address = self._block.next_pod_address()
+        pod = Pod(self._new_name(service), address, "local", slow_ms, service)
         env = {
             **os.environ,
             "POD_NAME": pod.name,
@@ -91,34 +97,36 @@ class PodSet:
         )
         return pod, child
 
-    def ensure(self, replicas: int, slow: int = 0, slow_ms: int = 0) -> None:
-        """Start or stop pods until exactly ``replicas`` run and are ready.
+    def ensure(
+        self, replicas: int, slow: int = 0, slow_ms: int = 0, *, service: str = SERVICE_NAME
+    ) -> None:
+        """Start or stop pods of ``service`` until exactly ``replicas`` run and are ready.
 
         ``slow`` of them answer ``slow_ms`` milliseconds late (hellogo's ``--delay-ms``);
         slow pods of another delay are replaced, and scaling adds or removes normal pods.
+        Pods of other Services are left as they are.
         """
         if replicas < 0 or not 0 <= slow <= replicas:
             raise SetupError(
                 f"replicas must be 0 or more with 0..replicas slow, not {replicas}/{slow}"
             )
         want_ms = slow_ms if slow else 0
-        wrong = [i for i, (pod, _) in enumerate(self._pods) if pod.slow_ms not in (0, want_ms)]
-        slow_now = [i for i, (pod, _) in enumerate(self._pods) if pod.slow_ms == want_ms != 0]
+        mine = [i for i, (pod, _) in enumerate(self._pods) if pod.service == service]
+        wrong = [i for i in mine if self._pods[i][0].slow_ms not in (0, want_ms)]
+        slow_now = [i for i in mine if self._pods[i][0].slow_ms == want_ms != 0]
         drop = wrong + slow_now[slow:]
-        normal = [i for i, (pod, _) in enumerate(self._pods) if pod.slow_ms == 0]
+        normal = [i for i in mine if self._pods[i][0].slow_ms == 0]
         drop += normal[max(0, replicas - slow) :]
-        if drop:
-            with signals_deferred():
-                _stop_all([self._pods[i][1] for i in drop])
-                self._pods = [entry for i, entry in enumerate(self._pods) if i not in set(drop)]
-        have_slow = sum(1 for pod, _ in self._pods if pod.slow_ms)
-        have_normal = len(self._pods) - have_slow
+        self._stop(drop)
+        kept = [pod for pod, _ in self._pods if pod.service == service]
+        have_slow = sum(1 for pod in kept if pod.slow_ms)
+        have_normal = len(kept) - have_slow
         delays = [want_ms] * (slow - have_slow) + [0] * (replicas - slow - have_normal)
         started: list[tuple[Pod, Child]] = []
         try:
             for delay in delays:
                 with signals_deferred():
-                    started.append(self._spawn(delay))
+                    started.append(self._spawn(delay, service))
             deadline = time.monotonic() + self._start_timeout
             for _, child in started:
                 try:
@@ -131,6 +139,17 @@ class PodSet:
             _stop_all([child for _, child in started])
             raise
         self._pods.extend(started)
+
+    def keep_only(self, services: tuple[str, ...]) -> None:
+        """Stop every pod of a Service not in ``services``."""
+        self._stop([i for i, (pod, _) in enumerate(self._pods) if pod.service not in services])
+
+    def _stop(self, indexes: list[int]) -> None:
+        if indexes:
+            with signals_deferred():
+                _stop_all([self._pods[i][1] for i in indexes])
+                gone = set(indexes)
+                self._pods = [entry for i, entry in enumerate(self._pods) if i not in gone]
 
     def kill(self, name: str) -> Pod:
         """SIGKILL the pod named ``name``; return it. Its replacement is started by ``ensure``."""

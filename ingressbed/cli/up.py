@@ -3,6 +3,7 @@
     ingressbed up --backend kind [--cluster-name N] [--controller-version V] [--node-image I]
     ingressbed up --backend cluster --context C [--kubeconfig F] [--install-controller]
     ingressbed up --backend kind --dry-run --output DIR    # write the plan, run nothing
+    ingressbed up --dry-run --scenario report.yaml         # the plan of a report's objects
 
 On success the bed stays up (tear it down with `ingressbed down`); on a failure or Ctrl-C
 what was started is removed unless `--keep on-failure|always` says otherwise.
@@ -21,6 +22,7 @@ from ingressbed.errors import ConfigError
 from ingressbed.options import BedOptions, add_cli_arguments, from_args
 from ingressbed.plan import DEFAULT_SETUP, apply_step, build_plan, write_plan
 from ingressbed.progress import Steps
+from ingressbed.scenario.load import load
 
 
 def kind_or_cluster(options: BedOptions, command: str) -> BedOptions:
@@ -48,6 +50,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="write the commands and manifests to --output; run nothing",
     )
     parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --dry-run: plan the objects of this scenario file (its setup before the "
+        "first step: every Service with its Deployment, every Ingress)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=Path("ingressbed-plan"),
@@ -58,8 +68,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     opts = kind_or_cluster(from_args(args, "up", dry_run=bool(args.dry_run)), "up")
+    if args.scenario is not None and not opts.dry_run:
+        raise ConfigError("--scenario plans a report's objects: give --dry-run too")
     if opts.dry_run:
-        plan = build_plan(opts)
+        setup = load(args.scenario).setup if args.scenario is not None else DEFAULT_SETUP
+        plan = build_plan(opts, setup)
         paths = write_plan(plan, args.output)  # ConfigError when --output cannot take it
         for note in plan.notes:
             print(f"note: {note}", file=sys.stderr)

@@ -39,15 +39,21 @@ def find_curl() -> str:
     return found
 
 
-def _parse_headers(raw: str) -> dict[str, str]:
-    """Headers of the last response in a ``-D`` dump (after redirects or 100-continue)."""
+def _header_lines(raw: str) -> list[tuple[str, str]]:
+    """Header lines of the last response in a ``-D`` dump (after redirects or
+    100-continue), lower-case names, in order."""
     blocks = [b for b in raw.replace("\r\n", "\n").split("\n\n") if b.strip()]
-    headers: dict[str, str] = {}
+    lines: list[tuple[str, str]] = []
     for line in (blocks[-1] if blocks else "").splitlines()[1:]:
         name, sep, value = line.partition(":")
         if sep:
-            headers[name.strip().lower()] = value.strip()
-    return headers
+            lines.append((name.strip().lower(), value.strip()))
+    return lines
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    """Headers of the last response in a ``-D`` dump (the last of a repeated name)."""
+    return dict(_header_lines(raw))
 
 
 def curl(
@@ -62,6 +68,8 @@ def curl(
     step: str = "",
     route: str = "",
     timeout: float = 10.0,
+    cookie: str = "",
+    keep: frozenset[str] = frozenset(),
 ) -> CurlResult:
     """Run curl for ``url`` against the ingress at ``address``.
 
@@ -69,6 +77,8 @@ def curl(
         headers: ``Name: value`` strings, as given to ``-H``.
         options: further curl flags, already checked by the caller (``--http1.1``, ``-k``...).
         client: simulated client address, sent as X-Forwarded-For.
+        cookie: the ``Cookie`` header to send ("" sends none).
+        keep: response headers to keep on the observation (lower-case names).
     Raises:
         ToolError: curl is missing.
     """
@@ -95,6 +105,8 @@ def curl(
             argv += ["-H", header]
         if client:
             argv += ["-H", f"X-Forwarded-For: {client}"]
+        if cookie:
+            argv += ["-H", f"Cookie: {cookie}"]
         if data is not None:
             argv += ["--data", data]
         argv += [*options, url]
@@ -104,7 +116,8 @@ def curl(
         )
         elapsed = time.perf_counter() - start
         body = body_file.read_text(errors="replace") if body_file.exists() else ""
-        head = _parse_headers(head_file.read_text(errors="replace")) if head_file.exists() else {}
+        lines = _header_lines(head_file.read_text(errors="replace")) if head_file.exists() else []
+    head = dict(lines)
     code = done.stdout.strip()[-3:]
     status = int(code) if code.isdigit() else 0
     who = answer.merge(answer.from_headers(head), answer.from_text(body))
@@ -124,5 +137,7 @@ def curl(
         route=route,
         step=step,
         error=error,
+        headers=answer.kept(lines, keep),
+        cookie=cookie,
     )
     return CurlResult(tuple(argv), status, head, body, observation)

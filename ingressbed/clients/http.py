@@ -47,6 +47,8 @@ class HttpRequest:
     host    Host header (routed to the ingress whatever its name)
     client  simulated client address sent as X-Forwarded-For ("" sends none)
     route   the Ingress path this request is meant to take (for grouping)
+    keep    response headers to keep on the observation (lower-case names; none by
+            default, so bulk traffic carries no headers)
     """
 
     path: str
@@ -57,6 +59,7 @@ class HttpRequest:
     body: bytes | None = None
     step: str = ""
     route: str = ""
+    keep: frozenset[str] = frozenset()
 
     def header_map(self) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, **self.headers}
@@ -73,6 +76,7 @@ def _observation(
     error: str = "",
     *,
     lower: bool = False,
+    lines: Sequence[tuple[str, str]] = (),
 ) -> Observation:
     who = answer.from_headers(headers, lower=lower)
     return Observation(
@@ -89,6 +93,8 @@ def _observation(
         route=req.route,
         step=req.step,
         error=error,
+        headers=answer.kept(lines, req.keep),
+        cookie=answer.request_cookie(req.headers),
     )
 
 
@@ -221,9 +227,11 @@ class Prober:
         if not response.keep_alive:
             conn.close()
             conn = None
-        return _observation(
-            req, response.status, response.headers, time.perf_counter() - start
-        ), conn
+        elapsed = time.perf_counter() - start
+        seen = _observation(
+            req, response.status, response.headers, elapsed, lower=True, lines=response.lines
+        )
+        return seen, conn
 
     async def _httpx_one(self, client: httpx.AsyncClient, req: HttpRequest) -> Observation:
         start = time.perf_counter()
@@ -238,7 +246,11 @@ class Prober:
             error = f"{type(exc).__name__}: {exc}"
             return _observation(req, 0, {}, time.perf_counter() - start, error)
         return _observation(
-            req, response.status_code, response.headers, time.perf_counter() - start
+            req,
+            response.status_code,
+            response.headers,
+            time.perf_counter() - start,
+            lines=response.headers.multi_items() if req.keep else (),
         )
 
 

@@ -47,7 +47,15 @@ from ingressbed.controller.model import (
     TrafficShaping,
     implementation,
 )
-from ingressbed.controller.objects import (
+from ingressbed.controller.read import Objects, ingress_from_dict, read_objects, service_from_dict
+from ingressbed.controller.state import PortKey
+from ingressbed.controller.versions import (
+    MODEL_VERSION,
+    MODELLED_SINCE,
+    ControllerVersion,
+    controller_version,
+)
+from ingressbed.objects import (
     BackendRef,
     Ingress,
     IngressPath,
@@ -56,14 +64,6 @@ from ingressbed.controller.objects import (
     ServicePort,
     from_ingress_spec,
     hellogo_service,
-)
-from ingressbed.controller.read import Objects, ingress_from_dict, read_objects, service_from_dict
-from ingressbed.controller.state import PortKey
-from ingressbed.controller.versions import (
-    MODEL_VERSION,
-    MODELLED_SINCE,
-    ControllerVersion,
-    controller_version,
 )
 
 __all__ = [

@@ -36,9 +36,9 @@ from ingressbed.controller.model import (
     NoteKind,
     TrafficShaping,
 )
-from ingressbed.controller.objects import Ingress
 from ingressbed.controller.validation import Field, Outcome, Read, Risk
 from ingressbed.controller.versions import ControllerVersion
+from ingressbed.objects import Ingress
 from ingressbed.vocabulary import ANNOTATION_PREFIX
 
 _LB_ALGORITHMS = ("round_robin", "chash", "chashsubset", "sticky_balanced", "sticky_persistent")

@@ -31,8 +31,8 @@ from ingressbed.controller.model import (
     SessionAffinity,
     TrafficShaping,
 )
-from ingressbed.controller.objects import ServicePort
 from ingressbed.errors import ConfigError
+from ingressbed.objects import ServicePort
 from ingressbed.vocabulary import Endpoint
 
 Json = dict[str, Any]

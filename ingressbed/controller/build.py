@@ -39,11 +39,11 @@ from ingressbed.controller.model import (
     Server,
     SessionAffinity,
 )
-from ingressbed.controller.objects import Ingress, Service
 from ingressbed.controller.state import PortKey, State, WorkBackend, WorkIngress, WorkServer
 from ingressbed.controller.validation import go_bool
 from ingressbed.controller.versions import ControllerVersion, controller_version
 from ingressbed.errors import ConfigError
+from ingressbed.objects import Ingress, Service
 from ingressbed.vocabulary import ANNOTATION_PREFIX, Endpoint
 
 #: Annotations that only concern backends; any other annotation of the Ingress that owns

@@ -13,8 +13,8 @@ non-canary Ingress exists. A canary path whose host has no server is left alone.
 from __future__ import annotations
 
 from ingressbed.controller.model import DEFAULT_BACKEND, DEFAULT_SERVER, NoteKind
-from ingressbed.controller.objects import BackendRef
 from ingressbed.controller.state import State, WorkBackend, WorkIngress, WorkServer, upstream_name
+from ingressbed.objects import BackendRef
 
 
 def _can_merge(primary: WorkBackend, alternative: WorkBackend) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from ingressbed.controller.objects import ServicePort
+from ingressbed.objects import ServicePort
 from ingressbed.vocabulary import Endpoint
 
 #: The backend of the catch-all server and of hosts without a ``/`` path.

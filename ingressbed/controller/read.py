@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ingressbed.controller.objects import (
+from ingressbed.errors import ConfigError
+from ingressbed.objects import (
     CLASS_ANNOTATION,
     DEFAULT_NAMESPACE,
     INGRESS_VERSIONS,
@@ -29,7 +30,6 @@ from ingressbed.controller.objects import (
     Service,
     ServicePort,
 )
-from ingressbed.errors import ConfigError
 
 
 class _Reader:

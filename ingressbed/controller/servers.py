@@ -21,7 +21,6 @@ from ingressbed.controller.model import (
     CookieAffinity,
     NoteKind,
 )
-from ingressbed.controller.objects import IngressPath
 from ingressbed.controller.state import (
     State,
     WorkBackend,
@@ -30,6 +29,7 @@ from ingressbed.controller.state import (
     WorkServer,
     upstream_name,
 )
+from ingressbed.objects import IngressPath
 
 #: Cookie attribute fields and the annotation that sets each.
 _ATTRIBUTE_ANNOTATIONS: dict[str, str] = {

@@ -19,8 +19,8 @@ from ingressbed.controller.model import (
     ServiceSpec,
     TrafficShaping,
 )
-from ingressbed.controller.objects import BackendRef, Ingress, IngressPath, IngressRule, Service
 from ingressbed.controller.versions import ControllerVersion
+from ingressbed.objects import BackendRef, Ingress, IngressPath, IngressRule, Service
 from ingressbed.vocabulary import ANNOTATION_PREFIX, Endpoint
 
 #: Endpoints are given per (namespace, Service name, Service port number).

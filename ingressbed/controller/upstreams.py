@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from ingressbed.controller.annotations import Parsed
 from ingressbed.controller.model import NoteKind, ServiceSpec
-from ingressbed.controller.objects import BackendRef, Service
 from ingressbed.controller.state import State, WorkBackend, WorkIngress, upstream_name
+from ingressbed.objects import BackendRef, Service
 from ingressbed.vocabulary import Endpoint
 
 #: Backend-level settings: the creator's count, a later Ingress's are ignored.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
+from ingressbed.objects import go_bool
 from ingressbed.vocabulary import ANNOTATION_PREFIX
 
 #: Characters of simple values (names, hosts, paths): letters, digits, - . _ ~ / :
@@ -33,8 +34,6 @@ _HASH_BY = re.compile(r"[A-Za-z0-9\-_${}]*")
 #: it is searched, not matched whole: "1h30" passes, "3600s" does not.
 COOKIE_EXPIRES = re.compile(r"^0|-?[1-9][0-9]*\Z")
 _MALICIOUS = re.compile(r"[\r\n]")
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 
 
@@ -54,15 +53,6 @@ def risk_level(text: str) -> Risk:
         "high": Risk.HIGH,
         "medium": Risk.MEDIUM,
     }.get(text.lower(), Risk.LOW)
-
-
-def go_bool(text: str) -> bool | None:
-    """Go's ``strconv.ParseBool``: the value, or None when it is not a boolean."""
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
-    return None
 
 
 def go_int(text: str) -> int | None:

@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ingressbed.errors import ConfigError
 from ingressbed.placement.ring import Ring
@@ -30,6 +31,8 @@ from ingressbed.placement.upstream import Pick, Upstream, canonical
 from ingressbed.placement.variables import Request
 from ingressbed.planes.settings import GENERATION_PATH
 from ingressbed.vocabulary import Capability, DataPlane, Endpoint, Flavor, Setup
+
+_NO_SERVICE_ENDPOINTS: Mapping[tuple[str, int], tuple[Endpoint, ...]] = MappingProxyType({})
 
 #: Samples behind shares where no exact figure exists (seeded: the same every run).
 SHARE_SAMPLES = 20000
@@ -218,6 +221,12 @@ class RunContext:
     lua: LuaModules | None = None
     #: The address Services get (``service-upstream``: the proxy that stands for kube-proxy).
     service_address: str = ""
+    #: A setup with its own objects (``Setup.ingresses``): the pods' endpoints behind each
+    #: (Service name, Service port number), on the pod port the Service targets. Empty for
+    #: the one Ingress on hellogo, whose endpoints are the ``endpoints`` argument.
+    service_endpoints: Mapping[tuple[str, int], tuple[Endpoint, ...]] = field(
+        default_factory=lambda: _NO_SERVICE_ENDPOINTS
+    )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ingressbed import controller
 from ingressbed.balancing import Balancing
 from ingressbed.errors import ConfigError
 from ingressbed.placement.cookie import (
@@ -293,6 +294,14 @@ class IngressNginxBalance(Balance):
         )
 
 
+def _configuration(
+    setup: Setup, endpoints: Mapping[int, Sequence[Endpoint]], run: RunContext
+) -> controller.Configuration:
+    return local.configuration(
+        setup, endpoints, run.service_address, service_endpoints=run.service_endpoints
+    )
+
+
 @dataclass(frozen=True)
 class IngressNginxPlane(Plane):
     """The controller and its Lua balancer (kind and cluster run the real ones; the local
@@ -310,7 +319,7 @@ class IngressNginxPlane(Plane):
         endpoints: Mapping[int, Sequence[Endpoint]],
         run: RunContext,
     ) -> dict[str, str]:
-        config = local.configuration(setup, endpoints, run.service_address)
+        config = _configuration(setup, endpoints, run)
         assert self.program is not None
         return {self.program.config: local.nginx_conf(setup, config, run)}
 
@@ -325,7 +334,7 @@ class IngressNginxPlane(Plane):
         running: bytes | None,
         fresh: bool,
     ) -> list[Post]:
-        config = local.configuration(setup, endpoints, run.service_address)
+        config = _configuration(setup, endpoints, run)
         return local.posts(config, previous, running, fresh=fresh)
 
     def service_ports(
@@ -334,8 +343,10 @@ class IngressNginxPlane(Plane):
         endpoints: Mapping[int, Sequence[Endpoint]],
         run: RunContext,
     ) -> list[ServicePort]:
-        config = local.configuration(setup, endpoints, run.service_address)
-        return local.service_ports(config, endpoints, run.service_address)
+        config = _configuration(setup, endpoints, run)
+        return local.service_ports(
+            config, endpoints, run.service_address, setup, run.service_endpoints
+        )
 
     def peers(
         self,
@@ -439,6 +450,8 @@ _LOCAL = frozenset(
         Capability.KILL,
         Capability.CORS,
         Capability.RAW_APPLY,
+        Capability.CANARY,
+        Capability.SEVERAL_OBJECTS,
     }
 )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from ingressbed import controller
 from ingressbed.errors import ConfigError
@@ -41,7 +42,12 @@ CORS_METHODS = "GET, PUT, POST, DELETE, PATCH, OPTIONS"
 def objects(
     setup: Setup, service_address: str = ""
 ) -> tuple[tuple[controller.Ingress, ...], tuple[controller.Service, ...]]:
-    """The Ingresses (oldest first) and Services of ``setup`` as the controller sees them."""
+    """The Ingresses (oldest first) and Services of ``setup`` as the controller sees them:
+    the report's own (``Setup.ingresses``), else its one Ingress on hellogo's Service. Each
+    Service gets ``service_address`` as its ClusterIP (service-upstream sends there)."""
+    if setup.ingresses:
+        services = tuple(replace(s, cluster_ip=service_address) for s in setup.services)
+        return setup.ingresses, services
     ingress, service = controller.from_ingress_spec(
         setup.ingress, namespace=NAMESPACE, cluster_ip=service_address
     )
@@ -53,16 +59,24 @@ def configuration(
     endpoints: Mapping[int, Sequence[Endpoint]],
     service_address: str = "",
     *,
+    service_endpoints: Mapping[tuple[str, int], Sequence[Endpoint]] | None = None,
     version: str | None = None,
 ) -> controller.Configuration:
-    """What the controller builds for ``setup`` with hellogo's ``endpoints`` per port.
+    """What the controller builds for ``setup`` with hellogo's ``endpoints`` per port, or
+    (a setup with its own objects) ``service_endpoints`` per (Service, Service port).
 
     Raises:
         ConfigError: an Ingress the controller refuses, or what the model does not model
             (named, with the Ingress and annotation).
     """
     ingresses, services = objects(setup, service_address)
-    found = {(NAMESPACE, SERVICE_NAME, port): tuple(eps) for port, eps in endpoints.items()}
+    if setup.ingresses:
+        found = {
+            (NAMESPACE, name, port): tuple(eps)
+            for (name, port), eps in (service_endpoints or {}).items()
+        }
+    else:
+        found = {(NAMESPACE, SERVICE_NAME, port): tuple(eps) for port, eps in endpoints.items()}
     config = controller.build(ingresses, services, found, dict(setup.controller), version=version)
     refused = [*config.rejected, *config.unmodelled]
     if refused:
@@ -196,14 +210,42 @@ def service_ports(
     config: controller.Configuration,
     endpoints: Mapping[int, Sequence[Endpoint]],
     address: str,
+    setup: Setup | None = None,
+    service_endpoints: Mapping[tuple[str, int], Sequence[Endpoint]] | None = None,
 ) -> list[ServicePort]:
     """The Service ports the backends with ``service-upstream`` send to (their one endpoint,
-    ``address:port``), each spreading connections over hellogo's pods on that port."""
-    return [
-        ServicePort(backend.name, address, int(backend.port), tuple(endpoints[int(backend.port)]))
-        for backend in config.backends
-        if backend.service_upstream and int(backend.port or 0) in endpoints
-    ]
+    ``address:port``), each spreading connections over its Service's pods on that port:
+    hellogo's ``endpoints`` per port, or (a setup with its own objects, ``setup``)
+    ``service_endpoints`` per (Service, Service port).
+
+    Raises:
+        ConfigError: two such Services share a port number (the bed gives every Service
+            one address, so it cannot tell them apart).
+    """
+    out: list[ServicePort] = []
+    for backend in config.backends:
+        if not backend.service_upstream:
+            continue
+        if setup is not None and setup.ingresses:
+            found = next((s for s in setup.services if s.name == backend.service), None)
+            listed = found.port(backend.port) if found is not None else None
+            if listed is None:
+                continue
+            pods = tuple((service_endpoints or {}).get((backend.service, listed.port), ()))
+            out.append(ServicePort(backend.name, address, listed.port, pods))
+        elif int(backend.port or 0) in endpoints:
+            port = int(backend.port)
+            out.append(ServicePort(backend.name, address, port, tuple(endpoints[port])))
+    ports = [s.port for s in out]
+    twice = sorted({p for p in ports if ports.count(p) > 1})
+    if twice:
+        names = ", ".join(s.name for s in out if s.port == twice[0])
+        raise ConfigError(
+            f"the local ingress-nginx plane gives every Service one address, so backends "
+            f"{names} cannot both use service-upstream on port {twice[0]}; give the Services "
+            "different ports, or run on --backend kind or cluster"
+        )
+    return out
 
 
 def in_force(text: str | None, generation: int) -> bool:

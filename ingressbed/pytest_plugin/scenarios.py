@@ -9,9 +9,10 @@ becomes an item that fails with ``path:line: what is wrong`` and never starts th
 A valid one runs on the session's ``bed`` (shared with the e2e tests). It carries a
 ``needs(...)`` marker with the capabilities its Ingress and ``needs:`` require, so a
 backend lacking one skips it with the reason before setup; it also skips when it states
-no expectation for the bed's data plane. It fails with the verdict (each expectation,
-what was seen or what was missing, the observation table) when an expectation does not
-hold.
+no expectation for the bed's data plane, or when the bed's controller release is outside
+every version range its expectations state for that plane (``on: ingress-nginx@>=1.11``).
+It fails with the verdict (notes, each expectation, what was seen or what was missing,
+the observation table) when an expectation does not hold.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from ingressbed.backends.base import Backend
 from ingressbed.errors import ScenarioError
 from ingressbed.scenario.load import display_path, load
-from ingressbed.scenario.play import play, required, skip_reason
+from ingressbed.scenario.play import play, required, skip_reason, version_skip
 from ingressbed.scenario.spec import Scenario
 
 #: The bed's plugin (options, the ``bed`` fixture), so ``-p ingressbed.pytest_plugin.scenarios``
@@ -82,8 +83,8 @@ def _runner(scenario: Scenario) -> Callable[[Backend, pytest.FixtureRequest], No
             USED_KEY,  # here: the plugin module is imported by pytest
         )
 
-        reason = skip_reason(scenario, bed)  # also decided before setup by the needs marker
-        if reason:
+        reason = skip_reason(scenario, bed) or version_skip(scenario, bed)
+        if reason:  # capabilities are also decided before setup, by the needs marker
             pytest.skip(reason)
         request.node.stash[USED_KEY] = True  # diagnostics are written if it fails
         verdict = play(scenario, bed)

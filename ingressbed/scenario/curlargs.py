@@ -6,7 +6,9 @@ A leading ``$ `` prompt and ``\\`` line continuations are accepted, as copied fr
 terminal. Flags that only change what curl prints (``-s``, ``-v``, ``-i``...) are
 dropped: the bed reads the answer itself. Anything else is an error naming the flag:
 routing flags (``--resolve``, ``-x``), files (``-d @file``, ``-T``), and look-alikes such
-as ``-2``, which is curl's ``--sslv2``, not HTTP/2.
+as ``-2``, which is curl's ``--sslv2``, not HTTP/2. A cookie file (``-c FILE``, ``-b FILE``)
+becomes the step's cookie jar (``cookies: keep``): the bed keeps each client's cookies
+itself, so a pasted ``curl -c jar.txt -b jar.txt URL`` acts as the user's did.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _WITH_VALUE = {
     "--referer": "--referer",
     "-b": "--cookie",
     "--cookie": "--cookie",
+    "-c": "--cookie-jar",
+    "--cookie-jar": "--cookie-jar",
     "-u": "--user",
     "--user": "--user",
     "--url": "--url",
@@ -52,7 +56,7 @@ _WITH_VALUE = {
 #: Value flags the bed handles itself: their value is dropped.
 _IGNORED_WITH_VALUE = {"--max-time", "--connect-timeout", "--output", "--write-out"}
 #: Value flags passed on to curl as written.
-_PASSED_WITH_VALUE = {"--user-agent", "--referer", "--cookie", "--user"}
+_PASSED_WITH_VALUE = {"--user-agent", "--referer", "--user"}
 
 #: Flags without a value passed on to curl.
 _PASSED = {
@@ -170,6 +174,8 @@ def parse(command: str) -> CurlCommand:
     words = _expand(_split(command))
     urls: list[str] = []
     headers: list[str] = []
+    cookies: list[str] = []
+    jar = False
     options: list[str] = []
     data: list[str] = []
     method: str | None = None
@@ -203,16 +209,21 @@ def parse(command: str) -> CurlCommand:
             method = arg.upper()
         elif flag == "--header":
             found = _header_client(arg)
+            name, sep, value = arg.partition(":")
             if found:
                 client = found
+            elif sep and name.strip().lower() == "cookie":
+                cookies.append(value.strip())
             else:
                 headers.append(arg)
         elif flag in ("--data", "--data-raw"):
             if flag == "--data" and arg.startswith("@"):
                 raise CurlArgsError(f"{word} {arg}: reads a file; paste the data instead")
             data.append(arg)
-        elif flag == "--cookie" and "=" not in arg:
-            raise CurlArgsError(f"{word} {arg}: reads a cookie file; write NAME=VALUE")
+        elif flag == "--cookie-jar" or (flag == "--cookie" and "=" not in arg):
+            jar = True  # a cookie file: the step keeps a browser's jar per client instead
+        elif flag == "--cookie":
+            cookies.append(arg)
         elif flag == "--url":
             urls.append(arg)
         elif flag in _PASSED_WITH_VALUE:
@@ -229,4 +240,6 @@ def parse(command: str) -> CurlCommand:
         data="&".join(data) if data else None,
         options=tuple(options),
         client=client,
+        cookies=tuple(cookies),
+        jar=jar,
     )

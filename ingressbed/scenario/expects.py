@@ -1,8 +1,9 @@
 """The ``expect:`` list of a scenario file, validated into expectation values (pure).
 
 Each item is a mapping with one expectation kind (``ingressbed.expectations.Kind``) and,
-optionally, ``why:`` (the reason; required in the catalog) and ``on:`` (the data planes,
-``nginx`` and/or ``ingress-nginx``, it is judged on; default every one)::
+optionally, ``why:`` (the reason; required in the catalog) and ``on:`` (the data planes it
+is judged on, default every one; ``ingress-nginx@>=1.11,<1.13`` limits it to controller
+releases in that range)::
 
     - same_pod: [a, b]                        # per client, a and b on one pod
     - different_pods: {steps: [a, b], per: client, min_share: 0.5}
@@ -12,6 +13,8 @@ optionally, ``why:`` (the reason; required in the catalog) and ``on:`` (the data
     - answered: [a, b]                        # every request answered by a pod, < 400
     - spread: {step: load, max_mean: {at_most: 2.0}}
     - model_picks: [a, b]                     # every pick as the placement model's
+    - header: {step: a, name: X-Served-By, matches: "^v2"}    # or present / absent / equals
+    - cookie: {step: a, name: INGRESSCOOKIE, path: /, httponly: true}   # or set / sent
     - client_stickiness: {binomial: repeat, sigmas: 6}    # a property of the mix step
       on: nginx
       why: "..."
@@ -23,9 +26,11 @@ must exist for the setup's placement (``ingressbed.balancing``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import yaml
 
-from ingressbed import yamlsource
+from ingressbed import planes, yamlsource
 from ingressbed.balancing import Balancing
 from ingressbed.expectations import (
     BY_KIND,
@@ -49,7 +54,9 @@ from ingressbed.expectations import (
     PropertyExpect,
     SpreadExpect,
     StatusExpect,
+    VersionRange,
 )
+from ingressbed.scenario import expects_headers
 from ingressbed.scenario.nodes import Source
 from ingressbed.scenario.spec import AGAIN, CACHE_STATUSES, MIX, WEBSOCKET, Step
 from ingressbed.suggest import suggest
@@ -67,6 +74,7 @@ class _Reader:
     def __init__(self, src: Source, steps: tuple[Step, ...], setup: Setup) -> None:
         self.src = src
         self.steps = {s.name: s for s in steps}
+        self.setup = setup
         self.balancing = Balancing.of(setup)
 
     # ---------------------------------------------------------------- steps
@@ -85,6 +93,12 @@ class _Reader:
                 raise self.src.error(
                     name_node,
                     f"no step named {name!r}{suggest(name, self.steps)}; steps: {known}",
+                )
+            if not self.steps[name].sends:
+                raise self.src.error(
+                    name_node,
+                    f"step {name!r} is a live edit ({self.steps[name].kind}): it sends nothing "
+                    "to judge; name a traffic step",
                 )
             if mix is not None and (self.base_kind(name) == MIX) != mix:
                 what = "a property" if mix else "model_picks"
@@ -142,7 +156,7 @@ class _Reader:
         return figure
 
     # ------------------------------------------------------ observation kinds
-    def pods(self, kind: Kind, node: Node, base: Base) -> PodsExpect:
+    def pods(self, kind: Kind, node: Node) -> PodsExpect:
         extra = _BOUND_KEYS if kind == Kind.PODS_COUNT else ()
         if kind == Kind.PODS_COUNT and not isinstance(node, yaml.MappingNode):
             raise self.src.error(node, "pods_count is a mapping: {step: a, equals: 1}")
@@ -162,9 +176,9 @@ class _Reader:
                 share = self.limit(found.require("min_share"), "min_share", 0.0, 1.0)
             if kind == Kind.PODS_COUNT:
                 bound = self.bound_from(found, kind, 0, None)
-        return PodsExpect(base.line, base.why, base.planes, kind, steps, per, share, bound)
+        return PodsExpect(kind=kind, steps=steps, per=per, min_share=share, bound=bound)
 
-    def cache(self, node: Node, base: Base) -> CacheExpect:
+    def cache(self, node: Node) -> CacheExpect:
         found = Mapping(self.src, node, Kind.CACHE_STATUS)
         found.only(("step", "steps", "last", "every", "ratio"))
         steps = self.step_names(found)
@@ -172,15 +186,15 @@ class _Reader:
         if len(modes) != 1:
             raise self.src.error(node, "cache_status needs one of last, every, ratio")
         mode = modes[0]
-        common = (base.line, base.why, base.planes, Kind.CACHE_STATUS, steps)
         if mode != "ratio":
-            return CacheExpect(*common, self.cache_name(found.require(mode)), mode)
+            return CacheExpect(steps=steps, status=self.cache_name(found.require(mode)), mode=mode)
         ratio = Mapping(self.src, found.require("ratio"), "ratio")
         if len(ratio.values) != 1:
             raise self.src.error(ratio.node, "ratio names one status, e.g. {HIT: {at_least: 0.9}}")
         ((status, value_node),) = ratio.values.items()
         name = self.cache_name(ratio.keys[status])
-        return CacheExpect(*common, name, mode, self.bound(value_node, "ratio", 0.0, 1.0))
+        bound = self.bound(value_node, "ratio", 0.0, 1.0)
+        return CacheExpect(steps=steps, status=name, mode=mode, bound=bound)
 
     def cache_name(self, node: Node) -> str:
         name = yamlsource.string(self.src, node, "cache status").upper()
@@ -199,32 +213,40 @@ class _Reader:
         return tuple(yamlsource.integer(self.src, n, "status code", 100, 599) for n in listed)
 
     def plain_steps(self, node: Node, what: str) -> tuple[str, ...]:
-        plain = tuple(n for n in self.steps if self.base_kind(n) not in (WEBSOCKET, MIX))
+        plain = tuple(
+            n
+            for n, step in self.steps.items()
+            if step.sends and self.base_kind(n) not in (WEBSOCKET, MIX)
+        )
         if not plain:
             raise self.src.error(node, f"{what}: no curl or http step to judge; name steps")
         return plain
 
-    def status(self, node: Node, base: Base) -> StatusExpect:
-        common = (base.line, base.why, base.planes, Kind.STATUS)
+    def status(self, node: Node) -> StatusExpect:
         if not isinstance(node, yaml.MappingNode):
-            return StatusExpect(*common, self.plain_steps(node, "status"), self.codes(node))
+            return StatusExpect(steps=self.plain_steps(node, "status"), codes=self.codes(node))
         found = Mapping(self.src, node, Kind.STATUS)
         found.only(("step", "steps", "equals"))
-        return StatusExpect(*common, self.step_names(found), self.codes(found.require("equals")))
+        codes = self.codes(found.require("equals"))
+        return StatusExpect(steps=self.step_names(found), codes=codes)
 
-    def answered(self, node: Node, base: Base) -> AnsweredExpect:
+    def answered(self, node: Node) -> AnsweredExpect:
         steps, _ = self.names_or_mapping(Kind.ANSWERED, node, ())
-        return AnsweredExpect(base.line, base.why, base.planes, Kind.ANSWERED, steps)
+        return AnsweredExpect(steps=steps)
 
-    def spread(self, node: Node, base: Base) -> SpreadExpect:
+    def spread(self, node: Node) -> SpreadExpect:
         found = Mapping(self.src, node, Kind.SPREAD)
         found.only(("step", "steps", "max_mean"))
         bound = self.bound(found.require("max_mean"), "max_mean", 1.0, None)
-        return SpreadExpect(
-            base.line, base.why, base.planes, Kind.SPREAD, self.step_names(found), bound
-        )
+        return SpreadExpect(steps=self.step_names(found), max_mean=bound)
 
-    def picks(self, node: Node, base: Base) -> PicksExpect:
+    def picks(self, node: Node) -> PicksExpect:
+        if self.setup.ingresses:
+            raise self.src.error(
+                node,
+                "model_picks judges one Ingress on hellogo; this report has several objects "
+                "(judge their picks with same_pod, different_pods or pods_count)",
+            )
         if self.balancing.placement != Placement.HASH:
             raise self.src.error(
                 node,
@@ -233,7 +255,7 @@ class _Reader:
             )
         # Not a mix step: it scales, and the model holds the peers from before the steps.
         steps, _ = self.names_or_mapping(Kind.MODEL_PICKS, node, (), mix=False)
-        return PicksExpect(base.line, base.why, base.planes, Kind.MODEL_PICKS, steps)
+        return PicksExpect(steps=steps)
 
     # ------------------------------------------------------------ properties
     def mix_step(self, found: Mapping | None, node: Node) -> str:
@@ -248,13 +270,13 @@ class _Reader:
             )
         return mixes[0]
 
-    def property(self, kind: Kind, node: Node, base: Base) -> PropertyExpect:
+    def property(self, kind: Kind, node: Node) -> PropertyExpect:
         prop = BY_KIND[kind]
-        common = (base.line, base.why, base.planes, kind)
         high = 1.0 if prop.share else None
         if isinstance(node, yaml.ScalarNode):
             value = self.limit(node, str(kind), 0.0, high)
-            return PropertyExpect(*common, self.mix_step(None, node), Check.EQUALS, Bound(value))
+            step = self.mix_step(None, node)
+            return PropertyExpect(kind=kind, step=step, check=Check.EQUALS, bound=Bound(value))
         found = Mapping(self.src, node, kind)
         found.only(("step", "sigmas", *(str(c) for c in Check)))
         step = self.mix_step(found, node)
@@ -275,7 +297,7 @@ class _Reader:
         if check in (Check.EQUALS, Check.AT_MOST, Check.AT_LEAST):
             value = self.limit(value_node, f"{kind} {check}", 0.0, high)
             bound = Bound(**{str(check): value})
-            return PropertyExpect(*common, step, check, bound, sigmas=sigmas)
+            return PropertyExpect(kind=kind, step=step, check=check, bound=bound, sigmas=sigmas)
         if check == Check.RANGE:
             ends = yamlsource.items(self.src, value_node, "range")
             if len(ends) != 2:
@@ -283,7 +305,8 @@ class _Reader:
             low, top = (self.limit(n, f"{kind} range", 0.0, high) for n in ends)
             if low > top:
                 raise self.src.error(value_node, "range: low is above high")
-            return PropertyExpect(*common, step, check, Bound(at_least=low, at_most=top))
+            bound = Bound(at_least=low, at_most=top)
+            return PropertyExpect(kind=kind, step=step, check=check, bound=bound)
         if check == Check.BINOMIAL:
             name = yamlsource.string(self.src, value_node, "binomial")
             if name not in prop.quantities:
@@ -298,7 +321,7 @@ class _Reader:
                     f"binomial {name!r} needs a placement among "
                     f"{', '.join(sorted(placements))}, this setup's is {placement!r}",
                 )
-            return PropertyExpect(*common, step, check, quantity=name, sigmas=sigmas)
+            return PropertyExpect(kind=kind, step=step, check=check, quantity=name, sigmas=sigmas)
         wanted = "exact" if check == Check.MODEL else True
         if yamlsource.value(value_node) != wanted:
             raise self.src.error(value_node, f"write '{check}: {str(wanted).lower()}'")
@@ -308,25 +331,49 @@ class _Reader:
                 f"{check} needs a placement among {', '.join(sorted(CHECK_PLACEMENTS[check]))}, "
                 f"this setup's is {placement!r}",
             )
-        return PropertyExpect(*common, step, check, sigmas=sigmas)
+        return PropertyExpect(kind=kind, step=step, check=check, sigmas=sigmas)
 
     # ------------------------------------------------------------ one item
     def base(self, found: Mapping, line: int) -> Base:
         why = ""
         if "why" in found:
             why = " ".join(yamlsource.string(self.src, found.require("why"), "why").split())
-        planes: tuple[DataPlane, ...] = ()
+        planes: list[DataPlane] = []
+        versions: list[tuple[DataPlane, VersionRange]] = []
+        bare: set[DataPlane] = set()
         if "on" in found:
-            listed = yamlsource.names(self.src, found.require("on"), "on")
-            for name, node in listed:
-                if name not in tuple(DataPlane):
-                    raise self.src.error(
-                        node,
-                        f"on: {name!r} is not a data plane ({', '.join(DataPlane)})"
-                        f"{suggest(name, tuple(DataPlane))}",
-                    )
-            planes = tuple(DataPlane(name) for name, _ in listed)
-        return Base(line, why, planes)
+            for name, node in yamlsource.names(self.src, found.require("on"), "on"):
+                plane, version = self.plane_on(name, node)
+                planes.append(plane)
+                if version is None:
+                    bare.add(plane)
+                else:
+                    versions.append((plane, version))
+        ranged = tuple((p, v) for p, v in versions if p not in bare)  # a bare plane: any
+        return Base(line, why, tuple(dict.fromkeys(planes)), ranged)
+
+    def plane_on(self, name: str, node: Node) -> tuple[DataPlane, VersionRange | None]:
+        """``nginx`` or ``ingress-nginx@>=1.11,<1.13``: the plane and its version range."""
+        plane_name, at, text = name.partition("@")
+        if plane_name not in tuple(DataPlane):
+            raise self.src.error(
+                node,
+                f"on: {plane_name!r} is not a data plane ({', '.join(DataPlane)})"
+                f"{suggest(plane_name, tuple(DataPlane))}",
+            )
+        plane = DataPlane(plane_name)
+        if not at:
+            return plane, None
+        if not planes.plane(plane).versioned:
+            raise self.src.error(
+                node,
+                f"on: {name!r}: a version range names ingress-nginx releases; {plane} has "
+                "none (write it without @)",
+            )
+        try:
+            return plane, VersionRange.parse(text)
+        except ValueError as exc:
+            raise self.src.error(node, f"on: {name!r}: {exc}") from None
 
     def item(self, item: Node) -> Expectation:
         found = Mapping(self.src, item, "expectation")
@@ -343,21 +390,34 @@ class _Reader:
                 f"unknown expectation {name!r}{suggest(name, KINDS)}; known: {', '.join(KINDS)}",
             )
         kind = Kind(name)
-        node = found.values[name]
         base = self.base(found, self.src.line(item))
+        expectation = self.kind(kind, found.values[name])
+        return replace(
+            expectation,
+            line=base.line,
+            why=base.why,
+            planes=base.planes,
+            versions=base.versions,
+        )
+
+    def kind(self, kind: Kind, node: Node) -> Expectation:
         if kind in POD_KINDS:
-            return self.pods(kind, node, base)
+            return self.pods(kind, node)
         if kind in PROPERTY_KINDS:
-            return self.property(kind, node, base)
+            return self.property(kind, node)
         if kind == Kind.CACHE_STATUS:
-            return self.cache(node, base)
+            return self.cache(node)
         if kind == Kind.STATUS:
-            return self.status(node, base)
+            return self.status(node)
         if kind == Kind.ANSWERED:
-            return self.answered(node, base)
+            return self.answered(node)
         if kind == Kind.SPREAD:
-            return self.spread(node, base)
-        return self.picks(node, base)
+            return self.spread(node)
+        if kind == Kind.HEADER:
+            return expects_headers.header(self, node)
+        if kind == Kind.COOKIE:
+            return expects_headers.cookie(self, node)
+        return self.picks(node)
 
 
 def parse(

@@ -32,11 +32,22 @@ CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 @dataclass(frozen=True)
 class Converted:
-    """The Ingress as the bed serves it, what was changed, and where its annotations are."""
+    """The Ingress as the bed serves it, what was changed, and where its annotations are.
+
+    ``notes`` say what was converted; those about Service ports becoming hellogo's are the
+    last ``service_notes`` of them (a report with several Services replaces them with its
+    own, ``ingressbed.scenario.pasted``).
+    """
 
     spec: IngressSpec
     notes: tuple[str, ...]
     annotation_lines: dict[str, int]
+    service_notes: int = 0
+
+    @property
+    def object_notes(self) -> tuple[str, ...]:
+        """The notes that are not about Service ports."""
+        return self.notes[: len(self.notes) - self.service_notes]
 
 
 class _Converter:
@@ -199,31 +210,46 @@ def convert(src: Source, node: Node) -> Converted:
         notes.insert(0, f"{version} Ingress converted to {V1}")
     notes.extend(converter.notes)
     ingress = IngressSpec(name, tuple(routes), MappingProxyType(annotations))
-    return Converted(ingress, tuple(notes), lines)
+    return Converted(ingress, tuple(notes), lines, len(converter.notes))
 
 
-def from_block(src: Source, node: Node) -> Converted:
-    """The ``ingress:`` value: YAML text (a ``|`` block, as pasted) or a mapping.
+def documents(src: Source, node: Node, what: str) -> tuple[Source, list[Node]]:
+    """The documents of a block of pasted objects, and the ``Source`` their lines are in.
 
-    In YAML text, documents of other kinds (a Service, a Deployment) are ignored; exactly
-    one Ingress is required.
+    ``node`` is YAML text (a ``|`` block, as pasted: its lines are the file's, starting
+    on the line after ``|``; in any other string errors point at the string's line) or a
+    mapping (one object).
     """
     if isinstance(node, yaml.MappingNode):
-        return convert(src, node)
-    text = yamlsource.string(src, node, "ingress")
-    # A literal block's lines are the file's lines, starting on the line after `|`;
-    # in any other string, errors point at the string's own line.
+        return src, [node]
+    text = yamlsource.string(src, node, what)
     if isinstance(node, yaml.ScalarNode) and node.style == "|":
         inner = Source(src.path, offset=src.line(node))
     else:
         inner = Source(src.path, fixed=src.line(node))
-    docs = inner.compose_all(text)
-    ingresses = [
-        d
-        for d in docs
-        if isinstance(d, yaml.MappingNode)
-        and any(k.value == "kind" and v.value == "Ingress" for k, v in d.value)
-    ]
+    return inner, inner.compose_all(text)
+
+
+def kind_of(node: Node) -> str:
+    """The ``kind:`` of a pasted object node ("" when it names none)."""
+    if not isinstance(node, yaml.MappingNode):
+        return ""
+    return next(
+        (
+            str(v.value)
+            for k, v in node.value
+            if k.value == "kind" and isinstance(v, yaml.ScalarNode)
+        ),
+        "",
+    )
+
+
+def from_block(src: Source, node: Node) -> Converted:
+    """The ``ingress:`` value holding one Ingress: YAML text (a ``|`` block, as pasted)
+    or a mapping. Documents of other kinds (a Service, a Deployment) are ignored.
+    """
+    inner, docs = documents(src, node, "ingress")
+    ingresses = [d for d in docs if kind_of(d) == "Ingress"]
     if len(ingresses) == 1:
         return convert(inner, ingresses[0])
     if not ingresses and len(docs) == 1:

@@ -1,22 +1,27 @@
 """A scenario file to a validated ``Scenario`` (pure except for reading the file).
 
 Everything is checked here, before anything is deployed: YAML syntax, unknown keys,
-types, the Ingress, annotations and ConfigMap keys (``ingressbed.ingress_keys.check``),
-curl commands, step references and the steps expectations name. The first problem
-raises ``ScenarioError`` as ``path:line: what is wrong``.
+types, the Ingresses and Services, annotations and ConfigMap keys
+(``ingressbed.ingress_keys.check``), curl commands, live edits against the objects of
+their moment (``ingressbed.scenario.timeline``), step references and the steps
+expectations name. The first problem raises ``ScenarioError`` as ``path:line: what is
+wrong``.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+import yaml
+
 from ingressbed import ingress_keys, yamlsource
 from ingressbed.errors import ConfigError, ScenarioError
-from ingressbed.scenario import expects, ingress, steps
+from ingressbed.scenario import expects, pasted, steps, timeline
 from ingressbed.scenario.nodes import Source
-from ingressbed.scenario.spec import MIX, Scenario, Step
+from ingressbed.scenario.spec import AGAIN, MIX, Scenario, Step
 from ingressbed.suggest import suggest
 from ingressbed.traffic import MIX_ROUTES
 from ingressbed.vocabulary import Capability, Setup
@@ -63,27 +68,63 @@ def _controller(src: Source, top: Mapping) -> tuple[dict[str, str], dict[str, in
     return keys, lines, notes
 
 
-def _hellogo(src: Source, top: Mapping) -> tuple[int, int, int]:
-    """``hellogo: {replicas: N, slow: {pods: K, delay_ms: D}}`` -> (N, K, D)."""
+@dataclass(frozen=True)
+class Pods:
+    """``hellogo:``: replicas (per Service where given), slow pods and their delay."""
+
+    replicas: int = DEFAULT_REPLICAS
+    per_service: dict[str, int] | None = None
+    slow_pods: int = 0
+    slow_ms: int = 0
+    line: int = 0
+
+
+def _hellogo(src: Source, top: Mapping) -> Pods:
+    """``hellogo: {replicas: N | {service: N, ...}, slow: {pods: K, delay_ms: D}}``."""
     node = top.get("hellogo")
     if node is None:
-        return DEFAULT_REPLICAS, 0, 0
+        return Pods()
     found = Mapping(src, node, "hellogo")
     found.only(("replicas", "slow"))
-    replicas = DEFAULT_REPLICAS
+    replicas, per_service = DEFAULT_REPLICAS, None
     if "replicas" in found:
-        replicas = yamlsource.integer(
-            src, found.require("replicas"), "hellogo.replicas", 1, MAX_REPLICAS
-        )
+        given = found.require("replicas")
+        if isinstance(given, yaml.MappingNode):
+            counts = Mapping(src, given, "hellogo.replicas")
+            per_service = {
+                name: yamlsource.integer(src, value, f"hellogo.replicas.{name}", 1, MAX_REPLICAS)
+                for name, value in counts.values.items()
+            }
+        else:
+            replicas = yamlsource.integer(src, given, "hellogo.replicas", 1, MAX_REPLICAS)
     if "slow" not in found:
-        return replicas, 0, 0
+        return Pods(replicas, per_service, line=found.line())
     slow = Mapping(src, found.require("slow"), "hellogo.slow")
     slow.only(("pods", "delay_ms"))
     pods = yamlsource.integer(src, slow.require("pods"), "hellogo.slow.pods", 1, replicas - 1)
     delay = yamlsource.integer(
         src, slow.require("delay_ms"), "hellogo.slow.delay_ms", 1, MAX_DELAY_MS
     )
-    return replicas, pods, delay
+    return Pods(replicas, per_service, pods, delay, found.line("slow"))
+
+
+def _replicas(
+    src: Source, pods: Pods, services: tuple[str, ...], several: bool
+) -> tuple[int, dict[str, int]]:
+    """The default replicas and the replicas per Service, checked against the Services."""
+    if pods.per_service is None:
+        return pods.replicas, {}
+    known = set(services)
+    for name in pods.per_service:
+        if name not in known:
+            raise src.error(
+                pods.line,
+                f"hellogo.replicas: no Service named {name!r}{suggest(name, known)}; "
+                f"the Ingresses name {', '.join(sorted(known))}",
+            )
+    if not several:
+        return next(iter(pods.per_service.values())), {}
+    return DEFAULT_REPLICAS, dict(pods.per_service)
 
 
 def _needs(src: Source, top: Mapping) -> tuple[Capability, ...]:
@@ -104,10 +145,15 @@ def _needs(src: Source, top: Mapping) -> tuple[Capability, ...]:
 
 
 def _check_mix(src: Source, node: yamlsource.Node, setup: Setup, parsed: tuple[Step, ...]) -> None:
-    """A mix step needs /8080, /9090 and /ws routes that match any host."""
+    """A mix step needs one Ingress with /8080, /9090 and /ws routes that match any host."""
     mixes = [s for s in parsed if s.kind == MIX]
     if not mixes:
         return
+    if setup.ingresses:
+        raise src.error(
+            mixes[0].line,
+            "a mix step measures one Ingress on hellogo; this report has several objects",
+        )
     paths = {r.path: r for r in setup.ingress.routes}
     lacking = [p for p in MIX_ROUTES if p not in paths]
     if lacking:
@@ -153,35 +199,81 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     if "description" in top:
         description = yamlsource.string(src, top.require("description"), "description", empty=True)
     controller, controller_lines, controller_notes = _controller(src, top)
-    replicas, slow_pods, slow_ms = _hellogo(src, top)
+    pods = _hellogo(src, top)
     needs = _needs(src, top)
     ingress_node = top.require("ingress", " (paste the Ingress under `ingress: |`)")
-    converted = ingress.from_block(src, ingress_node)
-    setup = Setup(
-        converted.spec,
+    block = pasted.read(src, ingress_node, "ingress")
+    if not block.ingresses:
+        raise src.error(ingress_node, "the ingress block holds no Ingress; it needs one or more")
+    for one in block.ingresses:
+        try:
+            ingress_keys.check_annotations(one.ingress.annotations)
+        except ConfigError as exc:
+            line = _line_of(str(exc), one.converted.annotation_lines)
+            raise src.error(line or one.line, str(exc)) from None
+    parsed_steps, blocks = steps.parse(src, top.require("steps"))
+    _check_again(src, parsed_steps)
+    first = timeline.first_world(block)
+    base = Setup(
+        block.ingresses[0].converted.spec,
         MappingProxyType({**controller, **FORCED_CONTROLLER}),
-        replicas,
-        slow_pods=slow_pods,
-        slow_ms=slow_ms,
+        pods.replicas,
+        slow_pods=pods.slow_pods,
+        slow_ms=pods.slow_ms,
     )
+    probe = timeline.build(src, first, base, parsed_steps, blocks)
+    replicas, per_service = _replicas(src, pods, probe.services, probe.several)
+    if probe.several and pods.slow_pods:
+        raise src.error(pods.line, "hellogo.slow slows one Service's pods; this report has several")
+    base = Setup(
+        base.ingress,
+        base.controller,
+        replicas,
+        slow_pods=pods.slow_pods,
+        slow_ms=pods.slow_ms,
+        service_replicas=MappingProxyType(per_service),
+    )
+    moments = timeline.build(src, first, base, parsed_steps, blocks)
+    setup = moments.setup
     try:
         ingress_keys.check(setup)
     except ConfigError as exc:
-        line = _line_of(str(exc), converted.annotation_lines, controller_lines)
+        line = _line_of(str(exc), controller_lines)
         raise src.error(line or src.line(ingress_node), str(exc)) from None
-    parsed_steps = steps.parse(src, top.require("steps"))
-    _check_mix(src, ingress_node, setup, parsed_steps)
-    expectations = expects.parse(src, top.require("expect"), parsed_steps, setup)
+    _check_mix(src, ingress_node, setup, moments.steps)
+    expectations = expects.parse(src, top.require("expect"), moments.steps, setup)
     return Scenario(
         path=path,
         title=title.strip(),
         setup=setup,
-        steps=parsed_steps,
+        steps=moments.steps,
         expect=expectations,
         description=description.strip(),
-        notes=(*converted.notes, *controller_notes),
+        notes=(*_object_notes(block, moments.several), *moments.notes, *controller_notes),
         needs=needs,
     )
+
+
+def _object_notes(block: pasted.Block, several: bool) -> list[str]:
+    """What was converted in the ``ingress`` block, per Ingress when there are several."""
+    if not several:
+        return [*block.notes, *block.ingresses[0].converted.notes]
+    notes = list(block.notes)
+    for one in block.ingresses:
+        notes += [f"Ingress {one.ingress.name}: {n}" for n in one.converted.object_notes]
+    return notes
+
+
+def _check_again(src: Source, parsed: tuple[Step, ...]) -> None:
+    """An ``again`` step resends traffic: it cannot name a live edit."""
+    kinds = {s.name: s for s in parsed}
+    for step in parsed:
+        if step.kind == AGAIN and not kinds[step.again].sends:
+            raise src.error(
+                step.line,
+                f"again: step {step.again!r} is a live edit ({kinds[step.again].kind}); "
+                "again resends a traffic step",
+            )
 
 
 def load(path: str | os.PathLike[str]) -> Scenario:

@@ -1,136 +1,68 @@
-"""Send a scenario's steps through a backend's ingress, in file order.
+"""Run a scenario's steps on a backend, in file order: traffic and live edits.
 
-Every step becomes rounds of requests, one round per ``repeat``: a round sends each
-(client, URL) once, and rounds go one after another, so "the last answer" of a step
-is the answer to its last round. http rounds go through the probe engine, websocket
-rounds through the WebSocket client, curl steps through real curl (one process per
-request). ``{run}`` in a URL is a token unique to this run (so no cache entry of an
-earlier run counts), ``{i}`` is 0..count-1. An ``again`` step sends the rounds of the
-step it names once more, under its own name, shuffled if asked (seeded).
+Traffic steps are sent as ``ingressbed.scenario.sending`` says (rounds, ``{run}``,
+``again``, each client's cookie jar with ``cookies: keep``); every answer keeps the
+headers the scenario judges (``Set-Cookie``, ``Date`` and those its ``header``
+expectations name). A ``mix`` step sends the property traffic (``ingressbed.scenario.mix``).
+
+A live edit changes what the bed serves before the next step:
+
+- ``apply``, ``annotate``, ``delete``: the setup after the edit goes to
+  ``bed.apply_keeping_balancers`` where the backend has ``Capability.RAW_APPLY`` (kind and
+  cluster: the real API call, so the controller keeps what it would keep, a hash key
+  included), else to ``bed.apply`` (the data plane re-renders, as its controllers do);
+- ``scale``: ``bed.scale`` of the Service;
+- ``wait``: the given seconds pass (the report's own wait, not a test's timing).
+
+The evidence records, for every step after an edit, the setup and balancer peers then in
+force (``Evidence.moments``), and what each edit did (``Evidence.notes``).
 """
 
 from __future__ import annotations
 
-import random
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from ingressbed.backends.base import Backend
-from ingressbed.clients.curl import curl
-from ingressbed.clients.http import HttpRequest, probe
-from ingressbed.clients.ws import WsRequest, ws_probe
-from ingressbed.evidence import Evidence
+from ingressbed.clients.cookies import Jar
+from ingressbed.evidence import Evidence, Moment
+from ingressbed.expectations import HeaderExpect
 from ingressbed.progress import Steps
 from ingressbed.properties import Traffic
 from ingressbed.scenario import mix
-from ingressbed.scenario.spec import AGAIN, CURL, HTTP, MIX, Scenario, Step
-from ingressbed.vocabulary import Address, Observation
+from ingressbed.scenario.sending import (
+    ALWAYS_KEPT,
+    CurlCall,
+    Request,
+    Round,
+    expand,
+    plan,
+    replay,
+    send,
+    send_with_jars,
+    target,
+)
+from ingressbed.scenario.spec import AGAIN, MIX, SCALE, WAIT, Scenario, Step
+from ingressbed.vocabulary import SERVICE_NAME, Capability, Endpoint, Observation, Setup
 
-SHUFFLE_SEED = 5
-CONCURRENCY = 8
-
-
-@dataclass(frozen=True)
-class CurlCall:
-    """One curl run of a curl step."""
-
-    url: str
-    client: str
-    step: str
-    method: str | None
-    headers: tuple[str, ...]
-    data: str | None
-    options: tuple[str, ...]
-
-
-Request = HttpRequest | WsRequest | CurlCall
-Round = list[Request]
-
+__all__ = [
+    "CurlCall",
+    "Request",
+    "Round",
+    "Run",
+    "execute",
+    "expand",
+    "perform",
+    "plan",
+    "replay",
+    "send",
+    "target",
+]
 
 #: What a scenario's steps observed (``ingressbed.evidence.Evidence``).
 Run = Evidence
-
-
-def _target(url: str) -> tuple[str, str]:
-    """(host, path and query) of a URL."""
-    parts = urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.hostname or "", path
-
-
-def expand(step: Step, token: str) -> list[str]:
-    """The step's URLs with ``{run}`` and ``{i}`` filled in."""
-    urls = [u.replace("{run}", token) for u in step.urls]
-    if not step.count:
-        return urls
-    return [u.replace("{i}", str(i)) for i in range(step.count) for u in urls]
-
-
-def plan(step: Step, token: str) -> list[Round]:
-    """The rounds of a curl, http or websocket step."""
-    one: Round = []
-    if step.kind == CURL:
-        assert step.curl is not None
-        cmd = step.curl
-        headers = (*cmd.headers, *(f"{k}: {v}" for k, v in step.headers))
-        one = [
-            CurlCall(cmd.url, c, step.name, cmd.method, headers, cmd.data, cmd.options)
-            for c in step.clients
-        ]
-    elif step.kind == HTTP:
-        body = step.data.encode() if step.data is not None else None
-        for url in expand(step, token):
-            host, path = _target(url)
-            one += [
-                HttpRequest(path, host, c, dict(step.headers), step.method, body, step.name)
-                for c in step.clients
-            ]
-    else:
-        for url in expand(step, token):
-            host, path = _target(url)
-            one += [WsRequest(path, host, c, step.name) for c in step.clients]
-    return [list(one) for _ in range(step.repeat)]
-
-
-def replay(rounds: list[Round], step: Step) -> list[Round]:
-    """An ``again`` step: the same rounds under ``step``'s name, shuffled if asked."""
-    rng = random.Random(SHUFFLE_SEED)
-    out: list[Round] = []
-    for requests in rounds:
-        renamed: Round = [replace(r, step=step.name) for r in requests]
-        if step.shuffle:
-            rng.shuffle(renamed)
-        out.append(renamed)
-    return out
-
-
-def send(address: Address, requests: Round) -> list[Observation]:
-    """Send one round (all requests of one kind); observations in request order."""
-    if not requests:
-        return []
-    first = requests[0]
-    if isinstance(first, HttpRequest):
-        http = [r for r in requests if isinstance(r, HttpRequest)]
-        return probe(address, http, concurrency=CONCURRENCY)
-    if isinstance(first, WsRequest):
-        ws = [r for r in requests if isinstance(r, WsRequest)]
-        return ws_probe(address, ws, concurrency=CONCURRENCY)
-    calls = [r for r in requests if isinstance(r, CurlCall)]
-    return [
-        curl(
-            c.url,
-            address,
-            client=c.client,
-            method=c.method,
-            headers=c.headers,
-            data=c.data,
-            options=c.options,
-            step=c.step,
-        ).observation
-        for c in calls
-    ]
 
 
 class _Lines:
@@ -149,6 +81,56 @@ class _Lines:
         pass
 
 
+def peers(bed: Backend, setup: Setup) -> dict[int, tuple[Endpoint, ...]]:
+    """The balancer's peers of each port the setup's one-Ingress view routes to."""
+    if setup.ingresses:
+        return {}  # several Services: the model of a port alone says nothing
+    return {port: tuple(bed.endpoints(port)) for port in setup.ingress.ports}
+
+
+def perform(bed: Backend, step: Step) -> str:
+    """Do a live edit on ``bed``; a line saying what was done."""
+    edit = step.edit
+    assert edit is not None
+    if edit.kind == WAIT:
+        time.sleep(edit.seconds)
+        return f"step {step.name}: waited {edit.seconds:g} s"
+    assert edit.after is not None
+    if edit.kind == SCALE:
+        if edit.target in ("", SERVICE_NAME):
+            bed.scale(edit.replicas)
+        else:
+            bed.scale(edit.replicas, edit.target)
+        return f"step {step.name}: {edit.describe()}"
+    if Capability.RAW_APPLY in bed.capabilities:
+        bed.apply_keeping_balancers(edit.after)
+        how = "applied as kubectl applies it (the controller keeps what it keeps)"
+    else:
+        bed.apply(edit.after)
+        how = f"the {bed.data_plane} data plane re-rendered"
+    return f"step {step.name}: {edit.describe()}: {how}"
+
+
+def kept_headers(scenario: Scenario) -> frozenset[str]:
+    """The answer headers the scenario's steps keep."""
+    named = {e.name for e in scenario.expect if isinstance(e, HeaderExpect)}
+    return ALWAYS_KEPT | named
+
+
+@dataclass
+class _State:
+    """What a run collects as it goes."""
+
+    observations: list[Observation] = field(default_factory=list)
+    rounds: dict[str, list[Round]] = field(default_factory=dict)
+    jars: dict[str, Jar] = field(default_factory=dict)
+    notes: dict[str, None] = field(default_factory=dict)
+    moments: dict[str, Moment] = field(default_factory=dict)
+
+    def note(self, lines: Iterable[str]) -> None:
+        self.notes.update(dict.fromkeys(lines))
+
+
 def execute(
     scenario: Scenario,
     bed: Backend,
@@ -165,39 +147,74 @@ def execute(
         steps: where a mix step's progress lines go (default: to ``progress``).
 
     Returns:
-        The evidence: observations, pods, balancer peers, each mix's traffic.
+        The evidence: observations, pods, balancer peers, each mix's traffic, the moment
+        of every step after a live edit, and notes.
     """
     token = token or secrets.token_hex(4)
-    address = bed.address()
-    pods = tuple(p.name for p in bed.pods())
-    endpoints = {port: tuple(bed.endpoints(port)) for port in scenario.setup.ingress.ports}
-    rounds: dict[str, list[Round]] = {}
-    observations: list[Observation] = []
+    running = tuple(bed.pods())
+    endpoints = peers(bed, scenario.setup)
+    keep = kept_headers(scenario)
+    state = _State()
+    timeline = [("", Moment(scenario.setup, endpoints, running))]
+    moment: Moment | None = None
     mixes: dict[str, Traffic] = {}
     for step in scenario.steps:
+        if step.edit is not None:
+            line = perform(bed, step)
+            if step.edit.kind != WAIT:
+                state.note([line])
+            if progress is not None:
+                progress(line)
+            if step.edit.after is not None:
+                after = step.edit.after
+                moment = Moment(after, peers(bed, after), tuple(bed.pods()))
+                timeline.append((step.name, moment))
+            continue
+        if moment is not None:
+            state.moments[step.name] = moment
         if step.kind == MIX:
+            assert step.mix is not None
             lines = steps or Steps(_Lines(progress), quiet=progress is None)
             label = f"{scenario.id}: {step.name}"
-            mixes[step.name] = mix.drive(scenario.setup, bed, step.mix, lines, label)
+            served = moment.setup if moment is not None else scenario.setup
+            mixes[step.name] = mix.drive(served, bed, step.mix, lines, label)
             if progress is not None:
                 progress(f"step {step.name}: {mixes[step.name].requests} requests (mix)")
             continue
-        if step.kind == AGAIN:
-            rounds[step.name] = replay(rounds[step.again], step)
-        else:
-            rounds[step.name] = plan(step, token)
-        before = len(observations)
-        for requests in rounds[step.name]:
-            observations += send(address, requests)
-        if progress is not None:
-            sent = len(observations) - before
-            progress(f"step {step.name}: {sent} request{'' if sent == 1 else 's'}")
+        _traffic(step, bed, token, keep, state, progress)
     return Evidence(
-        tuple(observations),
-        pods,
+        tuple(state.observations),
+        tuple(p.name for p in running),
         token,
         plane=bed.data_plane,
         setup=scenario.setup,
         endpoints=endpoints,
         mixes=mixes,
+        moments=state.moments,
+        timeline=tuple(timeline),
+        notes=tuple(state.notes),
     )
+
+
+def _traffic(
+    step: Step,
+    bed: Backend,
+    token: str,
+    keep: frozenset[str],
+    state: _State,
+    progress: Callable[[str], None] | None,
+) -> None:
+    if step.kind == AGAIN:
+        state.rounds[step.name] = replay(state.rounds[step.again], step)
+    else:
+        state.rounds[step.name] = plan(step, token, keep)
+    address = bed.address()
+    before = len(state.observations)
+    for requests in state.rounds[step.name]:
+        if step.cookies:
+            state.observations += send_with_jars(address, requests, state.jars, state.note)
+        else:
+            state.observations += send(address, requests)
+    if progress is not None:
+        sent = len(state.observations) - before
+        progress(f"step {step.name}: {sent} request{'' if sent == 1 else 's'}")

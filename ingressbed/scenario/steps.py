@@ -3,9 +3,11 @@
 Each step has exactly one of ``curl`` (a pasted command), ``http`` (a URL or a list
 of URLs), ``websocket`` (a URL), ``again`` (the name of an earlier step to send once
 more) or ``mix`` (the property traffic of ``ingressbed.scenario.mix``: ``{}`` or a mapping of
-``clients``, ``visits``, ``pages``, ``hosts``, ``scale``). Clients: ``client_ip`` (one
-address) or ``clients`` (a count of generated addresses, the same ones in every step with
-that count, or a list of addresses).
+``clients``, ``visits``, ``pages``, ``hosts``, ``scale``), or is a live edit (``apply``,
+``annotate``, ``delete``, ``scale``, ``wait``: ``ingressbed.scenario.edits``). Clients:
+``client_ip`` (one address) or ``clients`` (a count of generated addresses, the same ones
+in every step with that count, or a list of addresses). ``cookies: keep`` gives each client
+a browser's cookie jar, kept across rounds and later steps that also keep cookies.
 """
 
 from __future__ import annotations
@@ -17,21 +19,34 @@ from urllib.parse import urlsplit
 import yaml
 
 from ingressbed import traffic, yamlsource
-from ingressbed.scenario import curlargs
+from ingressbed.scenario import curlargs, edits
 from ingressbed.scenario.nodes import Source
-from ingressbed.scenario.spec import AGAIN, CURL, HTTP, MIX, STEP_KINDS, WEBSOCKET, Step
+from ingressbed.scenario.pasted import Block
+from ingressbed.scenario.spec import (
+    AGAIN,
+    CURL,
+    EDIT_KINDS,
+    HTTP,
+    MIX,
+    STEP_KINDS,
+    WEBSOCKET,
+    Step,
+)
 from ingressbed.suggest import suggest
 from ingressbed.traffic import MixPlan as Plan
 from ingressbed.yamlsource import Mapping, Node
 
-_COMMON = ("name", "note", "client_ip", "clients", "repeat")
+_COMMON = ("name", "note", "client_ip", "clients", "repeat", "cookies")
 _KEYS = {
     CURL: (*_COMMON, "headers"),
     HTTP: (*_COMMON, "headers", "method", "data", "count"),
     WEBSOCKET: (*_COMMON, "count"),
-    AGAIN: ("name", "note", "shuffle"),
+    AGAIN: ("name", "note", "shuffle", "cookies"),
     MIX: ("name", "note"),
+    **{kind: edits.EDIT_KEYS for kind in EDIT_KINDS},
 }
+#: ``cookies:`` values.
+KEEP = "keep"
 #: Keys of a mix step's mapping: (name, lowest, highest) of each count.
 _MIX_COUNTS = (("clients", 10, 5000), ("visits", 2, 10), ("pages", 20, 20_000), ("hosts", 1, 200))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
@@ -40,6 +55,18 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 #: Seed of the addresses ``clients: N`` generates (the same N gives the same clients).
 CLIENT_SEED = 1
 MAX_REQUESTS = 100_000
+
+
+def _cookies(src: Source, step: Mapping) -> bool:
+    """``cookies: keep``: True; absent: False."""
+    node = step.get("cookies")
+    if node is None:
+        return False
+    if not isinstance(node, yaml.ScalarNode) or node.value != KEEP:
+        raise src.error(
+            node, f"cookies takes keep (a browser's jar per client), not {node.value!r}"
+        )
+    return True
 
 
 def _client(src: Source, node: Node) -> str:
@@ -153,7 +180,9 @@ def _again_step(
             shuffle, f"shuffle must be true or false, not {yamlsource.kind_of(shuffle)}"
         )
     mixed = shuffle is not None and yamlsource.value(shuffle) is True
-    return Step(name, AGAIN, src.line(step.node), again=target, shuffle=mixed)
+    return Step(
+        name, AGAIN, src.line(step.node), again=target, shuffle=mixed, cookies=_cookies(src, step)
+    )
 
 
 def _request(src: Source, step: Mapping) -> tuple[str, str | None]:
@@ -208,6 +237,7 @@ def _sending_step(src: Source, step: Mapping, kind: str, name: str) -> Step:
         headers=headers,
         method=method,
         data=data,
+        cookies=_cookies(src, step) or (curl is not None and curl.jar),
     )
 
 
@@ -235,7 +265,14 @@ def _mix_step(src: Source, step: Mapping, name: str) -> Step:
     return Step(name, MIX, src.line(step.node), mix=plan)
 
 
-def _step(src: Source, index: int, node: Node, seen: dict[str, int], later: dict[str, int]) -> Step:
+def _step(
+    src: Source,
+    index: int,
+    node: Node,
+    seen: dict[str, int],
+    later: dict[str, int],
+    blocks: dict[str, Block],
+) -> Step:
     step = Mapping(src, node, f"step {index}")
     kind = _kind(src, step)
     step.only((kind, *_KEYS[kind]))
@@ -252,11 +289,19 @@ def _step(src: Source, index: int, node: Node, seen: dict[str, int], later: dict
         return _again_step(src, step, name, seen, later)
     if kind == MIX:
         return _mix_step(src, step, name)
+    if kind in EDIT_KINDS:
+        edit, block = edits.parse(src, kind, step)
+        if block is not None:
+            blocks[name] = block
+        return Step(name, kind, src.line(step.node), edit=edit)
     return _sending_step(src, step, kind, name)
 
 
-def parse(src: Source, node: Node) -> tuple[Step, ...]:
+def parse(src: Source, node: Node) -> tuple[tuple[Step, ...], dict[str, Block]]:
     """Validate the ``steps`` list.
+
+    Returns:
+        The steps, and the objects of each ``apply`` step by step name.
 
     Raises:
         ScenarioError: at the line of the first problem.
@@ -270,8 +315,9 @@ def parse(src: Source, node: Node) -> tuple[Step, ...]:
                     later.setdefault(value.value, src.line(item))
     seen: dict[str, int] = {}
     steps: list[Step] = []
+    blocks: dict[str, Block] = {}
     for index, item in enumerate(items, start=1):
-        step = _step(src, index, item, seen, later)
+        step = _step(src, index, item, seen, later, blocks)
         seen[step.name] = step.line
         steps.append(step)
-    return tuple(steps)
+    return tuple(steps), blocks

@@ -1,9 +1,12 @@
 """A scenario's verdict: every expectation judged (by ``ingressbed.judge``), rendered.
 
 ``judge(scenario, run)`` returns a ``ScenarioVerdict``; ``render()`` is the text the
-pytest item fails with and ``ingressbed repro`` prints: each expectation with its line,
-✓ or ✗ and what was seen (or what was missing), then the observation table. A scenario
-with no expectation for the bed's data plane does not pass: nothing was judged.
+pytest item fails with and ``ingressbed repro`` prints: the notes (what was converted,
+what the controller ignored or keeps stale, what each live edit did), each expectation
+with its line, ✓ or ✗ and what was seen (or what was missing), then the observation
+table. A scenario with no expectation for the bed's data plane does not pass: nothing
+was judged. Expectations whose version range leaves out the bed's controller are listed
+as not judged.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from ingressbed.evidence import Evidence
 from ingressbed.judge import judge_all
 from ingressbed.scenario import table
+from ingressbed.scenario.explain import Explanation
 from ingressbed.scenario.spec import Scenario
 from ingressbed.verdict import Verdict
 
@@ -25,6 +29,7 @@ class ScenarioVerdict:
     run: Evidence
     verdicts: tuple[Verdict, ...]
     backend: str = ""
+    explanation: Explanation | None = None
 
     @property
     def passed(self) -> bool:
@@ -43,6 +48,10 @@ class ScenarioVerdict:
             f"  file {s.path}" + (f", {self.backend}" if self.backend else ""),
         ]
         lines += [f"  note: {note}" for note in s.notes]
+        lines += [f"  note: {note}" for note in self.run.notes]
+        if self.explanation is not None:
+            lines += [f"  note: {note}" for note in self.explanation.notes]
+        lines += [f"  not judged: {line}" for line in self.not_judged()]
         lines.append("expectations:")
         for v in self.verdicts:
             lines.append(f"  {'✓' if v.passed else '✗'} line {v.line}: {v.asked}")
@@ -65,10 +74,29 @@ class ScenarioVerdict:
             )
         return "\n".join(lines)
 
+    def not_judged(self) -> list[str]:
+        """Expectations of the bed's data plane that its controller release leaves out."""
+        run = self.run
+        if run.version is None:
+            return []
+        return [
+            f"line {e.line}: controller {run.version} is outside "
+            + ", ".join(str(r) for p, r in e.versions if p == run.plane)
+            for e in self.scenario.expect
+            if e.applies_to(run.plane) and not e.applies_to(run.plane, run.version)
+        ]
 
-def judge(scenario: Scenario, run: Evidence, backend: str = "") -> ScenarioVerdict:
-    """Judge every expectation of ``scenario`` that applies to ``run.plane``.
 
-    ``backend`` is shown in the header.
+def judge(
+    scenario: Scenario,
+    run: Evidence,
+    backend: str = "",
+    explanation: Explanation | None = None,
+) -> ScenarioVerdict:
+    """Judge every expectation of ``scenario`` that applies to ``run.plane`` (and its
+    controller release ``run.version``).
+
+    ``backend`` is shown in the header; ``explanation``'s notes with the others.
     """
-    return ScenarioVerdict(scenario, run, judge_all(scenario.expect, run), backend)
+    verdicts = judge_all(scenario.expect, run)
+    return ScenarioVerdict(scenario, run, verdicts, backend, explanation)

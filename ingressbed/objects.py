@@ -1,27 +1,31 @@
-"""The Kubernetes objects a user pastes, as typed frozen values (pure).
+"""The Kubernetes objects a user pastes, as typed frozen values (pure vocabulary).
 
 ``Ingress`` and ``Service`` hold what the controller reads of them, whatever API version
 they were written in. Paths and path types are kept as written; the controller's own
 defaults (an empty path is ``/``, ``ImplementationSpecific`` is ``Prefix``) are applied by
-the build, where the controller applies them.
+the build, where the controller applies them. A ``Setup`` carries them (``ingresses``,
+``services``), so every layer may use them; ``ingressbed.controller`` re-exports them.
 
-``read`` reads them from YAML; ``from_ingress_spec`` turns the bed's
+``ingressbed.controller.read`` reads them from YAML; ``from_ingress_spec`` turns the bed's
 one-Ingress ``IngressSpec`` and the hellogo Service into these objects, so existing
-setups map onto the controller model unchanged.
+setups map onto the controller model unchanged, and ``spec_view`` goes the other way for
+one Ingress of several (the view planes that know one Ingress read).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ingressbed.vocabulary import (
+    ANNOTATION_PREFIX,
     HTTP2_PORT,
     HTTP_PORT,
     SERVICE_NAME,
     WS_PORT,
     IngressSpec,
+    Route,
 )
 
 V1 = "networking.k8s.io/v1"
@@ -37,6 +41,18 @@ HELLOGO_PORT_NAMES: Mapping[int, str] = MappingProxyType(
 )
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_SPECIFIC = "ImplementationSpecific"
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def go_bool(text: str) -> bool | None:
+    """Go's ``strconv.ParseBool``: the value, or None when it is not a boolean."""
+    if text in _GO_TRUE:
+        return True
+    if text in _GO_FALSE:
+        return False
+    return None
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,15 @@ class Ingress:
         """``namespace/name``, as the controller names the object."""
         return f"{self.namespace}/{self.name}"
 
+    def annotation(self, short: str, default: str | None = None) -> str | None:
+        """Value of ``nginx.ingress.kubernetes.io/<short>``, or ``default``."""
+        return self.annotations.get(ANNOTATION_PREFIX + short, default)
+
+    @property
+    def is_canary(self) -> bool:
+        """True when ``canary`` reads as true, as the controller parses it."""
+        return go_bool(self.annotation("canary") or "") is True
+
 
 @dataclass(frozen=True)
 class ServicePort:
@@ -114,6 +139,13 @@ class Service:
     def key(self) -> str:
         """``namespace/name``."""
         return f"{self.namespace}/{self.name}"
+
+    def port(self, ref: int | str) -> ServicePort | None:
+        """The port an Ingress names by number or by name (the first match), or None."""
+        for port in self.ports:
+            if (isinstance(ref, int) and port.port == ref) or (ref and port.name == ref):
+                return port
+        return None
 
 
 def hellogo_service(namespace: str = DEFAULT_NAMESPACE, cluster_ip: str = "") -> Service:
@@ -161,3 +193,46 @@ def from_ingress_spec(
         annotations=MappingProxyType(dict(spec.annotations)),
     )
     return ingress, hellogo_service(namespace, cluster_ip)
+
+
+def spec_view(ingress: Ingress, services: Sequence[Service]) -> IngressSpec:
+    """One Ingress of several as the bed's ``IngressSpec`` (what one-Ingress planes read).
+
+    Each path goes to the pod port behind the Service port it names: the Service's target
+    port when it is a number, hellogo's port of that name (``http``, ``http2``, ``ws``)
+    when it is one, else 8080; a Service the list does not hold also means 8080. Paths
+    keep their order, host and type (none: ``ImplementationSpecific``); the default
+    backend is a catch-all ``/`` route after them.
+
+    Args:
+        ingress: the Ingress.
+        services: the Services of the setup (target ports already hellogo's).
+
+    Returns:
+        The view.
+    """
+    by_name = {s.name: s for s in services}
+    names = {name: port for port, name in HELLOGO_PORT_NAMES.items()}
+
+    def pod_port(ref: BackendRef) -> int:
+        service = by_name.get(ref.service)
+        port = service.port(ref.port) if service is not None else None
+        if port is None:
+            return HTTP_PORT
+        target = port.target
+        return target if isinstance(target, int) else names.get(target, HTTP_PORT)
+
+    routes = [
+        Route(
+            p.path or "/",
+            pod_port(p.backend),
+            r.host or None,
+            p.path_type or "ImplementationSpecific",
+        )
+        for r in ingress.rules
+        for p in r.paths
+        if p.backend is not None
+    ]
+    if ingress.default_backend is not None:
+        routes.append(Route("/", pod_port(ingress.default_backend), None, "Prefix"))
+    return IngressSpec(ingress.name, tuple(routes), MappingProxyType(dict(ingress.annotations)))
