@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ingressbed.accesslog import generate
 from ingressbed.accesslog.records import Record
 from ingressbed.accesslog.replay import bed_setup, compare, predict
@@ -13,6 +15,7 @@ from ingressbed.placement import Request, synthetic_endpoints
 from ingressbed.vocabulary import Observation
 
 
+@pytest.mark.slow
 def test_a_replayed_sample_agrees_with_the_model_on_pods_and_cache(capsys, tmp_path):
     log = tmp_path / "access.log"
     log.write_text("".join(generate.lines(4000, fmt="vhost", pages=60, clients=300)))

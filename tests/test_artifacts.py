@@ -46,6 +46,7 @@ def test_a_tests_diagnostics_stay_within_the_budget(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.log", "c.log"]
 
 
+@pytest.mark.slow
 def test_a_rejected_config_points_at_a_copy_that_outlives_the_run(tmp_path):
     bed = LocalBackend(BedOptions(backend="local", quiet=True, artifacts=tmp_path / "reports"))
     bed.start()
@@ -63,6 +64,7 @@ def test_a_rejected_config_points_at_a_copy_that_outlives_the_run(tmp_path):
         assert Path(re.sub(r"(:\d+)?\)?$", "", path)).exists(), f"{path} is named but gone"
 
 
+@pytest.mark.slow
 def test_an_unwritable_artifacts_folder_stops_pytest_at_start_up(tmp_path):
     (tmp_path / "file").write_text("x")
     result = subprocess.run(
@@ -100,6 +102,7 @@ def test_a_bring_up_step_that_fails_says_which_and_leaves_nothing(tmp_path, monk
     assert bed._block is None
 
 
+@pytest.mark.slow
 def test_a_backends_diagnostics_keep_the_end_of_long_logs_and_say_so(tmp_path):
     bed = LocalBackend(BedOptions(backend="local", quiet=True, artifacts=tmp_path))
     bed.start()

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.real_processes import BLOCK_LINE, assert_nothing_left, interruptible
+
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "ingressbed.cli"]

@@ -22,6 +22,7 @@ def hashed_bed():
         bed.close()
 
 
+@pytest.mark.slow
 def test_both_engines_see_the_same_picks_statuses_and_cache(hashed_bed):
     token = traffic.urls(1)[0].split("/")[2]
     requests = [

@@ -184,6 +184,7 @@ def test_converge_needs_rounds_in_a_row_and_times_out_showing_the_disagreement()
     assert "after 3s" in message and "answered on port 9090" in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("plane", "key"), [("nginx", "$binary_remote_addr"), ("haproxy", "$remote_addr")]
 )

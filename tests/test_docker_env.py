@@ -112,6 +112,7 @@ def test_one_line_prefers_the_error_line():
     assert len(one_line("x" * 500)) == 200
 
 
+@pytest.mark.slow
 def test_docker_cli_failures_are_one_line(tmp_path):
     fake = tmp_path / "docker"
     fake.write_text(

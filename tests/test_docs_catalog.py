@@ -6,6 +6,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "catalog.md"
 
 

@@ -10,6 +10,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parent.parent
 #: Names of notes that live outside the repository; citing them leaves a reader stranded.
 #: (../shared/upstream is data the schema tests read, not a note.)

@@ -35,6 +35,8 @@ from pathlib import Path
 import pytest
 from pytest_codeblocks import extract_from_file
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELLS = ("bash", "sh", "console")
@@ -155,9 +157,16 @@ def workdir(tmp_path: Path) -> Path:
     return root
 
 
+#: What a user's shell has that the commands may need: the machine's network set-up (a
+#: proxy, its CA certificates, pip's and uv's index settings) passes; the rest does not.
+KEEP = {"HOME", "LANG", "LC_ALL", "TERM", "USER", "LOGNAME", "TMPDIR", "CI"}
+NETWORK = re.compile(
+    r"(SSL_CERT_(FILE|DIR)|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|PIP_.*|UV_.*)"
+)
+
+
 def environment() -> dict[str, str]:
-    keep = {"HOME", "LANG", "LC_ALL", "TERM", "USER", "LOGNAME", "TMPDIR", "CI"}
-    env = {k: v for k, v in os.environ.items() if k in keep}
+    env = {k: v for k, v in os.environ.items() if k in KEEP or NETWORK.fullmatch(k)}
     env.update(PATH=SYSTEM_PATH, INGRESSBED_BACKEND="local")
     return env
 

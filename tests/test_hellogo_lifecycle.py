@@ -17,6 +17,8 @@ from websockets.exceptions import ConnectionClosed
 
 from hellogo.process import HellogoProcess, free_ports
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

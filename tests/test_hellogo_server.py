@@ -15,6 +15,8 @@ import pytest
 
 from hellogo.process import HellogoProcess, free_ports
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 POD_NAME = "hellogo-699f997454-qdrwn"
 
 

@@ -126,6 +126,7 @@ async def hello_and_echo(port: int) -> tuple[dict, object, object]:
     return hello, ws.close_code, ws.close_reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["ws_port", "http_port"])
 def test_websocket_hello_then_echo(pod, which):
     port = pod.ws_port if which == "ws_port" else pod.http_ports[0]
@@ -139,6 +140,7 @@ def test_websocket_hello_then_echo(pod, which):
     assert code == 1000
 
 
+@pytest.mark.slow
 def test_http_requests_before_upgrade_on_same_connection(pod):
     port = pod.http_ports[1]
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -155,6 +157,7 @@ def test_http_requests_before_upgrade_on_same_connection(pod):
     assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in data
 
 
+@pytest.mark.slow
 def test_many_websockets_at_once(pod):
     async def one() -> str:
         async with connect(f"ws://127.0.0.1:{pod.ws_port}/") as ws:

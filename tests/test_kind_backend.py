@@ -128,6 +128,7 @@ def test_kind_close_skips_the_namespace_when_the_cluster_goes(monkeypatch, tmp_p
     assert done == ["cluster"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not on PATH")
 def test_port_forward_failure_is_reported_and_cleaned_up(tmp_path, monkeypatch):
     """The real kubectl against a closed local port: the error names kubectl's own message,

@@ -254,6 +254,7 @@ def test_a_stopped_cluster_is_restarted_with_a_clear_message(tmp_path, monkeypat
 # --- 9, 10. hellogo build and kind errors are one line; steps time out on their own --------
 
 
+@pytest.mark.slow
 def test_kind_failures_are_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path))
     fake = tmp_path / "kind"
@@ -305,6 +306,7 @@ def test_the_bring_up_warns_when_the_node_image_is_newer_than_the_controller_sup
 # --- issue 9: `--backend auto` reports the Docker error in one short line -----------------
 
 
+@pytest.mark.slow
 def test_auto_reports_a_missing_daemon_in_one_short_line(tmp_path, monkeypatch):
     fake = tmp_path / "docker"
     fake.write_text(
@@ -392,6 +394,7 @@ def test_the_bed_remakes_balancers_after_a_key_change_even_after_a_plain_apply(m
     assert log == ["apply Ingress"]
 
 
+@pytest.mark.slow
 def test_a_hellogo_build_failure_is_one_line_from_buildkit_output(tmp_path, monkeypatch):
     from ingressbed.docker_env import DockerCLI, DockerEndpoint
 

@@ -7,6 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ingressbed.backends.kind import KindBackend
@@ -72,6 +73,7 @@ def test_kind_dry_run_is_the_backends_bring_up_described(tmp_path, capsys, monke
         assert (out / name).is_file(), f"commands.sh uses {name}, which the dry run did not write"
 
 
+@pytest.mark.slow
 def test_without_the_upstream_manifest_commands_sh_stops_and_says_what_is_missing(
     tmp_path, monkeypatch
 ):

@@ -18,6 +18,8 @@ from ingressbed.errors import ConfigError, SetupError, ToolError
 from ingressbed.options import BedOptions
 from tests.real_processes import find_nginx, processes_mentioning
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parent.parent
 
 

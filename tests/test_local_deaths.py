@@ -17,6 +17,8 @@ from ingressbed.errors import SetupError
 from ingressbed.options import BedOptions
 from tests.real_processes import children, wait_gone
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parent.parent
 
 

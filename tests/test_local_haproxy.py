@@ -26,6 +26,8 @@ from ingressbed.planes.haproxy_cfg import HARD_STOP_SECONDS
 from ingressbed.vocabulary import Address, Setup
 from tests.real_processes import find_haproxy, processes_mentioning
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 CLIENTS = 300
 HASH_PLANES = ["haproxy", "haproxy:pod-ids", "haproxy:map-based", "nginx:ip-hash", "nginx:hash"]
 

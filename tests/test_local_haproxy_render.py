@@ -150,6 +150,7 @@ def test_a_setup_without_pods_renders_backends_without_servers():
     assert "    server " not in text and text.count("# no pods: HAProxy answers 503") == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("plane", ["haproxy", "haproxy:pod-ids", "haproxy:map-based"])
 @pytest.mark.parametrize(
     "annotations",

@@ -29,6 +29,8 @@ from tests.real_processes import (
     wait_gone,
 )
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parent.parent
 MOMENTS = {
     # moment: the line after which the signal is sent (and, for traffic, a file to grow);

@@ -110,6 +110,7 @@ def test_bad_timeout_is_a_config_error(tmp_path):
         render(setup, endpoints(), LISTEN, str(tmp_path), 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "annotations",
     [

@@ -238,6 +238,7 @@ def _installed() -> LuaModules | None:
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(NGINX is None or _installed() is None, reason="nginx's Lua module is missing")
 def test_real_nginx_accepts_the_rendered_configuration(tmp_path: Path):
     modules = _installed()

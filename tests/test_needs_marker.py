@@ -43,6 +43,7 @@ def test_nothing_was_set_up_for_the_skipped_test():
 """
 
 
+@pytest.mark.slow
 def test_a_missing_capability_skips_before_fixtures_and_names_it(pytester):
     try:
         find_nginx()

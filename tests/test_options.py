@@ -77,6 +77,7 @@ def test_two(): pass
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("variable", "value"), [("INGRESSBED_BACKEND", "kinde"), ("INGRESSBED_KEEP", "sometimes")]
 )
@@ -136,6 +137,7 @@ def test_a_misspelt_variable_is_refused_naming_the_one_meant():
     assert resolve({}, {"INGRESSBED_NGINX": "/usr/sbin/nginx", "INGRESSBED_CACHE": "/tmp"})
 
 
+@pytest.mark.slow
 def test_pytest_stops_at_start_up_for_a_misspelt_variable(pytester, monkeypatch):
     monkeypatch.setenv("INGRESSBED_BAKEND", "local")
     pytester.makepyfile(BAD_VARIABLE_TEST)
@@ -178,6 +180,7 @@ def test_three(): pass
 """
 
 
+@pytest.mark.slow
 def test_kind_options_on_the_local_backend_are_said_once_and_the_run_goes_on(pytester, monkeypatch):
     monkeypatch.setenv("INGRESSBED_NODE_IMAGE", "kindest/node:v1.30.0")
     pytester.makepyfile(NEEDS_ONLY)

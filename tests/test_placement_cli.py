@@ -180,6 +180,7 @@ def _console_script() -> str | None:
     return str(beside) if beside.exists() else shutil.which("ingressbed")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     _console_script() is None, reason="the ingressbed console script is not installed"
 )

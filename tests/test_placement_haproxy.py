@@ -213,6 +213,7 @@ def _ask(client: httpx.Client, request: Request) -> Endpoint:
     return Endpoint.parse(answer.text)
 
 
+@pytest.mark.slow
 def test_haproxy_picks_match_the_model(real_haproxy: Bed) -> None:
     rng = random.Random(20261129)
     checked = 0
@@ -252,6 +253,7 @@ def _ring_edges(predictor: HaproxyPredictor) -> list[str]:
     return [".".join(str(b) for b in value.to_bytes(4, "big")) for value in addresses]
 
 
+@pytest.mark.slow
 def test_haproxy_ring_edges_and_ties_match_the_model(real_haproxy: Bed) -> None:
     # With "consistent sdbm" the source key is the address itself (no avalanche), so
     # client addresses can be aimed at the nodes: on one, next to one, exactly between two.

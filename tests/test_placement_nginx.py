@@ -26,7 +26,10 @@ from tests.real_processes import free_ports, nginx_prelude, running_nginx
 NGINX_BIN = shutil.which("nginx") or (
     "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
 )
-pytestmark = pytest.mark.skipif(NGINX_BIN is None, reason="nginx is not installed")
+pytestmark = [
+    pytest.mark.skipif(NGINX_BIN is None, reason="nginx is not installed"),
+    pytest.mark.slow,  # starts nginx (tests/conftest.py)
+]
 
 REQUESTS_PER_UPSTREAM = 50
 ALL_KEYS = (

@@ -124,6 +124,7 @@ def _clients(rng: random.Random) -> list[str]:
     return clients
 
 
+@pytest.mark.slow
 def test_nginx_ip_hash_and_hash_picks_match_the_model(
     real_nginx: tuple[int, list[Upstream]],
 ) -> None:

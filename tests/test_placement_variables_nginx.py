@@ -162,6 +162,7 @@ def model(case: Case, name: str) -> bytes:
     return KeyExpr(f"${name}", flavor=Flavor.NGINX).evaluate(request)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_variable_matches_real_nginx(server: int, name: str) -> None:
     case = CASES[name]

@@ -407,6 +407,7 @@ def test_cli_merges_several_runs(tmp_path, capsys):
     assert "![cross-port per candidate" in (out / "migration.md").read_text()
 
 
+@pytest.mark.slow
 def test_cli_default_out_is_beside_the_runs(tmp_path):
     folders = runs(tmp_path)
     result = subprocess.run(

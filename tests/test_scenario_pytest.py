@@ -80,6 +80,7 @@ def _needs_nginx_and_curl():
         pytest.skip("curl is not installed")
 
 
+@pytest.mark.slow
 def test_pytest_collects_runs_and_explains_scenario_files(pytester):
     pytester.makefile(".yaml", good=GOOD, wrong=WRONG, broken=BROKEN)
     pytester.mkdir("manifests").joinpath("service.yaml").write_text(NOT_A_SCENARIO)
@@ -117,6 +118,7 @@ def test_which_yaml_is_collected_and_a_malformed_file_starts_nothing(pytester):
     assert "Starting nginx" not in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_repro_prints_the_verdict_and_exits_1_on_a_wrong_expectation(tmp_path, capsys):
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(WRONG)

@@ -157,6 +157,7 @@ expect:
 """
 
 
+@pytest.mark.slow
 def test_a_pasted_curl_with_a_cookie_file_keeps_a_jar(bed):
     verdict = play(loads(PASTED_CURL, "s.yaml"), bed)
     assert verdict.passed, verdict.render()

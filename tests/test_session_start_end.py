@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 pytest_plugins = ["pytester"]
 
 USES_THE_BED = """

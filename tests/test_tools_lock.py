@@ -168,6 +168,7 @@ def test_an_older_kind_on_path_is_passed_over_for_the_pinned_one():
     assert not usable and "printed no version" in why
 
 
+@pytest.mark.slow
 def test_find_kind_falls_back_to_the_pinned_download_and_says_so(tmp_path, monkeypatch):
     old = tmp_path / "bin" / "kind"
     old.parent.mkdir()

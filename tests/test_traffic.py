@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ingressbed import traffic
+
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
 
 SNIPPET = "from ingressbed import traffic; print(traffic.clients(50, seed=4))"
 

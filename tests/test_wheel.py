@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts processes (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parent.parent
 
 USER_TEST = """

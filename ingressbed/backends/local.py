@@ -60,6 +60,9 @@ from ingressbed.vocabulary import (
     Setup,
 )
 
+#: Seconds a change may take to be in force and served: a deadline for failing, never a
+#: wait (the bed polls and goes on at once); generous, so a loaded machine is not a failure.
+SERVE_TIMEOUT = 30.0
 #: The Service proxy's files diagnostics copy.
 SERVICE_FILES = ("services.cfg", "services.log")
 _IDLE = Setup(IngressSpec("idle", (Route("/healthz-idle", HTTP_PORT),)), replicas=0)
@@ -352,7 +355,7 @@ class LocalBackend:
         its own objects is proven by the plane's in-force check alone (every worker holds
         the posted backends), as on a cluster by the controller's own backends."""
         if not setup.ingresses:
-            converge.converge(self, setup, timeout=10.0)
+            converge.converge(self, setup, timeout=SERVE_TIMEOUT)
 
     def apply_keeping_balancers(self, setup: Setup) -> None:
         """Apply ``setup`` as the plane's controller applies a change to a running data plane
@@ -612,7 +615,7 @@ class LocalBackend:
             line = self._evidence(lines[0].strip(), self.program.config, self.program.check_log)
             raise ConfigError(f"{self.program.name} rejected the generated config: {line}")
 
-    def _wait_in_force(self, workers: int, timeout: float = 10.0) -> None:
+    def _wait_in_force(self, workers: int, timeout: float = SERVE_TIMEOUT) -> None:
         """Poll the status server on new connections until the plane says the current
         generation (and every post) is in force and only the new workers are left."""
         assert self._proxy is not None and self._listen is not None

@@ -36,7 +36,7 @@ class PodSet:
         log_dir: Path,
         *,
         cache_ttl: float = 100.0,
-        start_timeout: float = 15.0,
+        start_timeout: float = 30.0,
         seed: int | None = None,
         on_death: Callable[[Child], None] | None = None,
     ) -> None:

@@ -17,6 +17,7 @@ branches on a particular plane.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 from abc import ABC, abstractmethod
@@ -38,8 +39,10 @@ _NO_SERVICE_ENDPOINTS: Mapping[tuple[str, int], tuple[Endpoint, ...]] = MappingP
 SHARE_SAMPLES = 20000
 
 
-def sample_requests(count: int, seed: int = 11) -> list[Request]:
-    """``count`` varied requests (client, host, path and query), the same for a seed."""
+@functools.lru_cache(maxsize=8)
+def sample_requests(count: int, seed: int = 11) -> tuple[Request, ...]:
+    """``count`` varied requests (client, host, path and query), the same for a seed
+    (made once per count and seed)."""
     rng = random.Random(seed)
     out = []
     for i in range(count):
@@ -51,7 +54,7 @@ def sample_requests(count: int, seed: int = 11) -> list[Request]:
                 request_uri=f"/p/{rng.getrandbits(40):x}?v={i}",
             )
         )
-    return out
+    return tuple(out)
 
 
 def by_address(shares: Mapping[Endpoint, float]) -> dict[str, float]:

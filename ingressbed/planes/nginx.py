@@ -15,6 +15,7 @@ so in its notes, and the local backend lacks those capabilities here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -69,6 +70,21 @@ _CAPABILITIES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=128)
+def _position_shares(method: str, hash_by: str, weights: tuple[int, ...]) -> tuple[float, ...]:
+    """Each server position's share of the sample requests under ``hash`` or ``ip_hash``.
+
+    Both pick a position in the ``server`` list from the key (or the client address) and
+    the weights, never from the servers' addresses, so one sample serves every upstream
+    with these weights: the shares are sampled once per (method, key, weights).
+    """
+    stand_ins = [Endpoint(f"10.255.{i // 250}.{i % 250 + 1}", 1) for i in range(len(weights))]
+    weighted = dict(zip(stand_ins, weights, strict=True))
+    predictor = Predictor(RingKind.NGINX, stand_ins, hash_by, method=method, weights=weighted)
+    shares = sampled_shares(NginxUpstream(tuple(stand_ins), predictor))
+    return tuple(shares[e] for e in stand_ins)
+
+
 @dataclass(frozen=True)
 class NginxUpstream:
     """nginx's upstream: ``Predictor`` with the plane's method."""
@@ -83,7 +99,13 @@ class NginxUpstream:
     def shares(self) -> dict[Endpoint, float]:
         if self.predictor.method == HASH_CONSISTENT:
             return self.predictor.ring.shares()
-        return sampled_shares(self)
+        by_position = _position_shares(
+            self.predictor.method, self.predictor.key.expr, self.predictor.weight_list
+        )
+        out: dict[Endpoint, float] = dict.fromkeys(self.endpoints, 0.0)
+        for endpoint, share in zip(self.predictor.endpoints, by_position, strict=True):
+            out[endpoint] += share
+        return out
 
     def repeat_chance(self) -> float:
         return 1.0

@@ -75,6 +75,24 @@ def interrupted_line(cleaned: list[str], failure: str | None, left: str) -> str:
     return "ingressbed: interrupted; " + "; ".join(parts)
 
 
+def _has_line(entry: Any) -> bool:
+    try:
+        entry.lineno  # noqa: B018 (raises TypeError when the entry has no line)
+    except TypeError:
+        return False
+    return True
+
+
+def drop_lineless_entries(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Leave out of ``excinfo``'s traceback the frames without a line number.
+
+    Python 3.11 can stop a frame between two instructions that belong to no line (a
+    signal lands there); pytest's own report of the interrupt then fails on that frame
+    with a ``TypeError`` and prints its own traceback instead of the short one.
+    """
+    excinfo.traceback = excinfo.traceback.filter(_has_line)
+
+
 class SessionEnd:
     """The end of one session (a pytest plugin object; see the module docstring).
 
@@ -101,6 +119,7 @@ class SessionEnd:
         self._hold.start()  # the first Ctrl-C is in: the next ones only count
         # A session stopped on purpose (a pod died, -x) is not a Ctrl-C.
         self._stopped = excinfo.errisinstance(pytest.Session.Interrupted)
+        drop_lineless_entries(excinfo)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
