@@ -110,5 +110,5 @@ def test_page_cache_scale_and_kill_behave_as_a_deployment():
 def test_setups_it_cannot_serve_are_refused_by_name():
     with FakeBackend() as bed, pytest.raises(ConfigError, match="lacks ewma"):
         bed.apply(layouts.setup("one-port", {"load-balance": "ewma"}))
-    with FakeBackend("haproxy") as bed, pytest.raises(ConfigError, match="lacks cookie-affinity"):
+    with FakeBackend("nginx") as bed, pytest.raises(ConfigError, match="lacks cookie-affinity"):
         bed.apply(layouts.setup("one-port", {"affinity": "cookie"}))

@@ -105,6 +105,15 @@ class AnyUpstream:
 
 
 @dataclass(frozen=True)
+class Session:
+    """A new affinity session: the cookie's name and value, and the pod it pins."""
+
+    name: str
+    value: str
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True)
 class Program:
     """How the local backend runs a data plane's program.
 
