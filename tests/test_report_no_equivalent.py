@@ -131,3 +131,14 @@ def test_targets_come_from_the_plane_whatever_it_writes(monkeypatch):
         {"controller": "Some Gateway v1", "text": "# apply\nkind: Policy\n", "checked": "its CRD",
          "notes": ["a note"]}
     ]  # fmt: skip
+
+
+def test_report_md_shows_what_to_write_instead_per_candidate():
+    cookie = {"affinity": "cookie"}
+    text = markdown.render(report("haproxy:pod-ids", measured("cookie-balanced", cookie)))
+    section = text.split("### cookie-balanced")[1]
+    assert "What to write instead on the controllers haproxy:pod-ids stands for:" in section
+    assert "haproxy-ingress v0.16 (checked: annotation names" in section
+    assert "    haproxy-ingress.github.io/session-cookie-value-strategy: pod-uid\n```" in section
+    baseline = markdown.render(report("ingress-nginx", measured("cookie-balanced", cookie)))
+    assert "What to write instead" not in baseline  # the candidate is written for it

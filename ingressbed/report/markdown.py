@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ingressbed.report.migration_planes import rendering, target_lines
 from ingressbed.report.results import (
     MEASURED,
     NO_EQUIVALENT,
@@ -125,6 +126,10 @@ def _candidate_section(
         lines += ["", f"![load per pod of {candidate.id}]({plot})"]
     elif candidate.status == MEASURED and plot_note:
         lines += ["", f"_Plot skipped: {plot_note}_"]
+    found = rendering(candidate, report.data_plane)
+    if found is not None and found.targets:
+        head = f"What to write instead on the controllers {report.data_plane} stands for:"
+        lines += ["", head, "", *target_lines(found)]
     return [*lines, ""]
 
 

@@ -13,7 +13,7 @@ from ingressbed.report.markdown import LEGEND, NOT_MEASURED, NOT_STATED, mark
 from ingressbed.report.migration import ABSENT, Column, Migration
 from ingressbed.report.migration_changes import NO_EQUIVALENT as NO_EQUIVALENT_CHANGE
 from ingressbed.report.migration_changes import NOT_COMPARED, THRESHOLDS, threshold
-from ingressbed.report.migration_planes import BASELINE, Rendering, about
+from ingressbed.report.migration_planes import BASELINE, Rendering, about, target_lines
 from ingressbed.report.results import MEASURED, NO_EQUIVALENT, CandidateResult
 
 #: Properties shown first, in this order.
@@ -181,15 +181,7 @@ def _targets(column: Column, rendered: list[tuple[str, Rendering]]) -> list[str]
     for candidate, found in rendered:
         if not found.targets:
             continue
-        lines += [f"#### `{candidate}` on {column.label}", ""]
-        for target in found.targets:
-            checked = f" (checked: {target.checked})" if target.checked else ""
-            lines += [f"{target.controller}{checked}:", ""]
-            if target.text:
-                lines += ["```yaml", target.text.rstrip("\n"), "```", ""]
-            lines += [f"- {note}" for note in target.notes]
-            if target.notes:
-                lines.append("")
+        lines += [f"#### `{candidate}` on {column.label}", "", *target_lines(found)]
     return lines
 
 

@@ -97,3 +97,18 @@ def rendering(candidate: CandidateResult, plane: str) -> Rendering | None:
     except ConfigError as exc:
         return Rendering(problem=str(exc))
     return Rendering(balance.describe().partition(": ")[2], balance.notes, targets)
+
+
+def target_lines(found: Rendering) -> list[str]:
+    """Markdown of ``found``'s targets: per controller what it was checked against, the YAML
+    in a fenced block and the notes (nothing without targets)."""
+    lines: list[str] = []
+    for target in found.targets:
+        checked = f" (checked: {target.checked})" if target.checked else ""
+        lines += [f"{target.controller}{checked}:", ""]
+        if target.text:
+            lines += ["```yaml", target.text.rstrip("\n"), "```", ""]
+        lines += [f"- {note}" for note in target.notes]
+        if target.notes:
+            lines.append("")
+    return lines
