@@ -314,6 +314,12 @@ def flavor_balance(options: FlavorOptions, count: int) -> NginxBalance:
 
 
 _STANDS_FOR = "plain nginx from the OS, as F5 NGINX Ingress renders nginx.org/lb-method"
+#: The end of every nginx plane's paragraph: the candidates that are not a key.
+_NOT_A_KEY = (
+    " Without a key: ewma becomes `nginx.org/lb-method: least_conn`, service-upstream "
+    "`nginx.org/use-cluster-ip`; sticky cookies are NGINX Plus only, so cookie affinity has no "
+    "equivalent."
+)
 
 PLANES: tuple[Plane, ...] = (
     NginxPlane(
@@ -325,7 +331,7 @@ PLANES: tuple[Plane, ...] = (
             "F5 NGINX Ingress renders the key as `nginx.org/lb-method: hash KEY consistent`: "
             "nginx's own consistent hash (ketama points per server), one upstream per Service "
             "port. A key keeps its pod while the pods stay, and adding a pod moves about the "
-            "new pod's share of the keys."
+            "new pod's share of the keys." + _NOT_A_KEY
         ),
         method=HASH_CONSISTENT,
     ),
@@ -337,7 +343,7 @@ PLANES: tuple[Plane, ...] = (
         about=(
             "`nginx.org/lb-method: hash KEY` without `consistent`: the key's hash modulo the "
             "number of servers. Keys stay put while the pods stay; adding or removing a pod "
-            "moves most of them."
+            "moves most of them." + _NOT_A_KEY
         ),
         method=HASH,
     ),
@@ -349,7 +355,7 @@ PLANES: tuple[Plane, ...] = (
         about=(
             "`nginx.org/lb-method: ip_hash`: the key in the annotation is ignored and the "
             "client address picks the pod, its first three octets only, so a whole /24 shares "
-            "a pod. Anything keyed by URL or host (per-pod caches) loses its affinity."
+            "a pod. Anything keyed by URL or host (per-pod caches) loses its affinity." + _NOT_A_KEY
         ),
         method=IP_HASH,
         model_capabilities=frozenset({Capability.HASH}),
