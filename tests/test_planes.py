@@ -15,7 +15,6 @@ from ingressbed import planes
 from ingressbed.errors import ConfigError
 from ingressbed.placement.upstream import Pick
 from ingressbed.placement.variables import Request
-from ingressbed.planes.haproxy import _KEYS as _HAPROXY_KEYS
 from ingressbed.planes.haproxy import (
     BY_POSITION,
     PER_POD,
@@ -24,6 +23,7 @@ from ingressbed.planes.haproxy import (
     pod_server_id,
 )
 from ingressbed.planes.haproxy_cfg import ROUND_ROBIN as HAPROXY_ROUND_ROBIN
+from ingressbed.planes.haproxy_keys import _KEYS as _HAPROXY_KEYS
 from ingressbed.planes.nginx_conf import HASH, HASH_CONSISTENT, IP_HASH, ROUND_ROBIN
 from ingressbed.vocabulary import (
     ANNOTATION_PREFIX,

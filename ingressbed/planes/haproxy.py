@@ -31,7 +31,6 @@ SIGUSR2.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -64,9 +63,10 @@ from ingressbed.planes.haproxy_cookie import (
     CookieStyle,
     HaproxyCookie,
     HaproxyCookieUpstream,
+    cookie_notes,
 )
+from ingressbed.planes.haproxy_keys import haproxy_balance
 from ingressbed.vocabulary import (
-    ANNOTATION_PREFIX,
     Capability,
     DataPlane,
     Endpoint,
@@ -108,60 +108,6 @@ _CAPABILITIES = frozenset(
         Capability.CORS,
     }
 )
-
-_HTTP_VARIABLE = re.compile(r"\$http_([a-z0-9_]+)\Z")
-#: ingress-nginx keys the HAProxy controllers' balance settings express as one of the
-#: balances the bed models (source, uri, hdr), with what the translation changes.
-_KEYS: dict[str, tuple[str, str]] = {
-    "$remote_addr": ("source", ""),
-    "$binary_remote_addr": ("source", ""),
-    "$request_uri": (
-        "uri whole",
-        "`uri whole` hashes the target as HAProxy holds it: HTTP/2 and absolute-form requests "
-        "include scheme and host, `$request_uri` never does",
-    ),
-    "$uri": (
-        "uri",
-        "`balance uri` hashes the request target up to `?` as sent (HTTP/2: with scheme "
-        "and host); `$uri` was the decoded, normalized path",
-    ),
-    "$host": (
-        "hdr(host)",
-        "`hdr(host)` hashes the Host header as sent, case and port kept; `$host` was "
-        "lowercased without the port",
-    ),
-    "$http_host": ("hdr(host)", ""),
-    "$host$request_uri": (
-        "uri whole",
-        "the controllers' balance settings hash host and URI together only with `balance "
-        "hash EXPR`, which the bed does not model: `uri whole` hashes path and query, so the "
-        "same page on two hosts is one key",
-    ),
-}
-
-
-def haproxy_balance(hash_by: str) -> tuple[str, str]:
-    """HAProxy's ``balance`` for an ingress-nginx key, and what the translation changes.
-
-    Raises:
-        ConfigError: a key HAProxy 2.6 cannot hash on.
-    """
-    key = hash_by.strip()
-    if key in _KEYS:
-        return _KEYS[key]
-    header = _HTTP_VARIABLE.match(key)
-    if header:
-        name = header.group(1).replace("_", "-")
-        return (
-            f"hdr({name})",
-            f"`hdr({name})` hashes the header's first comma-separated value; `{key}` was the "
-            "whole header",
-        )
-    known = ", ".join(sorted(_KEYS)) + ", $http_NAME"
-    raise ConfigError(
-        f"upstream-hash-by {hash_by!r} has no HAProxy balance the controllers offer and the "
-        f"model knows (source, uri, hdr); translatable keys: {known}"
-    )
 
 
 def pod_server_id(address: str) -> int:
@@ -351,7 +297,7 @@ class HaproxyPlane(Plane):
             return HaproxyBalance(
                 self.name,
                 ROUND_ROBIN,
-                notes=_cookie_notes(setup, placement, self.cookie_style),
+                notes=cookie_notes(setup, placement, self.cookie_style),
                 cookie=cookie,
             )
         if placement == Placement.EWMA:
@@ -402,30 +348,6 @@ class HaproxyPlane(Plane):
         run: RunContext,
     ) -> dict[int, list[Endpoint]]:
         return successors.peers(setup, endpoints, run)
-
-
-def _cookie_notes(setup: Setup, placement: Placement, style: CookieStyle) -> tuple[str, ...]:
-    """What HAProxy's cookie persistence changes for ``affinity: cookie`` in ``placement``."""
-    notes = [
-        f"rendered as {style.controller}",
-        "HAProxy has one cookie mode: the cookie pins its server for as long as the server "
-        "is in the backend; a cookie naming a removed server is balanced anew and replaced",
-    ]
-    if placement == Placement.COOKIE_BALANCED:
-        notes.append(
-            "affinity-mode balanced's rebalancing does not happen: a new pod takes new "
-            "visitors only"
-        )
-    unrendered = sorted(
-        key.removeprefix(ANNOTATION_PREFIX)
-        for key in setup.ingress.annotations
-        if key.removeprefix(ANNOTATION_PREFIX).startswith("session-cookie-")
-        and key != ANNOTATION_PREFIX + "session-cookie-name"
-    )
-    if unrendered:
-        notes.append(f"not rendered (HAProxy's inserted cookie has no such attribute): "
-                     f"{', '.join(unrendered)}")  # fmt: skip
-    return tuple(notes)
 
 
 #: The placement flavor of this family (``ingressbed predict --flavor haproxy``).

@@ -39,7 +39,7 @@ from ingressbed.placement.ring import Ring
 from ingressbed.placement.upstream import Pick
 from ingressbed.placement.variables import Request
 from ingressbed.planes.base import Session
-from ingressbed.vocabulary import Endpoint
+from ingressbed.vocabulary import ANNOTATION_PREFIX, Endpoint, Placement, Setup
 
 #: ``Pick.why`` of a visitor without a cookie naming a server of the backend.
 NO_COOKIE = "no cookie naming a server: balance roundrobin, then HAProxy inserts its cookie"
@@ -165,3 +165,27 @@ class HaproxyCookieUpstream:
 
     def ring(self) -> Ring[Endpoint] | None:
         return None
+
+
+def cookie_notes(setup: Setup, placement: Placement, style: CookieStyle) -> tuple[str, ...]:
+    """What HAProxy's cookie persistence changes for ``affinity: cookie`` in ``placement``."""
+    notes = [
+        f"rendered as {style.controller}",
+        "HAProxy has one cookie mode: the cookie pins its server for as long as the server "
+        "is in the backend; a cookie naming a removed server is balanced anew and replaced",
+    ]
+    if placement == Placement.COOKIE_BALANCED:
+        notes.append(
+            "affinity-mode balanced's rebalancing does not happen: a new pod takes new "
+            "visitors only"
+        )
+    unrendered = sorted(
+        key.removeprefix(ANNOTATION_PREFIX)
+        for key in setup.ingress.annotations
+        if key.removeprefix(ANNOTATION_PREFIX).startswith("session-cookie-")
+        and key != ANNOTATION_PREFIX + "session-cookie-name"
+    )
+    if unrendered:
+        notes.append(f"not rendered (HAProxy's inserted cookie has no such attribute): "
+                     f"{', '.join(unrendered)}")  # fmt: skip
+    return tuple(notes)
