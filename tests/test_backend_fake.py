@@ -78,8 +78,9 @@ def test_model_picks_fail_when_the_fake_misplaces_on_purpose(plane):
             expect.agrees(expect.model(bed, (HTTP_PORT,), key), observations)
 
 
-def test_cookie_sessions_stick_on_ingress_nginx():
-    with FakeBackend("ingress-nginx", seed=1) as bed:
+@pytest.mark.parametrize("plane", ["ingress-nginx", "haproxy:pod-ids"])
+def test_cookie_sessions_stick(plane):
+    with FakeBackend(plane, seed=1) as bed:
         bed.apply(layouts.setup("one-port", {"affinity": "cookie"}))
         url = bed.address().base_url + "/8080/a"
         answer = httpx.get(url, headers={"Host": HOST})
@@ -110,5 +111,5 @@ def test_page_cache_scale_and_kill_behave_as_a_deployment():
 def test_setups_it_cannot_serve_are_refused_by_name():
     with FakeBackend() as bed, pytest.raises(ConfigError, match="lacks ewma"):
         bed.apply(layouts.setup("one-port", {"load-balance": "ewma"}))
-    with FakeBackend("haproxy") as bed, pytest.raises(ConfigError, match="lacks cookie-affinity"):
+    with FakeBackend("nginx") as bed, pytest.raises(ConfigError, match="lacks cookie-affinity"):
         bed.apply(layouts.setup("one-port", {"affinity": "cookie"}))

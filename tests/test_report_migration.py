@@ -22,7 +22,7 @@ from ingressbed.report.migration_changes import (
     compare,
     material,
 )
-from ingressbed.report.migration_planes import about, translation
+from ingressbed.report.migration_planes import about, rendering
 from ingressbed.report.results import (
     MEASURED,
     SKIPPED,
@@ -273,15 +273,23 @@ def test_every_data_plane_has_a_paragraph():
 
 def test_translation_of_a_candidate_per_plane():
     ip = candidate("ip", annotations={"upstream-hash-by": "$binary_remote_addr"})
-    assert translation(ip, "haproxy:pod-ids") == (
+    found = rendering(ip, "haproxy:pod-ids")
+    assert found is not None
+    assert (found.rendering, found.notes) == (
         "balance source, hash-type consistent, ids per pod",
         (),
     )
-    line, notes = translation(ip, "nginx:ip-hash") or ("", ())
-    assert line == "ip_hash"
-    assert any("first three octets" in n for n in notes)
+    found = rendering(ip, "nginx:ip-hash")
+    assert found is not None and found.rendering == "ip_hash"
+    assert any("first three octets" in n for n in found.notes)
+    assert rendering(ip, "ingress-nginx") is None  # the candidate as written
     cookie = candidate("c", annotations={"affinity": "cookie"})
-    assert translation(cookie, "haproxy") is None
+    found = rendering(cookie, "haproxy")
+    assert found is not None
+    assert found.rendering.startswith("cookie INGRESSCOOKIE insert indirect nocache dynamic")
+    found = rendering(cookie, "nginx")
+    assert found is not None and not found.targets
+    assert found.no_equivalent.startswith("nginx has no equivalent of affinity: cookie")
 
 
 # --- JSON --------------------------------------------------------------------------------
@@ -326,7 +334,8 @@ def test_markdown_names_each_run_and_shows_the_matrix():
     assert "- baseline: **ingress-nginx (kind)**, the data plane being left" in text
     assert (
         "| ingress-nginx (kind) | kind | ingress-nginx | nginx 1.25.3 | "
-        "2026-03-01T10:00:00+0000 → 2026-03-01T10:00:00+0000 | 3 | 0 | 0 | 0 | 0 | `runs/kind` |"
+        "2026-03-01T10:00:00+0000 → 2026-03-01T10:00:00+0000 | 3 | 0 | 0 | 0 | 0 | 0 | "
+        "`runs/kind` |"
     ) in text
     assert "| haproxy (local) | local | haproxy | haproxy 2.6.12 |" in text
     assert "| `ip-hash-three-ports` | 0.030 ✓ | 1.000 ✓ | 0.040 ✓ |" in text

@@ -117,7 +117,14 @@ def test_malformed_json_is_a_config_error(text, message):
 
 def test_counts_and_verdicts():
     result = sample()
-    assert result.counts() == {"passed": 1, "failed": 1, "skipped": 1, "error": 0, "not run": 1}
+    assert result.counts() == {
+        "passed": 1,
+        "failed": 1,
+        "no equivalent": 0,
+        "skipped": 1,
+        "error": 0,
+        "not run": 1,
+    }
     good, bad = result.candidates[:2]
     assert good.ok and not bad.ok
     assert [p.name for p in bad.failed] == ["client_stickiness", "spread_max_mean"]

@@ -108,6 +108,15 @@ class AnyUpstream:
 
 
 @dataclass(frozen=True)
+class Session:
+    """A new affinity session: the cookie's name and value, and the pod it pins."""
+
+    name: str
+    value: str
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True)
 class Program:
     """How the local backend runs a data plane's program.
 
@@ -370,9 +379,12 @@ class Plane(ABC):
 
     @abstractmethod
     def translate(self, setup: Setup, *, controller_version: str | None = None) -> Balance:
-        """How this plane balances ``setup``.
+        """How this plane balances ``setup`` (``controller_version``: an ingress-nginx release
+        the candidate was written for; a successor has no equivalent of a release below 0.33).
 
         Raises:
+            NoEquivalent: the controller this plane stands for has nothing like the candidate
+                (the reason, one line).
             ConfigError: a candidate this plane cannot express (named).
         """
 
@@ -458,9 +470,12 @@ class Plane(ABC):
 
     def targets(self, setup: Setup) -> list[Target]:
         """What to write on the controllers this plane stands for to get its rendering of
-        ``setup`` (none for ingress-nginx itself: the candidate is written for it).
+        ``setup`` (none for ingress-nginx itself: the candidate is written for it), one
+        ``Target`` per controller; a controller with nothing to write has an empty ``text``
+        and says why in its notes.
 
         Raises:
+            NoEquivalent: no controller it stands for has anything like the candidate.
             ConfigError: a candidate the plane cannot express (named).
         """
         return []

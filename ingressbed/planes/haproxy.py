@@ -11,15 +11,26 @@ ingress-nginx key as ``balance source``, ``uri``, ``uri whole`` or ``hdr(NAME)``
 - ``haproxy:map-based``: HAProxy's default hash type, what the controllers give without a
   snippet (the hash modulo the server count).
 
-No key: ``roundrobin`` (haproxy-ingress's own default is ``random(2)``). HAProxy runs in
-master-worker mode (``-W -db``), checked with ``haproxy -c`` and reloaded with SIGUSR2.
+No key: ``roundrobin`` (haproxy-ingress's own default is ``random(2)``). The candidates
+that are not a key (docs/translation.md):
+
+- ``affinity: cookie`` -> HAProxy's cookie persistence (``haproxy_cookie``): on ``haproxy``
+  as HAProxy Technologies' ``cookie-persistence`` renders it, on ``haproxy:map-based`` as
+  haproxy-ingress's defaults, on ``haproxy:pod-ids`` as haproxy-ingress with the pod's UID as
+  the value; new visitors by ``roundrobin``;
+- ``load-balance: ewma`` -> ``leastconn`` (``random(2)``, haproxy-ingress's default, on
+  ``haproxy:pod-ids``): load-aware, by connections rather than latency;
+- ``service-upstream`` -> one server per backend, the Service's address (haproxy-ingress's
+  ``service-upstream``; HAProxy Technologies' controller has none);
+- subsets and ingress-nginx's pre-0.33 key reading -> ``NoEquivalent``.
+
+HAProxy runs in master-worker mode (``-W -db``), checked with ``haproxy -c`` and reloaded with
+SIGUSR2.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +43,7 @@ from ingressbed.placement.ring import Ring, RingKind
 from ingressbed.placement.upstream import ROUND_ROBIN as ANY_ROUND_ROBIN
 from ingressbed.placement.upstream import Pick, Upstream
 from ingressbed.placement.variables import Request
-from ingressbed.planes import haproxy_cfg
+from ingressbed.planes import haproxy_cfg, haproxy_targets, successors
 from ingressbed.planes.base import (
     AnyUpstream,
     Balance,
@@ -40,10 +51,29 @@ from ingressbed.planes.base import (
     Plane,
     Program,
     RunContext,
+    ServicePort,
+    Target,
     require_endpoints,
 )
-from ingressbed.planes.haproxy_cfg import ROUND_ROBIN
-from ingressbed.vocabulary import Capability, DataPlane, Endpoint, Flavor, Placement, Setup
+from ingressbed.planes.haproxy_cfg import LEAST_CONN, RANDOM_TWO, ROUND_ROBIN, UNKEYED
+from ingressbed.planes.haproxy_cookie import (
+    HAPROXY_INGRESS,
+    HAPROXY_INGRESS_POD_UID,
+    HAPROXYTECH,
+    CookieStyle,
+    HaproxyCookie,
+    HaproxyCookieUpstream,
+    cookie_notes,
+)
+from ingressbed.planes.haproxy_keys import haproxy_balance
+from ingressbed.vocabulary import (
+    Capability,
+    DataPlane,
+    Endpoint,
+    Flavor,
+    Placement,
+    Setup,
+)
 
 #: Server-id policies of the haproxy planes.
 BY_POSITION, PER_POD = "position", "pod"
@@ -69,66 +99,15 @@ _CAPABILITIES = frozenset(
     {
         Capability.HASH,
         Capability.HASH_KEY,
+        Capability.COOKIE,
+        Capability.EWMA,
+        Capability.SERVICE_UPSTREAM,
         Capability.WEBSOCKET,
         Capability.SCALE,
         Capability.KILL,
         Capability.CORS,
     }
 )
-
-_HTTP_VARIABLE = re.compile(r"\$http_([a-z0-9_]+)\Z")
-#: ingress-nginx keys the HAProxy controllers' balance settings express as one of the
-#: balances the bed models (source, uri, hdr), with what the translation changes.
-_KEYS: dict[str, tuple[str, str]] = {
-    "$remote_addr": ("source", ""),
-    "$binary_remote_addr": ("source", ""),
-    "$request_uri": (
-        "uri whole",
-        "`uri whole` hashes the target as HAProxy holds it: HTTP/2 and absolute-form requests "
-        "include scheme and host, `$request_uri` never does",
-    ),
-    "$uri": (
-        "uri",
-        "`balance uri` hashes the request target up to `?` as sent (HTTP/2: with scheme "
-        "and host); `$uri` was the decoded, normalized path",
-    ),
-    "$host": (
-        "hdr(host)",
-        "`hdr(host)` hashes the Host header as sent, case and port kept; `$host` was "
-        "lowercased without the port",
-    ),
-    "$http_host": ("hdr(host)", ""),
-    "$host$request_uri": (
-        "uri whole",
-        "the controllers' balance settings hash host and URI together only with `balance "
-        "hash EXPR`, which the bed does not model: `uri whole` hashes path and query, so the "
-        "same page on two hosts is one key",
-    ),
-}
-
-
-def haproxy_balance(hash_by: str) -> tuple[str, str]:
-    """HAProxy's ``balance`` for an ingress-nginx key, and what the translation changes.
-
-    Raises:
-        ConfigError: a key HAProxy 2.6 cannot hash on.
-    """
-    key = hash_by.strip()
-    if key in _KEYS:
-        return _KEYS[key]
-    header = _HTTP_VARIABLE.match(key)
-    if header:
-        name = header.group(1).replace("_", "-")
-        return (
-            f"hdr({name})",
-            f"`hdr({name})` hashes the header's first comma-separated value; `{key}` was the "
-            "whole header",
-        )
-    known = ", ".join(sorted(_KEYS)) + ", $http_NAME"
-    raise ConfigError(
-        f"upstream-hash-by {hash_by!r} has no HAProxy balance the controllers offer and the "
-        f"model knows (source, uri, hdr); translatable keys: {known}"
-    )
 
 
 def pod_server_id(address: str) -> int:
@@ -171,6 +150,13 @@ class HaproxyUpstream:
         return None
 
 
+_UNKEYED_WHY = {
+    ROUND_ROBIN: ANY_ROUND_ROBIN,
+    LEAST_CONN: "leastconn: the server with the fewest connections",
+    RANDOM_TWO: "random(2): the less busy of two random servers",
+}
+
+
 @dataclass(frozen=True)
 class HaproxyBalance(Balance):
     """HAProxy's balancing of a candidate: ``method`` is the ``balance`` line (``source``,
@@ -188,10 +174,14 @@ class HaproxyBalance(Balance):
     weights: tuple[int, ...] | None = None
     #: The ingress-nginx key the balance was translated from (what "the same key" means).
     source_key: str | None = None
+    #: Cookie persistence (``affinity: cookie``), None without.
+    cookie: HaproxyCookie | None = None
+    #: ``service-upstream``: the one server of each backend is the Service's address.
+    service_upstream: bool = False
 
     @property
     def hashed(self) -> bool:
-        return self.method != ROUND_ROBIN
+        return self.method not in UNKEYED
 
     @property
     def consistent(self) -> bool:
@@ -215,8 +205,12 @@ class HaproxyBalance(Balance):
         return f"balance {self.method}" if self.hashed and self.method != "source" else ""
 
     def describe(self) -> str:
+        if self.cookie is not None:
+            return f"{self.plane}: {self.cookie.line()}, new visitors by balance {self.method}"
+        if self.service_upstream:
+            return f"{self.plane}: one server per backend, the Service's address"
         if not self.hashed:
-            return f"{self.plane}: balance roundrobin"
+            return f"{self.plane}: balance {self.method}"
         ids = "ids per pod" if self.server_ids == PER_POD else "ids by position"
         return f"{self.plane}: balance {self.method}, hash-type {self.hash_type}, {ids}"
 
@@ -240,8 +234,12 @@ class HaproxyBalance(Balance):
 
     def upstream(self, endpoints: Sequence[Endpoint]) -> Upstream:
         eps = require_endpoints(endpoints)
+        if self.cookie is not None:
+            return HaproxyCookieUpstream(tuple(dict.fromkeys(eps)), self.cookie)
+        if self.service_upstream:
+            return AnyUpstream(eps, successors.VIA_SERVICE)
         if not self.hashed:
-            return AnyUpstream(eps, ANY_ROUND_ROBIN)
+            return AnyUpstream(eps, _UNKEYED_WHY[self.method])
         predictor = HaproxyPredictor(
             eps, self.method, self.hash_type, server_ids=self.ids(eps), weights=self.weights
         )
@@ -261,6 +259,14 @@ class HaproxyPlane(Plane):
 
     hash_type: str = "consistent"
     server_ids: str = BY_POSITION
+    #: How the controller it stands for renders ``affinity: cookie``.
+    cookie_style: CookieStyle = HAPROXYTECH
+    #: The balance ``load-balance: ewma`` becomes (the nearest load-aware one).
+    ewma: str = LEAST_CONN
+    #: The controllers it stands for, for the refusals.
+    successor: str = "HAProxy Technologies' controller and haproxy-ingress"
+    #: Whether its targets include HAProxy Technologies' controller (haproxy-ingress always).
+    haproxytech: bool = True
 
     def for_key(
         self, hash_by: str | None, *, controller_version: str | None = None
@@ -280,12 +286,32 @@ class HaproxyPlane(Plane):
 
     def translate(self, setup: Setup, *, controller_version: str | None = None) -> HaproxyBalance:
         balancing = Balancing.of(setup)
-        hashed = balancing.placement == Placement.HASH and bool(balancing.hash_by)
-        found = self.for_key(balancing.hash_by if hashed else None)
-        if balancing.placement in (Placement.HASH, Placement.ROUND_ROBIN):
-            return found
-        note = f"{balancing.placement} is not a key translation: ingress-nginx's own balancer"
-        return dataclasses.replace(found, notes=(*found.notes, note))
+        successors.refuse_ingress_nginx_only(
+            self.name, balancing, controller_version, self.successor
+        )
+        placement = balancing.placement
+        if placement in (Placement.HASH, Placement.ROUND_ROBIN):
+            return self.for_key(balancing.hash_by if placement == Placement.HASH else None)
+        if balancing.uses_cookie:
+            cookie = HaproxyCookie(balancing.cookie_name, self.cookie_style)
+            return HaproxyBalance(
+                self.name,
+                ROUND_ROBIN,
+                notes=cookie_notes(setup, placement, self.cookie_style),
+                cookie=cookie,
+            )
+        if placement == Placement.EWMA:
+            note = (
+                f"`balance {self.ewma}` weighs servers by their open connections, not by "
+                "latency as ewma does: a slow pod is avoided while it holds requests"
+            )
+            return HaproxyBalance(self.name, self.ewma, notes=(note,))
+        note = (
+            "one server per backend, the Service's address: kube-proxy picks a pod per "
+            "connection (haproxy-ingress's service-upstream; HAProxy Technologies' controller "
+            "always lists the pods)"
+        )
+        return HaproxyBalance(self.name, ROUND_ROBIN, notes=(note,), service_upstream=True)
 
     def render(
         self,
@@ -295,10 +321,33 @@ class HaproxyPlane(Plane):
         run: RunContext,
     ) -> dict[str, str]:
         assert isinstance(balance, HaproxyBalance), balance
-        text = haproxy_cfg.render(
-            setup, balance, endpoints, run.listen, run.run_dir, run.generation
-        )
+        servers = successors.servers(balance.service_upstream, endpoints, run)
+        text = haproxy_cfg.render(setup, balance, servers, run.listen, run.run_dir, run.generation)
         return {PROGRAM.config: text}
+
+    def targets(self, setup: Setup) -> list[Target]:
+        balance = self.translate(setup)
+        pod_ids = self.server_ids == PER_POD
+        found = [haproxy_targets.haproxy_ingress(setup, balance, pod_ids=pod_ids)]
+        if self.haproxytech:
+            found.insert(0, haproxy_targets.haproxytech(setup, balance))
+        return found
+
+    def service_ports(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> list[ServicePort]:
+        return successors.service_ports(setup, endpoints, run)
+
+    def peers(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> dict[int, list[Endpoint]]:
+        return successors.peers(setup, endpoints, run)
 
 
 #: The placement flavor of this family (``ingressbed predict --flavor haproxy``).
@@ -335,6 +384,11 @@ def flavor_balance(options: FlavorOptions, count: int) -> HaproxyBalance:
 
 _STANDS_FOR = "HAProxy 2.6 from the OS, as HAProxy Technologies' and haproxy-ingress's balance"
 
+#: What the fake backend can stand in for on these planes: the model places hashes and
+#: cookies (ewma and service-upstream place nothing per request, and the fake runs neither
+#: slow pods nor a Service proxy).
+_MODEL = frozenset({Capability.HASH, Capability.HASH_KEY, Capability.COOKIE})
+
 PLANES: tuple[Plane, ...] = (
     HaproxyPlane(
         DataPlane.HAPROXY,
@@ -344,8 +398,12 @@ PLANES: tuple[Plane, ...] = (
         about=(
             "HAProxy-based controllers turn the key into `balance source`, `uri`, `uri whole` or "
             "`hdr(NAME)` with `hash-type consistent`. Servers are numbered by their position in "
-            "the list, so removing a pod renumbers the ones after it and moves their keys too."
+            "the list, so removing a pod renumbers the ones after it and moves their keys too. "
+            "Cookie affinity is HAProxy Technologies' `cookie-persistence` (a dynamic cookie per "
+            "server: it pins the pod until the pod leaves), ewma becomes `leastconn`, and "
+            "service-upstream haproxy-ingress's one server per Service."
         ),
+        model_capabilities=_MODEL,
     ),
     HaproxyPlane(
         DataPlane.HAPROXY_POD_IDS,
@@ -355,9 +413,16 @@ PLANES: tuple[Plane, ...] = (
         about=(
             "As `haproxy`, but each pod keeps one server id for its life (haproxy-ingress's "
             "`assign-backend-server-id`): a pod's place on the hash ring follows the pod, not "
-            "its position in the list, so changing one pod moves only that pod's keys."
+            "its position in the list, so changing one pod moves only that pod's keys. Cookie "
+            "affinity is haproxy-ingress's with the pod's UID as the cookie value, ewma its "
+            "default `random(2)`."
         ),
+        model_capabilities=_MODEL,
         server_ids=PER_POD,
+        cookie_style=HAPROXY_INGRESS_POD_UID,
+        ewma=RANDOM_TWO,
+        successor="haproxy-ingress",
+        haproxytech=False,
     ),
     HaproxyPlane(
         DataPlane.HAPROXY_MAP_BASED,
@@ -366,8 +431,11 @@ PLANES: tuple[Plane, ...] = (
         _CAPABILITIES,
         about=(
             "HAProxy's default `hash-type map-based`: the hash modulo the number of servers. "
-            "Even spread, but adding or removing a pod moves most clients and pages."
+            "Even spread, but adding or removing a pod moves most clients and pages. Cookie "
+            "affinity is haproxy-ingress's default (dynamic cookies), ewma becomes `leastconn`."
         ),
+        model_capabilities=_MODEL,
         hash_type="map-based",
+        cookie_style=HAPROXY_INGRESS,
     ),
 )

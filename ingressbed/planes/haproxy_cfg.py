@@ -9,7 +9,10 @@ HAProxy way:
   HAProxy's automatic ids (by position) otherwise;
 - the balancing is the plane's translation of the candidate (``HaproxyBalance``, the one
   source): ``balance source``, ``uri``, ``uri whole`` or ``hdr(NAME)`` with ``hash-type
-  consistent`` or ``map-based``; no hash -> ``balance roundrobin``;
+  consistent`` or ``map-based``; no hash -> ``balance roundrobin``; ``ewma`` ->
+  ``leastconn`` or ``random(2)``; cookie affinity -> the ``cookie`` line (and
+  ``dynamic-cookie-key``, or a ``cookie VALUE`` per server), ``haproxy_cookie``;
+  ``service-upstream`` -> the servers given are the Service's address;
 - no health checks: every server stays usable, as the placement model assumes;
 - ``use-forwarded-headers: "true"`` -> the client address is the leftmost X-Forwarded-For
   address (``hdr_ip(x-forwarded-for,1)``: the first value of the first header line), as
@@ -46,8 +49,10 @@ from ingressbed.vocabulary import Endpoint, Route, Setup
 if TYPE_CHECKING:
     from ingressbed.planes.haproxy import HaproxyBalance
 
-#: HAProxy's balance without a key.
-ROUND_ROBIN = "roundrobin"
+#: HAProxy's balances without a key: round robin, the least connections, the better of two
+#: random servers by connections (haproxy-ingress's default).
+ROUND_ROBIN, LEAST_CONN, RANDOM_TWO = "roundrobin", "leastconn", "random(2)"
+UNKEYED = (ROUND_ROBIN, LEAST_CONN, RANDOM_TWO)
 
 #: Backend of every request no rule routes.
 DEFAULT_BACKEND = "default-404"
@@ -131,6 +136,12 @@ def render_backend(
     lines = [f"backend {upstream_name(port)}", f"    balance {balance.method}"]
     if balance.hashed:
         lines.append(f"    hash-type {balance.hash_type}")
+    cookie = balance.cookie
+    if cookie is not None:
+        lines.append(f"    {cookie.line()}")
+        key_line = cookie.key_line()
+        if key_line:
+            lines.append(f"    {key_line}")
     lines += [
         f"    timeout connect {connect}",
         # HAProxy has one server-side inactivity timer for both directions; nginx has a read
@@ -152,7 +163,8 @@ def render_backend(
         ]
     for endpoint, server_id in zip(endpoints, balance.ids(endpoints), strict=True):
         pinned = f" id {server_id}" if server_id is not None else ""
-        lines.append(f"    server {_server_name(endpoint)} {endpoint}{pinned}")
+        value = cookie.server_option(endpoint) if cookie is not None else ""
+        lines.append(f"    server {_server_name(endpoint)} {endpoint}{pinned}{value}")
     if not endpoints:
         lines.append("    # no pods: HAProxy answers 503")
     return "\n".join(lines)
@@ -222,7 +234,7 @@ def render(
     Raises:
         ConfigError: what HAProxy cannot do (named), or a plane that is not HAProxy.
     """
-    if not balance.hashed and balance.method != ROUND_ROBIN:
+    if not balance.hashed and balance.method not in UNKEYED:
         raise ConfigError(f"HAProxy has no balance {balance.method!r}")
     threads = positive(setup, "worker-processes", "1")
     hosts = {r.host for r in setup.ingress.routes if r.host}

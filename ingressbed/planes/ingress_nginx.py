@@ -48,6 +48,7 @@ from ingressbed.planes.base import (
     Program,
     RunContext,
     ServicePort,
+    Session,
     require_endpoints,
 )
 from ingressbed.planes.settings import positive
@@ -128,15 +129,6 @@ class SubsetUpstream:
 
     def ring(self) -> Ring[Endpoint] | None:
         return None
-
-
-@dataclass(frozen=True)
-class Session:
-    """A new affinity session: the cookie's name and value, and the pod it pins."""
-
-    name: str
-    value: str
-    endpoint: Endpoint
 
 
 @dataclass(frozen=True)

@@ -7,27 +7,28 @@ Three renderings of ``upstream-hash-by: KEY`` (F5's ``nginx.org/lb-method``):
 - ``nginx:hash``: plain ``hash KEY`` (the key's CRC-32 modulo the server count);
 - ``nginx:ip-hash``: ``ip_hash``, which hashes the client address whatever the key says.
 
-No key: round robin (F5's own default is ``random two least_conn``). Cookie affinity,
-subsets, ewma and service-upstream are ingress-nginx's own balancer: the translation says
-so in its notes, and the local backend lacks those capabilities here.
+No key: round robin (F5's own default is ``random two least_conn``). The candidates that
+are not a key (docs/translation.md): ``load-balance: ewma`` -> ``least_conn`` (F5's
+``nginx.org/lb-method: least_conn``); ``service-upstream`` -> one server per upstream, the
+Service's address (F5's ``nginx.org/use-cluster-ip``); ``affinity: cookie`` (sticky cookies
+are NGINX Plus only), subsets and ingress-nginx's pre-0.33 key reading -> ``NoEquivalent``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ingressbed.balancing import Balancing
-from ingressbed.errors import ConfigError
+from ingressbed.errors import ConfigError, NoEquivalent
 from ingressbed.placement.keys import hash_key
 from ingressbed.placement.predictor import Predictor
 from ingressbed.placement.ring import Ring, RingKind
 from ingressbed.placement.upstream import ROUND_ROBIN as ANY_ROUND_ROBIN
 from ingressbed.placement.upstream import Pick, Upstream
 from ingressbed.placement.variables import Request
-from ingressbed.planes import nginx_conf
+from ingressbed.planes import nginx_conf, nginx_targets, successors
 from ingressbed.planes.base import (
     AnyUpstream,
     Balance,
@@ -35,10 +36,19 @@ from ingressbed.planes.base import (
     Plane,
     Program,
     RunContext,
+    ServicePort,
+    Target,
     require_endpoints,
     sampled_shares,
 )
-from ingressbed.planes.nginx_conf import HASH, HASH_CONSISTENT, IP_HASH, ROUND_ROBIN
+from ingressbed.planes.nginx_conf import (
+    HASH,
+    HASH_CONSISTENT,
+    IP_HASH,
+    LEAST_CONN,
+    ROUND_ROBIN,
+    UNKEYED,
+)
 from ingressbed.planes.settings import positive
 from ingressbed.vocabulary import Capability, DataPlane, Endpoint, Flavor, Placement, Setup
 
@@ -62,6 +72,8 @@ _CAPABILITIES = frozenset(
     {
         Capability.HASH,
         Capability.HASH_KEY,
+        Capability.EWMA,
+        Capability.SERVICE_UPSTREAM,
         Capability.WEBSOCKET,
         Capability.SCALE,
         Capability.KILL,
@@ -125,10 +137,12 @@ class NginxBalance(Balance):
     hash_by: str | None = None
     notes: tuple[str, ...] = ()
     weights: tuple[int, ...] | None = None  # per server, in endpoint order (None: all 1)
+    #: ``service-upstream``: the one server of each upstream is the Service's address.
+    service_upstream: bool = False
 
     @property
     def hashed(self) -> bool:
-        return self.method != ROUND_ROBIN
+        return self.method not in UNKEYED
 
     @property
     def consistent(self) -> bool:
@@ -159,8 +173,12 @@ class NginxBalance(Balance):
         return None if self.method == HASH_CONSISTENT else self.describe()
 
     def describe(self) -> str:
+        if self.service_upstream:
+            return f"{self.plane}: one server per upstream, the Service's address"
         if self.method == ROUND_ROBIN:
             return f"{self.plane}: round robin"
+        if self.method == LEAST_CONN:
+            return f"{self.plane}: least_conn"
         if self.method == IP_HASH:
             return f"{self.plane}: ip_hash"
         consistent = " consistent" if self.method == HASH_CONSISTENT else ""
@@ -168,8 +186,12 @@ class NginxBalance(Balance):
 
     def upstream(self, endpoints: Sequence[Endpoint]) -> Upstream:
         eps = require_endpoints(endpoints)
+        if self.service_upstream:
+            return AnyUpstream(eps, successors.VIA_SERVICE)
         if self.method == ROUND_ROBIN:
             return AnyUpstream(eps, ANY_ROUND_ROBIN)
+        if self.method == LEAST_CONN:
+            return AnyUpstream(eps, "least_conn: the server with the fewest connections")
         weights = None
         if self.weights is not None:
             if len(self.weights) != len(eps):
@@ -212,12 +234,29 @@ class NginxPlane(Plane):
 
     def translate(self, setup: Setup, *, controller_version: str | None = None) -> NginxBalance:
         balancing = Balancing.of(setup)
-        hashed = balancing.placement == Placement.HASH and bool(balancing.hash_by)
-        found = self.for_key(balancing.hash_by if hashed else None)
-        if balancing.placement in (Placement.HASH, Placement.ROUND_ROBIN):
-            return found
-        note = f"{balancing.placement} is not a key translation: ingress-nginx's own balancer"
-        return dataclasses.replace(found, notes=(*found.notes, note))
+        successors.refuse_ingress_nginx_only(
+            self.name, balancing, controller_version, "F5 NGINX Ingress"
+        )
+        placement = balancing.placement
+        if placement in (Placement.HASH, Placement.ROUND_ROBIN):
+            return self.for_key(balancing.hash_by if placement == Placement.HASH else None)
+        if balancing.uses_cookie:
+            raise NoEquivalent(
+                f"{self.name} has no equivalent of affinity: cookie: sticky cookies are NGINX "
+                "Plus only (nginx.com/sticky-cookie-services, a VirtualServer's sessionCookie); "
+                "the open-source nginx has no cookie persistence"
+            )
+        if placement == Placement.EWMA:
+            note = (
+                "least_conn weighs servers by their open connections, not by latency as ewma "
+                "does (F5's default, random two least_conn, draws two servers first)"
+            )
+            return NginxBalance(self.name, LEAST_CONN, notes=(note,))
+        note = (
+            "one server per upstream, the Service's address (F5's nginx.org/use-cluster-ip): "
+            "kube-proxy picks a pod per connection, and nginx reuses its upstream connections"
+        )
+        return NginxBalance(self.name, ROUND_ROBIN, notes=(note,), service_upstream=True)
 
     def render(
         self,
@@ -227,8 +266,32 @@ class NginxPlane(Plane):
         run: RunContext,
     ) -> dict[str, str]:
         assert isinstance(balance, NginxBalance), balance
-        text = nginx_conf.render(setup, balance, endpoints, run.listen, run.run_dir, run.generation)
+        servers = successors.servers(balance.service_upstream, endpoints, run)
+        text = nginx_conf.render(setup, balance, servers, run.listen, run.run_dir, run.generation)
         return {PROGRAM.config: text}
+
+    def targets(self, setup: Setup) -> list[Target]:
+        balance = self.translate(setup)
+        return [
+            nginx_targets.ingress_annotations(setup, balance),
+            nginx_targets.virtual_server(setup, balance),
+        ]
+
+    def service_ports(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> list[ServicePort]:
+        return successors.service_ports(setup, endpoints, run)
+
+    def peers(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> dict[int, list[Endpoint]]:
+        return successors.peers(setup, endpoints, run)
 
     def workers(self, setup: Setup) -> int:
         return positive(setup, "worker-processes", "1")
@@ -273,6 +336,12 @@ def flavor_balance(options: FlavorOptions, count: int) -> NginxBalance:
 
 
 _STANDS_FOR = "plain nginx from the OS, as F5 NGINX Ingress renders nginx.org/lb-method"
+#: The end of every nginx plane's paragraph: the candidates that are not a key.
+_NOT_A_KEY = (
+    " Without a key: ewma becomes `nginx.org/lb-method: least_conn`, service-upstream "
+    "`nginx.org/use-cluster-ip`; sticky cookies are NGINX Plus only, so cookie affinity has no "
+    "equivalent."
+)
 
 PLANES: tuple[Plane, ...] = (
     NginxPlane(
@@ -284,7 +353,7 @@ PLANES: tuple[Plane, ...] = (
             "F5 NGINX Ingress renders the key as `nginx.org/lb-method: hash KEY consistent`: "
             "nginx's own consistent hash (ketama points per server), one upstream per Service "
             "port. A key keeps its pod while the pods stay, and adding a pod moves about the "
-            "new pod's share of the keys."
+            "new pod's share of the keys." + _NOT_A_KEY
         ),
         method=HASH_CONSISTENT,
     ),
@@ -296,7 +365,7 @@ PLANES: tuple[Plane, ...] = (
         about=(
             "`nginx.org/lb-method: hash KEY` without `consistent`: the key's hash modulo the "
             "number of servers. Keys stay put while the pods stay; adding or removing a pod "
-            "moves most of them."
+            "moves most of them." + _NOT_A_KEY
         ),
         method=HASH,
     ),
@@ -308,7 +377,7 @@ PLANES: tuple[Plane, ...] = (
         about=(
             "`nginx.org/lb-method: ip_hash`: the key in the annotation is ignored and the "
             "client address picks the pod, its first three octets only, so a whole /24 shares "
-            "a pod. Anything keyed by URL or host (per-pod caches) loses its affinity."
+            "a pod. Anything keyed by URL or host (per-pod caches) loses its affinity." + _NOT_A_KEY
         ),
         method=IP_HASH,
         model_capabilities=frozenset({Capability.HASH}),

@@ -7,6 +7,8 @@ What is rendered and how it matches ingress-nginx:
 - the balancing is the data plane's translation of the candidate (``NginxBalance``, the
   one source): ``nginx`` renders ``upstream-hash-by: EXPR`` as ``hash EXPR consistent``,
   ``nginx:hash`` as ``hash EXPR``, ``nginx:ip-hash`` as ``ip_hash``; no hash -> round robin;
+  ``ewma`` -> ``least_conn``; ``service-upstream`` -> the servers given are the Service's
+  address;
   ``max_fails=0`` on every server, so nginx never skips a peer (ingress-nginx's balancer
   never does); ``worker-processes`` defaults to 1 for exact counts;
 - ``use-forwarded-headers: "true"`` -> the client address is taken from X-Forwarded-For,
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 
 #: nginx's upstream methods, as the nginx planes name them.
 HASH_CONSISTENT, HASH, IP_HASH, ROUND_ROBIN = "hash-consistent", "hash", "ip-hash", "round-robin"
+LEAST_CONN = "least-conn"
+#: The methods without a key.
+UNKEYED = (ROUND_ROBIN, LEAST_CONN)
 
 
 def _quote(value: str) -> str:
@@ -53,6 +58,8 @@ def balance_line(balance: NginxBalance) -> str | None:
         return None
     if balance.method == IP_HASH:
         return "ip_hash;"
+    if balance.method == LEAST_CONN:
+        return "least_conn;"
     if balance.method in (HASH, HASH_CONSISTENT) and balance.hash_by:
         consistent = " consistent" if balance.method == HASH_CONSISTENT else ""
         return f"hash {_quote(balance.hash_by)}{consistent};"

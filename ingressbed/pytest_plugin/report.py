@@ -3,6 +3,8 @@
 - ``catalog_recorder`` (session fixture): the ``Recorder`` the catalog test hands each
   candidate's verdict to; it also prints progress lines through the terminal reporter
   (visible under capture).
+- Candidates the bed's data plane has no equivalent of are recorded by the catalog test
+  (``record_no_equivalent``: status ``no equivalent``, shown as ``—`` with the reason).
 - Candidates whose test was skipped (a capability missing) or errored are recorded from
   the test reports, with the reason.
 - At session end (after the bed is closed), if any catalog candidate was recorded,
@@ -33,7 +35,7 @@ from ingressbed.pytest_plugin.bed import (
     pressed,
     run_dir,
 )
-from ingressbed.report.candidates import full_report, not_played, played
+from ingressbed.report.candidates import full_report, no_equivalent, not_played, played
 from ingressbed.report.results import (
     ERROR,
     MEASURED,
@@ -88,6 +90,12 @@ class Recorder:
     def record_verdict(self, candidate: Candidate, verdict: ScenarioVerdict) -> CandidateResult:
         """Keep the result of a candidate that was played; returns it."""
         result = played(candidate, self.data_plane, verdict)
+        self.record(result)
+        return result
+
+    def record_no_equivalent(self, candidate: Candidate, reason: str) -> CandidateResult:
+        """Keep a candidate the bed's data plane has no equivalent of (``—``, the reason)."""
+        result = no_equivalent(candidate, reason, self.data_plane)
         self.record(result)
         return result
 

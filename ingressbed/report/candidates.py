@@ -16,6 +16,7 @@ from ingressbed.catalog import Candidate, Catalog
 from ingressbed.expectations import PROPERTIES, PropertyExpect
 from ingressbed.report.results import (
     MEASURED,
+    NO_EQUIVALENT,
     NOT_RUN,
     CandidateResult,
     PropertyResult,
@@ -75,6 +76,14 @@ def not_played(candidate: Candidate, status: str, reason: str, plane: str) -> Ca
         if isinstance(e, PropertyExpect)
     )
     return described(candidate, plane, status, reason=reason, properties=properties)
+
+
+def no_equivalent(candidate: Candidate, reason: str, plane: str) -> CandidateResult:
+    """The record of a candidate ``plane`` has no equivalent of: the reason, no figures.
+
+    The catalog states no expectation for such a plane, so none is listed.
+    """
+    return described(candidate, plane, NO_EQUIVALENT, reason=reason)
 
 
 def full_report(

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ingressbed.report.results import MEASURED, CandidateResult, PropertyResult, Report
+from ingressbed.report.migration_planes import rendering, target_lines
+from ingressbed.report.results import (
+    MEASURED,
+    NO_EQUIVALENT,
+    CandidateResult,
+    PropertyResult,
+    Report,
+)
 
 PASS, FAIL, NOT_STATED, NOT_MEASURED = "✓", "✗", "—", "·"
 LEGEND = (
     f"{PASS} as expected · {FAIL} not as expected, or nothing to judge · "
-    f"{NOT_STATED} no claim for this data plane · {NOT_MEASURED} not measured"
+    f"{NOT_STATED} no claim for this data plane, or no equivalent there (the reason is listed) · "
+    f"{NOT_MEASURED} not measured"
 )
 
 
@@ -41,6 +49,8 @@ def _matrix_cell(result: PropertyResult | None) -> str:
 
 
 def _status(candidate: CandidateResult) -> str:
+    if candidate.status == NO_EQUIVALENT:
+        return f"{NOT_STATED} {NO_EQUIVALENT}"
     if candidate.status != MEASURED:
         return candidate.status
     if candidate.ok:
@@ -62,7 +72,9 @@ def matrix(report: Report) -> list[str]:
     for candidate in report.candidates:
         cells = [_matrix_cell(candidate.property(name)) for name, _, _ in report.properties]
         if candidate.status != MEASURED:
-            cells = [NOT_MEASURED] * len(titles)
+            cells = [NOT_STATED if candidate.status == NO_EQUIVALENT else NOT_MEASURED] * len(
+                titles
+            )
         lines.append(
             f"| [`{candidate.id}`](#{candidate.id}) | {_status(candidate)} | "
             + " | ".join(cells)
@@ -81,6 +93,9 @@ def _candidate_section(
             f"- routes `{candidate.layout}`, {candidate.replicas} replicas; annotations "
             f"{_config(candidate.annotations)}; controller {_config(candidate.controller)}"
         )
+    if candidate.status == NO_EQUIVALENT:
+        lines.append(f"- **{NOT_STATED} {NO_EQUIVALENT}**: {candidate.reason}")
+        return [*lines, ""]
     if candidate.status == MEASURED:
         lines.append(f"- {candidate.requests:,} requests in {candidate.seconds:.1f} s")
         if candidate.errors:
@@ -111,6 +126,10 @@ def _candidate_section(
         lines += ["", f"![load per pod of {candidate.id}]({plot})"]
     elif candidate.status == MEASURED and plot_note:
         lines += ["", f"_Plot skipped: {plot_note}_"]
+    found = rendering(candidate, report.data_plane)
+    if found is not None and found.targets:
+        head = f"What to write instead on the controllers {report.data_plane} stands for:"
+        lines += ["", head, "", *target_lines(found)]
     return [*lines, ""]
 
 
@@ -134,12 +153,18 @@ def render(report: Report, plots: Mapping[str, str] | None = None, plot_note: st
         f"- backend **{report.backend}**, data plane **{report.data_plane}**; versions: {versions}",
         f"- catalog `{report.catalog}`; run {report.started} → {report.finished}",
         f"- {counts['passed']} candidates as expected, {counts['failed']} not, "
-        f"{counts['skipped']} skipped, {counts['error']} errors, {counts['not run']} not run",
+        f"{counts[NO_EQUIVALENT]} with no equivalent, {counts['skipped']} skipped, "
+        f"{counts['error']} errors, {counts['not run']} not run",
     ]
     if plot_note:
         lines.append(f"- plots: {plot_note}")
     lines += ["", "## Matrix", "", *matrix(report), "", LEGEND, ""]
-    skipped = [c for c in report.candidates if c.status != MEASURED]
+    missing = [c for c in report.candidates if c.status == NO_EQUIVALENT]
+    if missing:
+        lines += [f"No equivalent on {report.data_plane} ({NOT_STATED}):", ""]
+        lines += [f"- `{c.id}`: {c.reason}" for c in missing]
+        lines.append("")
+    skipped = [c for c in report.candidates if c.status not in (MEASURED, NO_EQUIVALENT)]
     if skipped:
         lines += ["Not measured on this backend:", ""]
         lines += [f"- `{c.id}` ({c.status}): {c.reason}" for c in skipped]

@@ -27,7 +27,7 @@ from typing import Any
 
 from ingressbed.errors import ConfigError
 from ingressbed.report.migration_changes import Change, compare
-from ingressbed.report.migration_planes import BASELINE
+from ingressbed.report.migration_planes import BASELINE, Rendering, rendering
 from ingressbed.report.results import CandidateResult, Report, from_dict
 
 SCHEMA = 1
@@ -99,15 +99,28 @@ class Migration:
         """What changes from the baseline to ``column``."""
         return [c for c in self.changes if c.column == column.label]
 
+    def rendering(self, candidate: str, column: Column) -> Rendering | None:
+        """How ``column``'s plane renders ``candidate`` and what to write on the controllers
+        it stands for (None: the baseline's plane, or a candidate in no run)."""
+        result = self.result(candidate, column) or self.result(candidate, self.baseline)
+        return None if result is None else rendering(result, column.plane)
+
     def matrix(self) -> list[dict[str, Any]]:
-        """The matrix as plain data: per candidate, per column, status and figures."""
+        """The matrix as plain data: per candidate, per column, status and figures, and
+        (``target``) what to write on the controllers a non-ingress-nginx column stands for."""
         rows = []
         for candidate, intent in self.candidates():
             cells: dict[str, Any] = {}
             for column in self.columns:
                 result = self.result(candidate, column)
+                rendered = self.rendering(candidate, column)
+                target = {} if rendered is None else {"target": rendered.to_dict()}
                 if result is None:
-                    cells[column.label] = {"status": ABSENT, "reason": "not in this catalog"}
+                    cells[column.label] = {
+                        "status": ABSENT,
+                        "reason": "not in this catalog",
+                        **target,
+                    }
                     continue
                 cells[column.label] = {
                     "status": result.status,
@@ -117,6 +130,7 @@ class Migration:
                         p.name: {"observed": p.observed, "passed": p.passed, "expected": p.expected}
                         for p in result.properties
                     },
+                    **target,
                 }
             rows.append({"candidate": candidate, "intent": intent, "cells": cells})
         return rows

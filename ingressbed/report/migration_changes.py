@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ingressbed.report import results
 from ingressbed.report.results import MEASURED, CandidateResult, PropertyResult, Report
 
 #: Change kinds.
-RISES, FALLS, NOW_FAILS, NOW_HOLDS, NOT_COMPARED = (
+RISES, FALLS, NOW_FAILS, NOW_HOLDS, NOT_COMPARED, NO_EQUIVALENT = (
     "rises",
     "falls",
     "now fails",
     "now holds",
     "not compared",
+    "no equivalent",
 )
 
 #: Smallest difference of a figure that counts as a change (shares are 0..1).
@@ -107,8 +109,9 @@ class Change:
     """One difference between the baseline column and another, for one candidate.
 
     ``property`` is empty for ``not compared`` (the candidate was measured on one side
-    only). ``before``/``after`` are the figures, ``before_passed``/``after_passed`` the
-    verdicts, ``expected`` the expectation on the other plane; ``text`` the sentence.
+    only) and ``no equivalent`` (the other plane's controller has nothing like it).
+    ``before``/``after`` are the figures, ``before_passed``/``after_passed`` the verdicts,
+    ``expected`` the expectation on the other plane; ``text`` the sentence.
     """
 
     column: str
@@ -226,6 +229,9 @@ def _not_compared(
         return None
     if after is None:
         text = f"{before.id}: measured on {baseline_label}, not in {column}'s catalog."
+    elif after.status == results.NO_EQUIVALENT:
+        text = f"{before.id}: measured on {baseline_label}; {after.reason or 'no equivalent'}."
+        return Change(column=column, candidate=before.id, kind=NO_EQUIVALENT, text=text)
     elif after.status != MEASURED:
         reason = after.reason or "no reason given"
         text = f"{before.id}: measured on {baseline_label}, {after.status} on {column}: {reason}."

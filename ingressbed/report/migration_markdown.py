@@ -11,9 +11,10 @@ from collections.abc import Mapping
 
 from ingressbed.report.markdown import LEGEND, NOT_MEASURED, NOT_STATED, mark
 from ingressbed.report.migration import ABSENT, Column, Migration
+from ingressbed.report.migration_changes import NO_EQUIVALENT as NO_EQUIVALENT_CHANGE
 from ingressbed.report.migration_changes import NOT_COMPARED, THRESHOLDS, threshold
-from ingressbed.report.migration_planes import BASELINE, about, translation
-from ingressbed.report.results import MEASURED, CandidateResult
+from ingressbed.report.migration_planes import BASELINE, Rendering, about, target_lines
+from ingressbed.report.results import MEASURED, NO_EQUIVALENT, CandidateResult
 
 #: Properties shown first, in this order.
 KEY_PROPERTIES = (
@@ -47,12 +48,16 @@ def ordered_properties(migration: Migration) -> list[tuple[str, str, str]]:
 def _status(result: CandidateResult | None) -> str:
     if result is None:
         return f"{NOT_MEASURED} absent"
+    if result.status == NO_EQUIVALENT:
+        return f"{NOT_STATED} {NO_EQUIVALENT}"
     if result.status != MEASURED:
         return f"{NOT_MEASURED} {result.status}"
     return "as expected" if result.ok else "**NOT as expected**"
 
 
 def _figure(result: CandidateResult | None, name: str) -> str:
+    if result is not None and result.status == NO_EQUIVALENT:
+        return NOT_STATED
     if result is None or result.status != MEASURED:
         return NOT_MEASURED
     found = result.property(name)
@@ -70,9 +75,9 @@ def _header(migration: Migration, first: str) -> list[str]:
 
 def _runs(migration: Migration) -> list[str]:
     lines = [
-        "| column | backend | data plane | versions | ran | as expected | not | skipped "
-        "| errors | not run | run folder |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| column | backend | data plane | versions | ran | as expected | not | no equivalent "
+        "| skipped | errors | not run | run folder |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for column in migration.columns:
         report = column.report
@@ -81,7 +86,8 @@ def _runs(migration: Migration) -> list[str]:
         lines.append(
             f"| {column.label} | {report.backend} | {report.data_plane} | {_cell(versions)} | "
             f"{report.started} → {report.finished} | {counts['passed']} | {counts['failed']} | "
-            f"{counts['skipped']} | {counts['error']} | {counts['not run']} | "
+            f"{counts[NO_EQUIVALENT]} | {counts['skipped']} | {counts['error']} | "
+            f"{counts['not run']} | "
             f"`{_cell(column.source)}` |"
         )
     return lines
@@ -124,26 +130,59 @@ def _not_measured(migration: Migration) -> list[str]:
             result = migration.result(candidate, column)
             if result is None:
                 why.setdefault(f"{ABSENT} (not in the run's catalog)", []).append(column.label)
-            elif result.status != MEASURED:
+            elif result.status not in (MEASURED, NO_EQUIVALENT):
                 reason = result.reason or "no reason given"
                 why.setdefault(f"{result.status}: {reason}", []).append(column.label)
         lines += [f"- `{candidate}` on {', '.join(on)}: {text}" for text, on in why.items()]
     return lines
 
 
-def _translations(migration: Migration, column: Column) -> tuple[list[str], list[str]]:
-    """Per candidate, how ``column``'s plane renders it; and what the renderings change."""
+def _no_equivalent(migration: Migration) -> list[str]:
+    """One line per candidate and reason where a plane's controller has nothing like it."""
+    lines = []
+    for candidate, _ in migration.candidates():
+        why: dict[str, list[str]] = {}
+        for column in migration.columns:
+            result = migration.result(candidate, column)
+            if result is not None and result.status == NO_EQUIVALENT:
+                why.setdefault(result.reason or "no reason given", []).append(column.label)
+        lines += [f"- `{candidate}` on {', '.join(on)}: {text}" for text, on in why.items()]
+    return lines
+
+
+def _renderings(migration: Migration, column: Column) -> list[tuple[str, Rendering]]:
+    """Per candidate (in order), how ``column``'s plane renders it."""
+    found = []
+    for candidate, _ in migration.candidates():
+        rendered = migration.rendering(candidate, column)
+        if rendered is not None:
+            found.append((candidate, rendered))
+    return found
+
+
+def _translations(rendered: list[tuple[str, Rendering]]) -> tuple[list[str], list[str]]:
+    """Per candidate, the rendering in one line; and what the renderings change."""
     lines: list[str] = []
     notes: dict[str, None] = {}
-    for candidate, _ in migration.candidates():
-        result = migration.result(candidate, column) or migration.result(
-            candidate, migration.baseline
-        )
-        rendered = None if result is None else translation(result, column.plane)
-        if rendered is not None:
-            lines.append(f"- `{candidate}`: {rendered[0]}")
-            notes.update(dict.fromkeys(rendered[1]))
+    for candidate, found in rendered:
+        if found.no_equivalent:
+            lines.append(f"- `{candidate}`: {NOT_STATED} {NO_EQUIVALENT}: {found.no_equivalent}")
+        elif found.problem:
+            lines.append(f"- `{candidate}`: no translation: {found.problem}")
+        else:
+            lines.append(f"- `{candidate}`: {found.rendering}")
+            notes.update(dict.fromkeys(found.notes))
     return lines, [f"- {note}" for note in notes]
+
+
+def _targets(column: Column, rendered: list[tuple[str, Rendering]]) -> list[str]:
+    """Per candidate with something to write: each controller's YAML and its notes."""
+    lines: list[str] = []
+    for candidate, found in rendered:
+        if not found.targets:
+            continue
+        lines += [f"#### `{candidate}` on {column.label}", "", *target_lines(found)]
+    return lines
 
 
 def _section(migration: Migration, column: Column) -> list[str]:
@@ -151,8 +190,9 @@ def _section(migration: Migration, column: Column) -> list[str]:
     lines = [f"## Moving from {baseline.label} to {column.label}: what changes", ""]
     lines += [about(column.plane), ""]
     changes = migration.changes_for(column)
-    found = [c for c in changes if c.kind != NOT_COMPARED]
+    found = [c for c in changes if c.kind not in (NOT_COMPARED, NO_EQUIVALENT_CHANGE)]
     skipped = [c for c in changes if c.kind == NOT_COMPARED]
+    absent = [c for c in changes if c.kind == NO_EQUIVALENT_CHANGE]
     if found:
         lines += [f"Compared with {baseline.label}:", ""]
         lines += [f"- {c.text}" for c in found]
@@ -161,14 +201,29 @@ def _section(migration: Migration, column: Column) -> list[str]:
             f"No figure differs from {baseline.label} by more than its threshold and the "
             f"baseline's bounds, and no expectation that held on {baseline.label} fails here."
         )
+    if absent:
+        lines += ["", f"No equivalent on {column.label} ({NOT_STATED}):", ""]
+        lines += [f"- {c.text}" for c in absent]
     if skipped:
         lines += ["", "Not compared (measured on one side only):", ""]
         lines += [f"- {c.text}" for c in skipped]
-    rendered, notes = _translations(migration, column)
+    renderings = _renderings(migration, column)
+    rendered, notes = _translations(renderings)
     if rendered and column.plane != BASELINE:
         lines += ["", f"How {column.plane} renders each candidate:", "", *rendered]
         if notes:
             lines += ["", "What these renderings change:", "", *notes]
+        targets = _targets(column, renderings)
+        if targets:
+            lines += [
+                "",
+                f"### What to write instead on the controllers {column.plane} stands for",
+                "",
+                "Per candidate, YAML to apply as it is (each document says where it goes), "
+                "then what it cannot say.",
+                "",
+                *targets,
+            ]
     return [*lines, ""]
 
 
@@ -214,6 +269,9 @@ def render(
         if name in plots:
             lines += ["", f"![{title} per candidate and data plane]({plots[name]})"]
         lines.append("")
+    absent = _no_equivalent(migration)
+    if absent:
+        lines += [f"### No equivalent ({NOT_STATED})", "", *absent, ""]
     missing = _not_measured(migration)
     if missing:
         lines += ["### Not measured", "", *missing, ""]

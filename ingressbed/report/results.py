@@ -22,7 +22,10 @@ MEASURED = "measured"
 SKIPPED = "skipped"
 ERROR = "error"
 NOT_RUN = "not run"
-STATUSES = (MEASURED, SKIPPED, ERROR, NOT_RUN)
+#: The data plane stands for a controller that has nothing like the candidate
+#: (``ingressbed.errors.NoEquivalent``): ``—`` with the reason, never a skip.
+NO_EQUIVALENT = "no equivalent"
+STATUSES = (MEASURED, NO_EQUIVALENT, SKIPPED, ERROR, NOT_RUN)
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,9 @@ class Report:
     schema: int = SCHEMA
 
     def counts(self) -> dict[str, int]:
-        """How many candidates passed, failed, were skipped, errored or did not run."""
-        out = {"passed": 0, "failed": 0, SKIPPED: 0, ERROR: 0, NOT_RUN: 0}
+        """How many candidates passed, failed, have no equivalent, were skipped, errored or
+        did not run."""
+        out = {"passed": 0, "failed": 0, NO_EQUIVALENT: 0, SKIPPED: 0, ERROR: 0, NOT_RUN: 0}
         for candidate in self.candidates:
             if candidate.status == MEASURED:
                 out["passed" if candidate.ok else "failed"] += 1

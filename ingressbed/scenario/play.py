@@ -14,7 +14,7 @@ from dataclasses import replace
 from ingressbed import ingress_keys, planes
 from ingressbed.backends import base
 from ingressbed.backends.base import Backend, ShowsController
-from ingressbed.errors import BedError, ConfigError
+from ingressbed.errors import BedError, ConfigError, NoEquivalent
 from ingressbed.evidence import Evidence
 from ingressbed.progress import Steps
 from ingressbed.scenario.explain import Explanation, explain
@@ -35,10 +35,34 @@ def required(scenario: Scenario) -> tuple[str, ...]:
     return tuple(sorted(needed))
 
 
+#: The release a scenario needing ``legacy-hash-by`` stands for (incident 2's controller).
+LEGACY_RELEASE = "0.25.0"
+
+
+def no_equivalent(scenario: Scenario, plane: str) -> str | None:
+    """Why the controller data plane ``plane`` stands for has nothing like ``scenario``'s
+    setups (the plane's ``NoEquivalent``), or None.
+
+    A scenario that needs ``legacy-hash-by`` is translated for a controller below 0.33
+    (``LEGACY_RELEASE``), the one that bug belongs to. Other refusals (a key the plane
+    cannot hash on) are not an absence of equivalent: they come when the setup is served.
+    """
+    version = LEGACY_RELEASE if Capability.LEGACY_HASH in scenario.needs else None
+    for setup in scenario.setups:
+        try:
+            planes.translate(plane, setup, controller_version=version)
+        except NoEquivalent as exc:
+            return str(exc)
+        except ConfigError:
+            return None
+    return None
+
+
 def skip_reason(scenario: Scenario, bed: Backend) -> str | None:
-    """Why ``bed`` cannot play ``scenario`` (a capability it lacks, or no expectation for
-    its data plane), or None. Decided before anything starts."""
-    reason = base.skip_reason(bed, required(scenario))
+    """Why ``bed`` cannot play ``scenario`` (its data plane has no equivalent of it, a
+    capability it lacks, or no expectation for its data plane), or None. Decided before
+    anything starts."""
+    reason = no_equivalent(scenario, bed.data_plane) or base.skip_reason(bed, required(scenario))
     if reason:
         return reason
     if not scenario.expectations_for(bed.data_plane):
