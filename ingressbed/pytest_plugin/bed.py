@@ -86,9 +86,10 @@ class TerminalStream:
                 continue
             if capture is None:
                 reporter.write_line(line)
-                continue
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(line)
+            else:
+                with capture.global_and_fixture_disabled():
+                    reporter.write_line(line)
+            reporter.flush()  # a line at a time into a pipe or a log file too
         return len(text)
 
     def flush(self) -> None:

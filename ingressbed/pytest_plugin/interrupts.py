@@ -154,4 +154,7 @@ class SessionEnd:
         line = interrupted_line(cleaned, self._close_failed, what_is_left())
         if self._stopped and not self.pressed():
             line = line.replace("ingressbed: interrupted;", "ingressbed: session stopped;", 1)
+        # pytest's summary went to stdout, which is block-buffered into a pipe or a file
+        # (a nightly job's log): out with it first, so this line stays the last one.
+        sys.stdout.flush()
         print(line, file=sys.stderr, flush=True)
