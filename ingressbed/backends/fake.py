@@ -84,6 +84,7 @@ class _Sessions(Protocol):
     """An upstream that pins visitors with a cookie (ingress-nginx's ``affinity: cookie``)."""
 
     cookie_name: str
+    new_visitors_in_turn: bool  # else at random
 
     def new_session(
         self, token: str, draw: Callable[[Sequence[Endpoint]], Endpoint]
@@ -362,9 +363,14 @@ class FakeBackend:
         if pick.fixed:
             return self._rng.choice(pick.endpoints), None
         if isinstance(upstream, _Sessions):
-            session = upstream.new_session(secrets.token_hex(8), self._rng.choice)
+            draw = self._in_turn if upstream.new_visitors_in_turn else self._rng.choice
+            session = upstream.new_session(secrets.token_hex(8), draw)
             return session.endpoint, f"{session.name}={session.value}; Path=/; HttpOnly"
-        return endpoints[next(self._round_robin) % len(endpoints)], None
+        return self._in_turn(endpoints), None
+
+    def _in_turn(self, endpoints: Sequence[Endpoint]) -> Endpoint:
+        """The next endpoint of the one cycle every round-robin pick shares."""
+        return endpoints[next(self._round_robin) % len(endpoints)]
 
 
 class _Server(ThreadingHTTPServer):

@@ -32,6 +32,7 @@ import ipaddress
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import xxhash
 
@@ -138,6 +139,9 @@ class HaproxyCookieUpstream:
 
     endpoints: tuple[Endpoint, ...]
     cookie: HaproxyCookie
+    #: A visitor without a cookie is balanced like every request: the next server in
+    #: turn (``balance roundrobin`` on one thread).
+    new_visitors_in_turn: ClassVar[bool] = True
 
     @property
     def cookie_name(self) -> str:

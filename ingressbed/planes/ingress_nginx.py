@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ingressbed import controller
 from ingressbed.balancing import Balancing
@@ -143,6 +144,8 @@ class CookieUpstream:
     endpoints: tuple[Endpoint, ...]
     mode: str
     cookie_name: str
+    #: A visitor without a cookie gets a random pod, not the next in a cycle.
+    new_visitors_in_turn: ClassVar[bool] = False
     backend: str
 
     @property
