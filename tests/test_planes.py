@@ -49,7 +49,7 @@ def setup(**annotations: str) -> Setup:
         (Route("/8080", 8080), Route("/9090", 9090), Route("/ws", 8081)),
         {ANNOTATION_PREFIX + k: v for k, v in annotations.items()},
     )
-    return Setup(spec)
+    return Setup(spec, {"use-forwarded-headers": "true"})  # as the bed serves every setup
 
 
 def hashed(key: str) -> Setup:
@@ -106,6 +106,8 @@ EXPECTED_CLIENT_HASH = {
     DataPlane.HAPROXY: ("source", None, "consistent", BY_POSITION),
     DataPlane.HAPROXY_POD_IDS: ("source", None, "consistent", PER_POD),
     DataPlane.HAPROXY_MAP_BASED: ("source", None, "map-based", BY_POSITION),
+    DataPlane.ENVOY: ("maglev", "$binary_remote_addr", "", ""),
+    DataPlane.ENVOY_RING_HASH: ("ring-hash", "$binary_remote_addr", "", ""),
 }
 
 
@@ -141,6 +143,10 @@ def test_describe_names_the_rendered_lines() -> None:
         "ids per pod",
         DataPlane.HAPROXY_MAP_BASED: "haproxy:map-based: balance source, hash-type map-based, "
         "ids by position",
+        DataPlane.ENVOY: "envoy: Maglev 65537, hash source-ip; "
+        "clientIPDetection.xForwardedFor.numTrustedHops: 1",
+        DataPlane.ENVOY_RING_HASH: "envoy:ring-hash: ring hash 1024, hash source-ip; "
+        "clientIPDetection.xForwardedFor.numTrustedHops: 1",
     }
 
 
@@ -186,7 +192,9 @@ def test_keys_that_do_not_read_the_client() -> None:
     ],
     ids=["no-key", "ewma", "service-upstream", "cookie", "subset"],
 )
-@pytest.mark.parametrize("plane", [p for p in DataPlane if p != DataPlane.INGRESS_NGINX], ids=str)
+@pytest.mark.parametrize(
+    "plane", [p for p in DataPlane if p.flavor in (Flavor.NGINX, Flavor.HAPROXY)], ids=str
+)
 def test_round_robin_candidate(plane: DataPlane, candidate: Setup) -> None:
     balance = planes.translate(plane.value, candidate)
     expected = HAPROXY_ROUND_ROBIN if plane.flavor == Flavor.HAPROXY else ROUND_ROBIN
