@@ -9,7 +9,8 @@ map-based table, or a ring keyed by server ids given by position) re-deal keys b
 pods that stayed; the model says which (``Balance.consistent``, ``minimal_moves``),
 and every pick before and after is asserted against it either way. Envoy's Maglev table
 also moves a few keys between old pods when one joins (its fill order changes a few
-slots); those are the keys the model moves, and no others.
+slots), and its ring hash re-deals every pod's entries; those are the keys the model moves
+between old pods, and no others.
 """
 
 from __future__ import annotations
@@ -53,13 +54,13 @@ def test_adding_a_seventh_pod_moves_about_one_in_seven_keys_all_to_it(serve):
         assert moved / len(CLIENTS) > 0.5, f"only {moved} of {len(CLIENTS)} keys moved"
         return
     new_ip = next(p.ip for p in bed.pods() if p.name == new_pod)
-    between_old = set()  # keys the model itself moves between old pods (Maglev: a few)
+    between_old = set()  # keys the model moves between old pods (Maglev: a few; ring hash: 8 %)
     for client in CLIENTS:
         request = Request(client_ip=client)
         first, then = before_model.pick(HTTP_PORT, request), model.pick(HTTP_PORT, request)
         if first != then and then.addresses() != {new_ip}:
             between_old.add(client)
-    assert len(between_old) <= 0.01 * len(CLIENTS), f"{len(between_old)} keys between old pods"
+    assert len(between_old) < 0.15 * len(CLIENTS), f"{len(between_old)} keys between old pods"
     kept = {key: pod for key, pod in before.items() if key not in between_old}
     moved = expect.moved_only_to(kept, after, lambda a, b: b == new_pod, "scaling up")
     share = model.ring_share(HTTP_PORT, new_ip)
