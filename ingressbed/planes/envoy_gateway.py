@@ -33,10 +33,11 @@ if TYPE_CHECKING:
 GATEWAY = "eg"
 _GATEWAY_API = "gateway.networking.k8s.io"
 _EG_API = "gateway.envoyproxy.io/v1alpha1"
-#: What validated the resources (a test checks them against these schemas).
+#: What validated the resources.
 CHECKED = (
-    "Envoy Gateway v1.9 CRD structure (BackendTrafficPolicy, ClientTrafficPolicy) and Gateway "
-    "API v1 HTTPRoute, as tests/test_envoy_targets.py holds them"
+    "the fields and values of Envoy Gateway v1.9.0's CRDs (BackendTrafficPolicy, "
+    "ClientTrafficPolicy) and of Gateway API's HTTPRoute (experimental channel for "
+    "sessionPersistence), as tests/test_envoy_targets.py holds them"
 )
 
 COOKIE_NOTES = (
@@ -151,23 +152,24 @@ def gateway_resources(setup: Setup, balance: EnvoyBalance) -> list[dict[str, Any
     """The Envoy Gateway resources for ``balance``: HTTPRoutes, their BackendTrafficPolicy,
     and the ClientTrafficPolicy where the client comes from X-Forwarded-For."""
     routes = _routes(setup, balance)
-    refs = [
-        {"group": _GATEWAY_API, "kind": "HTTPRoute", "name": r["metadata"]["name"]} for r in routes
-    ]
-    spec: dict[str, Any] = {"targetRefs": refs}
-    if balance.service:
-        spec["routingType"] = "Service"
-    if balance.session is None:
+    out = list(routes)
+    if balance.session is None:  # sessionPersistence alone keeps Envoy Gateway's default
+        refs = [
+            {"group": _GATEWAY_API, "kind": "HTTPRoute", "name": r["metadata"]["name"]}
+            for r in routes
+        ]
+        spec: dict[str, Any] = {"targetRefs": refs}
+        if balance.service:
+            spec["routingType"] = "Service"
         spec["loadBalancer"] = _load_balancer(balance)
-    out = [
-        *routes,
-        {
-            "apiVersion": _EG_API,
-            "kind": "BackendTrafficPolicy",
-            "metadata": {"name": setup.ingress.name},
-            "spec": spec,
-        },
-    ]
+        out.append(
+            {
+                "apiVersion": _EG_API,
+                "kind": "BackendTrafficPolicy",
+                "metadata": {"name": setup.ingress.name},
+                "spec": spec,
+            }
+        )
     if balance.client.mode == "xff-hops":
         out.append(
             {
