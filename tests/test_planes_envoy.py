@@ -60,11 +60,11 @@ def test_each_key_becomes_its_consistent_hash(key: str, kind: str, policies: tup
 @pytest.mark.parametrize(
     ("annotations", "words"),
     [
-        ({"upstream-hash-by": "$uri"}, "$uri` has no Envoy Gateway equivalent"),
+        ({"upstream-hash-by": "$uri"}, "'$uri' has no Envoy Gateway equivalent: `$uri` is"),
         ({"upstream-hash-by": "$remote_addr$request_uri"}, "mixes SourceIP and Headers"),
         ({"upstream-hash-by": "$cookie_a$cookie_b"}, "Cookie takes one Cookie"),
         ({"upstream-hash-by": "fixed"}, "reads no variable"),
-        ({"upstream-hash-by": "$args"}, "$args` has no Envoy Gateway equivalent"),
+        ({"upstream-hash-by": "$args"}, "only together with the path"),
         ({"upstream-hash-by": "$remote_addr", "upstream-hash-by-subset": "true"}, "subset"),
     ],
 )

@@ -45,14 +45,12 @@ _NOTES = {
 }
 _NONE = {
     "uri": (
-        "`$uri` has no Envoy Gateway equivalent: Envoy hashes `:path` with its query, and "
-        "only an EnvoyPatchPolicy could strip it"
+        "`$uri` is the path without the query, and Envoy hashes `:path` with it (only an "
+        "EnvoyPatchPolicy could strip it)"
     ),
-    "args": (
-        "`$args` has no Envoy Gateway equivalent: the query string is hashed only with the path"
-    ),
-    "is_args": "`$is_args` has no Envoy Gateway equivalent",
-    "scheme": "`$scheme` has no Envoy Gateway equivalent (it hashes no `:scheme`)",
+    "args": "Envoy hashes the query string only together with the path (`:path`)",
+    "is_args": "Envoy hashes no `?` on its own",
+    "scheme": "Envoy Gateway offers no hash of `:scheme`",
 }
 
 
@@ -90,7 +88,7 @@ def _one(name: str) -> tuple[str, HashPolicy, str]:
         arg = name.removeprefix("arg_")
         what = f"`?{arg}=` (matched exactly; the value hashed undecoded, the first one)"
         return QUERY_PARAMS, HashPolicy("query", arg), _MISSING.format(what=what)
-    raise NoEquivalent(_NONE.get(name, f"`${name}` has no Envoy Gateway equivalent"))
+    raise NoEquivalent(_NONE.get(name, f"Envoy Gateway cannot hash `${name}`"))
 
 
 def key_policies(hash_by: str) -> KeyPolicies:
@@ -113,7 +111,12 @@ def key_policies(hash_by: str) -> KeyPolicies:
             f"upstream-hash-by {hash_by!r} reads no variable (one pod for every request on "
             "ingress-nginx); Envoy Gateway's consistent hash needs something to hash"
         )
-    parts = [_one((m.group(2) or m.group(3)).lower()) for m in found]
+    try:
+        parts = [_one((m.group(2) or m.group(3)).lower()) for m in found]
+    except NoEquivalent as exc:
+        raise NoEquivalent(
+            f"upstream-hash-by {hash_by!r} has no Envoy Gateway equivalent: {exc}"
+        ) from None
     types = list(dict.fromkeys(kind for kind, _, _ in parts))
     if len(types) > 1:
         raise NoEquivalent(
