@@ -278,6 +278,13 @@ def test_ring_hash_stands_for_contour() -> None:
             }
         )
     }
+    (target,) = planes.plane("envoy:ring-hash").targets(
+        three(**{"upstream-hash-by": "$remote_addr"})
+    )
+    (proxy,) = yaml.safe_load_all(target.text)
+    hashing = proxy["spec"]["routes"][0]["loadBalancerPolicy"]["requestHashPolicies"]
+    assert hashing == [{"hashSourceIP": True}]
+    assert any("num-trusted-hops" in note for note in target.notes)
     with pytest.raises(NoEquivalent, match="pseudo-header"):
         planes.plane("envoy:ring-hash").targets(three(**{"upstream-hash-by": "$request_uri"}))
 

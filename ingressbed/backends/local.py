@@ -299,7 +299,7 @@ class LocalBackend:
 
     def _died(self, child: Child) -> None:  # the watcher thread
         what = child.death or f"{child.name} exited"
-        if child.kill_group:
+        if child.kill_group and self.program.worker_processes:
             what += "; its workers were killed with it"
         self._deaths.append(what)
         self._death_seen.set()

