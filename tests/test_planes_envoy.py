@@ -16,7 +16,8 @@ from ingressbed.placement.upstream import Pick
 from ingressbed.placement.variables import Request
 from ingressbed.planes import FlavorOptions, envoy_conf
 from ingressbed.planes.base import Listen, RunContext
-from ingressbed.planes.envoy import NO_COOKIE, NO_SESSION, EnvoyBalance
+from ingressbed.planes.envoy import EnvoyBalance
+from ingressbed.planes.envoy_upstreams import NO_COOKIE, NO_SESSION
 from ingressbed.vocabulary import Endpoint, Setup
 
 PODS = [Endpoint(f"10.244.0.{n}", 8080) for n in (2, 10, 100, 11, 25, 200)]
