@@ -80,6 +80,16 @@ def test_a_change_is_in_force_when_every_version_text_shows_it(bed):
     assert bed.versions()["envoy"] == "1.39.0"
 
 
+def test_a_missing_key_spreads_at_random_where_ingress_nginx_pins_one_pod(bed):
+    bed.apply(layouts.setup("one-port", {"upstream-hash-by": "$http_x_user"}))
+    assert _model_pick(bed, Request()) == Pick.anywhere("random")
+    seen = [_pod(bed, "/8080/x") for _ in range(60)]
+    # 60 uniform picks leave 3 of 6 pods unseen with chance below 1e-16
+    assert len(set(seen)) >= 4, seen
+    with_key = {_pod(bed, "/8080/x", [("X-User", "ann")]) for _ in range(5)}
+    assert with_key == {_model_pick(bed, Request(headers={"X-User": "ann"})).exact.address}
+
+
 def test_a_refused_file_is_one_line_and_the_previous_files_stay(bed):
     bed.apply(layouts.setup("one-port", KEY))
     generation = bed._generation
