@@ -83,8 +83,14 @@ def test_the_incident_curl_commands(serve, ip_hash):
     bed = serve(ip_hash("three-ports"))
     model = expect.model(bed, (HTTP_PORT, HTTP2_PORT), "$binary_remote_addr")
     real_ip = "10.232.41.102"
+    # no-cache: hellogo answers this request itself, not with a page another client cached
+    # under the same URL (the answer shows the client address it saw).
+    fresh = ("Cache-Control: no-cache",)
     answers = {
-        port: [curl(f"http://{HOST}/{port}", bed.address(), client=real_ip) for _ in range(2)]
+        port: [
+            curl(f"http://{HOST}/{port}", bed.address(), client=real_ip, headers=fresh)
+            for _ in range(2)
+        ]
         for port in (HTTP_PORT, HTTP2_PORT)
     }
     for port, (first, second) in answers.items():

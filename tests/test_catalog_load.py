@@ -173,7 +173,7 @@ MALFORMED = [
     ("- spread_cv: {model: yes}\n  why: w\n", HASHED, "write 'model: exact'"),
     ("- spread_cv: {model: exact}\n  why: w\n", "", "model needs a placement among hash"),
     ("- spread_cv: {pod_bounds: true}\n  why: w\n", HASHED, "pod_bounds needs a placement"),
-    ("- url_stickiness: 1.0\n  on: envoy\n  why: w\n", "", "'envoy' is not a data plane"),
+    ("- url_stickiness: 1.0\n  on: traefik\n  why: w\n", "", "'traefik' is not a data plane"),
     ("- model_picks: mix\n  why: w\n", HASHED, "model_picks judges steps other than mix"),
     ("- model_picks: mix\n  why: w\n", "", "model_picks needs upstream-hash-by"),
     (

@@ -131,7 +131,11 @@ def test_later_two(serve):
 
 @pytest.mark.parametrize(
     ("plane", "victim", "named"),
-    [("nginx", "pod", "pod hellogo-"), ("haproxy", "data plane", "haproxy (the data plane on ")],
+    [
+        ("nginx", "pod", "pod hellogo-"),
+        ("haproxy", "data plane", "haproxy (the data plane on "),
+        ("envoy", "data plane", "envoy (the data plane on "),
+    ],
 )
 def test_the_session_stops_at_the_test_that_met_the_death_and_says_it_once(
     tmp_path, plane, victim, named
@@ -154,7 +158,7 @@ def test_the_session_stops_at_the_test_that_met_the_death_and_says_it_once(
     assert f"Interrupted: ingressbed: {named}" in out, out
 
 
-@pytest.mark.parametrize("plane", ["haproxy", "nginx"])
+@pytest.mark.parametrize("plane", ["haproxy", "nginx", "envoy"])
 def test_after_a_death_the_data_plane_stops_so_traffic_under_way_ends_at_once(tmp_path, plane):
     """HAProxy has no health checks here: it would retry the dead pod 3 times, a second
     apart, for every request hashed to it (about 2 minutes of a catalog mix). The bed

@@ -36,20 +36,28 @@ REPO = Path(__file__).resolve().parent.parent
 BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
 MOMENTS = {
     # moment: the line after which the signal is sent (and, for traffic, a file to grow);
-    # {plane} is the data plane's program (nginx, haproxy)
+    # {plane} is the data plane's program (nginx, haproxy, envoy)
     "bring-up": "• Starting {plane} ...",
     "pods-start": "• Starting hellogo pods",
     "traffic": "✓ Starting hellogo pods",
     "teardown": "local backend: stopping {plane} and pods",
 }
 #: Where the access log of each program shows requests, and how a request line looks.
-ACCESS_LOG = {"nginx": ("access.log", ""), "haproxy": ("haproxy.log", "backend=hellogo-")}
+ACCESS_LOG = {
+    "nginx": ("access.log", ""),
+    "haproxy": ("haproxy.log", "backend=hellogo-"),
+    "envoy": ("access.log", "cluster=hellogo-"),
+}
 CASES = [
     *((moment, presses, "nginx") for moment in MOMENTS for presses in (1, 2)),
     # HAProxy's master-worker lifecycle: a few moments are enough on top of nginx's.
     ("bring-up", 1, "haproxy"),
     ("traffic", 2, "haproxy"),
     ("teardown", 1, "haproxy"),
+    # Envoy: one process watching its files; the same moments.
+    ("bring-up", 1, "envoy"),
+    ("traffic", 2, "envoy"),
+    ("teardown", 1, "envoy"),
 ]
 
 
@@ -151,11 +159,11 @@ def reclaim_once(prefix: str) -> None:
         wait_for(lambda: not lock.exists(), f"{prefix} reclaimed by another run")
 
 
-@pytest.mark.parametrize("plane", ["nginx", "haproxy"])
+@pytest.mark.parametrize("plane", ["nginx", "haproxy", "envoy"])
 def test_a_sigkilled_runner_takes_its_processes_and_the_next_run_reclaims_the_rest(tmp_path, plane):
     proc, prefix, run_dir, master, pods = start_runner(tmp_path, plane)
     workers = children(master)
-    assert workers and len(pods) == 2
+    assert (workers or plane == "envoy") and len(pods) == 2  # Envoy has threads, no workers
     proc.kill()
     proc.wait()
     assert wait_gone([master, *workers, *pods]) == [], f"pods and {plane} die with the runner"
@@ -192,13 +200,13 @@ def test_a_live_run_is_never_reclaimed(tmp_path):
 
 
 INTERRUPTED_LINE = re.compile(
-    r"ingressbed: interrupted; stopped (nginx|haproxy), stopped \d+ pods, removed its folder "
+    r"ingressbed: interrupted; stopped (nginx|haproxy|envoy), stopped \d+ pods, removed its folder "
     r"/\S+/ingressbed-127\.\d+\.\d+-\S+, released block 127\.\d+\.\d+\.0/24; "
     r"nothing it started is left running"
 )
 
 
-@pytest.mark.parametrize("plane", ["nginx", "haproxy"])
+@pytest.mark.parametrize("plane", ["nginx", "haproxy", "envoy"])
 def test_ctrl_c_in_a_scale_step_then_again_while_the_report_is_drawn(plane, tmp_path):
     """The first press lands in a catalog candidate's scale step, the second once the
     report has begun (its report.json is on disk, the PNGs are being drawn). The bed is

@@ -72,3 +72,22 @@ def test_ring_hash_and_a_small_table(capsys, monkeypatch):
         str(EnvoyPredictor(E, lb="ring-hash", min_ring_size=64, policies=policy).pick(request))
     ]
     assert small == [str(EnvoyPredictor(E, table_size=13, policies=policy).pick(request))]
+
+
+def test_data_plane_envoy_renders_the_key_as_the_bed_does(capsys, monkeypatch):
+    """``--data-plane envoy`` translates ``--hash-by`` as the bed serves it: the client comes
+    as X-Forwarded-For, read with numTrustedHops 1; ring hash on ``envoy:ring-hash``."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    answers = []
+    for plane in ("envoy", "envoy:ring-hash"):
+        argv = ["predict", "--data-plane", plane, "--endpoints", ENDPOINTS]
+        argv += ["--hash-by", "$binary_remote_addr", "--client-ip", "10.232.41.102"]
+        assert main(argv) == 0
+        answers.append(capsys.readouterr().out.strip())
+    request = Request(client_ip="10.232.41.102")
+    client = ClientDetection(trusted_hops=1)
+    policy = [HashPolicy("source-ip")]
+    assert answers == [
+        str(EnvoyPredictor(E, policies=policy, client=client).pick(request)),
+        str(EnvoyPredictor(E, lb="ring-hash", policies=policy, client=client).pick(request)),
+    ]

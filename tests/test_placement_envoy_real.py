@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from ingressbed import planes
 from ingressbed.backends.local_addresses import AddressBlock
-from ingressbed.backends.local_envoy import EnvoyRunner, find_envoy
+from ingressbed.backends.processes import find_program
 from ingressbed.envoy_config import EnvoyCluster, EnvoyRoute, EnvoySetup
 from ingressbed.errors import ToolError
 from ingressbed.placement import envoy_policy, envoy_request
@@ -36,6 +37,7 @@ from ingressbed.placement.envoy_policy import HashPolicy
 from ingressbed.placement.envoy_ringhash import HashRing
 from ingressbed.placement.variables import Request
 from ingressbed.vocabulary import Endpoint
+from tests.envoy_real import RealEnvoy
 from tests.real_processes import free_ports, raw_request, start_whoami, stop_whoami
 
 pytestmark = pytest.mark.slow
@@ -201,7 +203,7 @@ class Bed:
     listen: str
     ports: dict[str, int]
     endpoints: dict[str, tuple[Endpoint, ...]]
-    runners: dict[str, EnvoyRunner] = field(default_factory=dict)
+    runners: dict[str, RealEnvoy] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     built: dict[tuple[object, ...], EnvoyPredictor] = field(default_factory=dict)
 
@@ -232,21 +234,23 @@ def _clusters(bed_endpoints: dict[str, tuple[Endpoint, ...]]) -> tuple[EnvoyClus
 
 
 @pytest.fixture(scope="module")
-def bed() -> Iterator[Bed]:
+def bed(tmp_path_factory) -> Iterator[Bed]:
+    program = planes.plane("envoy").program
+    assert program is not None
     try:
-        find_envoy()
+        find_program(program)
     except ToolError as exc:
         pytest.fail(f"{exc} (bash scripts/bootstrap installs it)")
     block = AddressBlock()
     servers = []
-    runners: dict[str, EnvoyRunner] = {}
+    runners: dict[str, RealEnvoy] = {}
     try:
         endpoints = {
             spec.name: tuple(Endpoint(f"{block.prefix}.{last}", PORT) for last in spec.hosts)
             for spec in CLUSTERS
         }
         servers = start_whoami(e for group in endpoints.values() for e in group)
-        main_port, trap_port, cidr_port = free_ports(3)
+        main_port, trap_port, cidr_port, *admins = free_ports(6)
         listen = block.ingress
         routes = [
             EnvoyRoute(spec.name, f"/{case.name}-{spec.name}", hash_policies=case.policies)
@@ -270,8 +274,9 @@ def bed() -> Iterator[Bed]:
                 ClientDetection(trusted_cidrs=("127.0.0.0/8", "198.51.0.0/16")),
             ),
         }
-        for name, setup in setups.items():
-            runner = EnvoyRunner(admin_address=listen)
+        folder = tmp_path_factory.mktemp("envoy")
+        for (name, setup), admin in zip(setups.items(), admins, strict=True):
+            runner = RealEnvoy(folder / name, listen, admin)
             runners[name] = runner
             runner.start(setup)
         ports = {"main": main_port, "trap": trap_port, "cidrs": cidr_port}

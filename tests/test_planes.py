@@ -51,7 +51,7 @@ def setup(**annotations: str) -> Setup:
         (Route("/8080", 8080), Route("/9090", 9090), Route("/ws", 8081)),
         {ANNOTATION_PREFIX + k: v for k, v in annotations.items()},
     )
-    return Setup(spec)
+    return Setup(spec, {"use-forwarded-headers": "true"})  # as the bed serves every setup
 
 
 def hashed(key: str) -> Setup:
@@ -108,6 +108,8 @@ EXPECTED_CLIENT_HASH = {
     DataPlane.HAPROXY: ("source", None, "consistent", BY_POSITION),
     DataPlane.HAPROXY_POD_IDS: ("source", None, "consistent", PER_POD),
     DataPlane.HAPROXY_MAP_BASED: ("source", None, "map-based", BY_POSITION),
+    DataPlane.ENVOY: ("maglev", "$binary_remote_addr", "", ""),
+    DataPlane.ENVOY_RING_HASH: ("ring-hash", "$binary_remote_addr", "", ""),
 }
 
 
@@ -143,6 +145,10 @@ def test_describe_names_the_rendered_lines() -> None:
         "ids per pod",
         DataPlane.HAPROXY_MAP_BASED: "haproxy:map-based: balance source, hash-type map-based, "
         "ids by position",
+        DataPlane.ENVOY: "envoy: Maglev 65537, hash source-ip; "
+        "clientIPDetection.xForwardedFor.numTrustedHops: 1",
+        DataPlane.ENVOY_RING_HASH: "envoy:ring-hash: ring hash 1024, hash source-ip; "
+        "clientIPDetection.xForwardedFor.numTrustedHops: 1",
     }
 
 

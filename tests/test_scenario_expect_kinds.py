@@ -92,7 +92,7 @@ def test_mix_steps_properties_picks_and_planes_are_parsed():
         ("slow: {pods: 1,", "slow: {pods: 4,", "hellogo.slow.pods must be 1..3"),
         ("clients: 50,", "clients: 5,", "mix clients must be 10..5000"),
         ("scale: false}", "scale: maybe}", "mix scale must be true or false"),
-        ("    on: nginx\n", "    on: envoy\n", "'envoy' is not a data plane"),
+        ("    on: nginx\n", "    on: traefik\n", "'traefik' is not a data plane"),
         ("- {path: /ws,", "- {path: /wss,", "the Ingress has no /ws path"),
         ("    - http:\n", "    - host: h\n      http:\n", "give the rules of /8080, /9090, /ws no"),
         ("  - model_picks: pages", "  - model_picks: mix", "model_picks judges steps other than"),

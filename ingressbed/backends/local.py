@@ -127,6 +127,11 @@ class LocalBackend:
         self._listen: Listen | None = None
         self._setup = _IDLE
         self._generation = 0
+        # A program that reads its files by itself (Envoy) may refuse one: what it took
+        # last, to put back, and where its log stood when the files were written.
+        self._taken: tuple[int, dict[str, str]] = (0, {})
+        self._written: dict[str, str] = {}
+        self._log_mark = 0
         self._failed = False
         self._deaths: list[str] = []
         self._death_seen = threading.Event()
@@ -140,7 +145,7 @@ class LocalBackend:
     # ----------------------------------------------------------------- lifecycle
     def versions(self) -> dict[str, str]:
         binary = self._bin or find_program(self.program)
-        out = run_tool([binary, "-v"], timeout=self.tool_timeout)
+        out = run_tool([binary, self.program.version_flag], timeout=self.tool_timeout)
         match = re.search(self.program.version_pattern, out.stderr + out.stdout)
         found = {
             self.program.name: match.group(1) if match else "unknown",
@@ -207,7 +212,8 @@ class LocalBackend:
 
     def _find_program(self) -> None:
         binary = find_program(self.program)
-        run_tool([binary, "-v"], timeout=self.tool_timeout)  # a binary that hangs stops here
+        # A binary that hangs stops here.
+        run_tool([binary, self.program.version_flag], timeout=self.tool_timeout)
         self._bin = binary
         if self.program.needs_lua:
             try:
@@ -296,7 +302,7 @@ class LocalBackend:
 
     def _died(self, child: Child) -> None:  # the watcher thread
         what = child.death or f"{child.name} exited"
-        if child.kill_group:
+        if child.kill_group and self.program.worker_processes:
             what += "; its workers were killed with it"
         self._deaths.append(what)
         self._death_seen.set()
@@ -542,6 +548,8 @@ class LocalBackend:
     def _load(self, files: dict[str, str]) -> None:
         """Write ``files``, check the program's configuration, start or reload it."""
         assert self._listen is not None and self._run_dir is not None
+        self._log_mark = _size(self._run_dir / self.program.log)
+        self._written = dict(files)
         for name, text in files.items():
             _write_atomically(self._run_dir / name, text)
         conf = self._run_dir / next(iter(files))
@@ -628,12 +636,58 @@ class LocalBackend:
                 raise SetupError(f"{name} exited: {self._error_line()}")
             in_force = self.plane.in_force(self._fetch, self._generation)
             if in_force and _child_count(self._proxy.pid) <= workers:
+                if not self.program.reload_signal:
+                    self._taken = (self._generation, self._written)
                 return
+            if not in_force and not self.program.reload_signal:
+                self._refused()
             time.sleep(0.005)  # polling interval, not a wait for an assumed duration
         raise SetupError(
             f"{name} did not serve config generation {self._generation} within "
             f"{timeout:.0f}s: {self._error_line()}"
         )
+
+    def _refused(self) -> None:
+        """A program that reads its files by itself (Envoy): if it refused one of those just
+        written, put back the files it had taken, wait until they are in force again, and
+        say why in one line.
+
+        Raises:
+            ConfigError: it refused a file (what and why, from its log).
+        """
+        assert self._run_dir is not None
+        said = self._log_since()
+        why = self.plane.refused(said)
+        if why is None:
+            return
+        generation, files = self._taken
+        kept = " (the previous one stays in force)" if files else ""
+        (self._run_dir / self.program.check_log).write_text(said)
+        line = self._evidence(why, self.program.check_log, *self.program.files)
+        if files:
+            self._generation = generation
+            self._log_mark = _size(self._run_dir / self.program.log)
+            for name, text in files.items():
+                _write_atomically(self._run_dir / name, text)
+            deadline = time.monotonic() + 10.0
+            while not self.plane.in_force(self._fetch, generation):
+                if time.monotonic() > deadline or self.plane.refused(self._log_since()):
+                    raise SetupError(
+                        f"{self.program.name} refused the generated config and did not take "
+                        f"back the previous one: {line}"
+                    )
+                time.sleep(0.005)  # polling interval, not a wait for an assumed duration
+        raise ConfigError(f"{self.program.name} rejected the generated config{kept}: {line}")
+
+    def _log_since(self) -> str:
+        """What the program logged since ``_log_mark``."""
+        assert self._run_dir is not None
+        try:
+            with open(self._run_dir / self.program.log, "rb") as log:
+                log.seek(self._log_mark)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def _fetch(self, path: str) -> str | None:
         """GET ``path`` of the status server on a new connection: the body, or None."""
@@ -697,6 +751,14 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text)
     os.replace(temporary, path)
+
+
+def _size(path: Path) -> int:
+    """Size of ``path`` in bytes (0 when it does not exist yet)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _child_count(pid: int) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import os
 import select
 import selectors
@@ -393,12 +394,19 @@ def child_pids(pid: int) -> list[int]:
 
 
 def find_program(program: Program) -> str:
-    """Path of ``program``'s binary, or a ToolError saying how to install it."""
+    """Path of ``program``'s binary, or a ToolError saying how to install it.
+
+    ``$VARIABLE`` first, then the Python package that ships it (``Program.python_binary``),
+    then PATH and the program's own folders.
+    """
     override = os.environ.get(program.variable)
     if override:
         if not (os.path.isfile(override) and os.access(override, os.X_OK)):
             raise ToolError(f"{program.variable}={override} is not an executable file")
         return override
+    shipped = _python_binary(program.python_binary)
+    if shipped:
+        return shipped
     search = os.pathsep.join([os.environ.get("PATH", ""), *program.search_dirs])
     found = shutil.which(program.name, path=search)
     if not found:
@@ -408,3 +416,16 @@ def find_program(program: Program) -> str:
             f"({program.package}) or set {program.variable}"
         )
     return found
+
+
+def _python_binary(spec: str) -> str | None:
+    """The binary an installed Python package ships (``module:function`` returns its
+    path), or None: no such package, or no executable file there."""
+    if not spec:
+        return None
+    module, _, function = spec.partition(":")
+    try:
+        found = str(getattr(importlib.import_module(module), function)())
+    except (ImportError, AttributeError, OSError):
+        return None
+    return found if os.path.isfile(found) and os.access(found, os.X_OK) else None

@@ -13,8 +13,10 @@ by spaces; ``round-robin`` where nginx balances round robin (empty key) or HAPro
 hash-consistent|hash|ip-hash`` (default hash-consistent; ip-hash reads the client address
 and takes no ``--hash-by``); ``--flavor haproxy`` takes ``--balance ALGO``, ``--hash-type
 consistent|map-based`` (default map-based, as in HAProxy) and ``--server-ids N,N,...``
-instead of ``--hash-by``. Either way every pick comes from the plane registry.
-``--flavor envoy`` has its own options and batch fields (``predict_envoy``).
+instead of ``--hash-by``; ``--flavor envoy`` takes ``--lb``, ``--table-size``,
+``--min-ring-size``, ``--hash-policy`` and ``--trusted-hops``, and its batch lines
+``peer`` and ``headers`` as lines (``predict_envoy``). Either way every pick comes from the
+plane registry.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ from ingressbed.vocabulary import (
 )
 
 _FIELDS = ("client_ip", "host", "request_uri", "headers", "cookies", "scheme")
+#: Flavor knobs ``--data-plane`` does not take (it renders ``--hash-by`` as the plane does).
+_FLAVOR_ONLY = (
+    "method", "balance", "hash_type", "server_ids", "weights",
+    "lb", "table_size", "min_ring_size", "hash_policy", "trusted_hops",
+)  # fmt: skip
 DESCRIPTION = (
     "Print the endpoint a data plane picks for one request, or with --batch for each JSON "
     "object read from stdin (fields client_ip, host, request_uri, headers, cookies, scheme; "
@@ -157,12 +164,14 @@ def add_placement_options(parser: argparse.ArgumentParser, *, data_plane: bool =
 
 
 def _candidate(hash_by: str, subset_size: int | None) -> Setup:
-    """The one-port candidate ``--hash-by`` (and ``--subset-size``) describe."""
+    """The one-port candidate ``--hash-by`` (and ``--subset-size``) describe. As in the
+    bed, the client (``--client-ip``) comes as X-Forwarded-For and is trusted
+    (``use-forwarded-headers``): a plane that takes the client from it does so."""
     annotations = {ANNOTATION_PREFIX + "upstream-hash-by": hash_by}
     if subset_size is not None:
         annotations[ANNOTATION_PREFIX + "upstream-hash-by-subset"] = "true"
         annotations[ANNOTATION_PREFIX + "upstream-hash-by-subset-size"] = str(subset_size)
-    return Setup(IngressSpec("predict", (), annotations))
+    return Setup(IngressSpec("predict", (), annotations), {"use-forwarded-headers": "true"})
 
 
 def balance_from_args(args: argparse.Namespace, count: int) -> Balance:
@@ -181,14 +190,14 @@ def balance_from_args(args: argparse.Namespace, count: int) -> Balance:
         hash_type=getattr(args, "hash_type", None),
         server_ids=getattr(args, "server_ids", None),
         weights=getattr(args, "weights", None),
+        **predict_envoy.flavor_options(args),
     )
     if args.data_plane is None:
         return planes.flavor_balance(args.flavor or CONTROLLER_PLANE, options, count)
     if args.flavor is not None:
         raise ConfigError("give --data-plane or --flavor, not both")
     options.refuse(
-        ("method", "balance", "hash_type", "server_ids", "weights"),
-        "is a --flavor option; --data-plane renders --hash-by as that plane does",
+        _FLAVOR_ONLY, "is a --flavor option; --data-plane renders --hash-by as that plane does"
     )
     plane = planes.plane(args.data_plane)
     if options.controller_version and not plane.versioned:
@@ -342,22 +351,20 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: bad options or input (the CLI prints one line).
     """
-    if predict_envoy.chosen(args):
-        return predict_envoy.run(args, parse_endpoints(args.endpoints), request_from_args(args))
-    predict_envoy.refuse_for_other_flavors(args)
     endpoints = parse_endpoints(args.endpoints)
     balance = balance_from_args(args, len(endpoints))
+    defaults = predict_envoy.with_peer(args, balance, request_from_args(args))
     upstream = balance.upstream(endpoints)
-    defaults = request_from_args(args)
     warn_constant_key(balance.hash_by, args.controller_version)
     if not args.batch:
         check_host(balance, defaults)
         print(upstream.pick(defaults))
         return 0
+    read = predict_envoy.request_from_json if balance.reads_connection else request_from_json
     write = sys.stdout.write
     for number, line in enumerate(sys.stdin, start=1):
         if line.strip():
-            request = request_from_json(line, number, defaults)
+            request = read(line, number, defaults)
             try:
                 check_host(balance, request)
                 write(f"{upstream.pick(request)}\n")

@@ -1,55 +1,37 @@
-"""`ingressbed predict --flavor envoy`: the host Envoy, as Envoy Gateway configures it,
-picks for a request.
+"""`ingressbed predict --flavor envoy`: the envoy flavor's own options and batch lines.
 
-Options (added to ``predict`` by ``add_options``; every one is refused with another
-flavor):
+The balance comes from the plane registry like every flavor's (``planes.envoy``'s
+``flavor_balance``: ``--lb maglev|ring-hash``, ``--table-size N``, ``--min-ring-size N``,
+``--hash-policy P`` in route order, ``--trusted-hops N``); this module only reads options:
 
-- ``--lb maglev|ring-hash`` (default maglev, Envoy Gateway's only consistent hash; ring
-  hash for Contour and Istio), ``--table-size N`` (Maglev, prime, default 65537),
-  ``--min-ring-size N`` (ring hash, default 1024);
-- ``--hash-policy P``, repeatable, in route order: ``source-ip``, ``header:NAME``
-  (``header::path``, ``header::authority`` included), ``cookie:NAME``, ``query:NAME``;
-- ``--trusted-hops N``: a ClientTrafficPolicy's
-  ``clientIPDetection.xForwardedFor.numTrustedHops``; without it the client is the TCP
-  peer (Envoy Gateway's default), given by ``--peer`` or a batch line's ``peer``.
+- ``add_options``: those options on ``predict`` (every one refused with another flavor);
+- ``flavor_options``: their values for ``planes.FlavorOptions``;
+- ``--peer`` (the TCP peer) and a ``--batch`` line's ``peer`` and ``headers`` as a list of
+  ``[name, value]`` lines (repeated lines matter to Envoy), for a balance that reads them
+  (``Balance.reads_connection``: the envoy planes).
 
 A ``--batch`` line may carry ``client_ip`` (sent as X-Forwarded-For), ``host``,
-``request_uri``, ``headers`` (an object, or a list of ``[name, value]`` lines: repeated
-lines matter to Envoy), ``cookies``, ``scheme`` and ``peer``. The answer is ``IP:PORT``,
-or ``random`` where no policy yields a value and Envoy picks at random per request.
+``request_uri``, ``headers`` (an object, or a list of ``[name, value]`` lines), ``cookies``,
+``scheme`` and ``peer``. The answer is ``IP:PORT``, or ``random`` where no policy yields a
+value and Envoy picks at random per request.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from ingressbed.errors import ConfigError
-from ingressbed.placement.envoy import LOAD_BALANCERS, RANDOM, EnvoyPredictor
-from ingressbed.placement.envoy_client import ClientDetection
-from ingressbed.placement.envoy_maglev import DEFAULT_TABLE_SIZE, check_table_size
-from ingressbed.placement.envoy_policy import parse_policy
+from ingressbed.placement.envoy import LOAD_BALANCERS
+from ingressbed.placement.envoy_maglev import DEFAULT_TABLE_SIZE
 from ingressbed.placement.envoy_ringhash import DEFAULT_MIN_RING_SIZE
 from ingressbed.placement.variables import Request
-from ingressbed.vocabulary import Endpoint
+from ingressbed.planes import Balance
 
 _FIELDS = ("client_ip", "host", "request_uri", "headers", "cookies", "scheme", "peer")
-#: The options of this flavor, as ``argparse`` stores them.
-OPTIONS = ("--lb", "--table-size", "--min-ring-size", "--hash-policy", "--trusted-hops", "--peer")
-#: Options of the other flavors this one does not take.
-FOREIGN = (
-    "--hash-by",
-    "--method",
-    "--balance",
-    "--hash-type",
-    "--server-ids",
-    "--weights",
-    "--subset-size",
-    "--controller-version",
-)
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -90,75 +72,38 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peer", metavar="IP[:PORT]", help="envoy flavor: the TCP peer")
 
 
-def _dest(option: str) -> str:
-    return option.lstrip("-").replace("-", "_")
-
-
-def chosen(args: argparse.Namespace) -> bool:
-    """Whether the options ask for the envoy flavor."""
-    return getattr(args, "flavor", None) == "envoy" and getattr(args, "data_plane", None) is None
-
-
-def refuse_for_other_flavors(args: argparse.Namespace) -> None:
-    """Refuse the envoy options with another flavor.
-
-    Raises:
-        ConfigError: the first envoy option given, in one line.
-    """
-    for option in OPTIONS:
-        if getattr(args, _dest(option), None) is not None:
-            raise ConfigError(f"{option} applies to the envoy flavor only (give --flavor envoy)")
-
-
-def predictor_from_args(args: argparse.Namespace, endpoints: Sequence[Endpoint]) -> EnvoyPredictor:
-    """The predictor the envoy options describe.
+def flavor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The envoy flavor's knobs as ``FlavorOptions`` fields (None: not given).
 
     Args:
-        args: parsed options.
-        endpoints: the cluster's endpoints.
+        args: parsed options (of ``predict``, or of a command without these options).
+    """
+    policies = getattr(args, "hash_policy", None)
+    return {
+        "lb": getattr(args, "lb", None),
+        "table_size": getattr(args, "table_size", None),
+        "min_ring_size": getattr(args, "min_ring_size", None),
+        "hash_policy": tuple(policies) if policies else None,
+        "trusted_hops": getattr(args, "trusted_hops", None),
+    }
 
-    Returns:
-        The predictor, its table or ring built.
+
+def with_peer(args: argparse.Namespace, balance: Balance, request: Request) -> Request:
+    """``request`` with ``--peer`` (the TCP peer), for a balance that reads it.
 
     Raises:
-        ConfigError: an option of another flavor, a missing policy, a bad value.
+        ConfigError: ``--peer`` with a balance that does not read it.
     """
-    for option in FOREIGN:
-        if getattr(args, _dest(option), None) is not None:
-            raise ConfigError(f"{option} does not apply to the envoy flavor")
-    lb = args.lb or "maglev"
-    if lb != "maglev" and args.table_size is not None:
-        raise ConfigError("--table-size applies to --lb maglev (ring hash takes --min-ring-size)")
-    if lb != "ring-hash" and args.min_ring_size is not None:
-        raise ConfigError("--min-ring-size applies to --lb ring-hash (Maglev takes --table-size)")
-    if not args.hash_policy:
-        raise ConfigError(
-            "--flavor envoy needs --hash-policy P (source-ip, header:NAME, cookie:NAME, "
-            "query:NAME), repeatable in route order"
-        )
-    size = DEFAULT_TABLE_SIZE if args.table_size is None else args.table_size
-    check_table_size(size, "--table-size")
-    ring = DEFAULT_MIN_RING_SIZE if args.min_ring_size is None else args.min_ring_size
-    if ring < 1:
-        raise ConfigError(f"--min-ring-size {ring}: give 1 or more")
-    hops = args.trusted_hops
-    if hops is not None and hops < 1:
-        raise ConfigError(
-            f"--trusted-hops {hops}: give 1 or more (leave it out for the TCP peer, Envoy "
-            "Gateway's default)"
-        )
-    return EnvoyPredictor(
-        endpoints,
-        lb=lb,
-        table_size=size,
-        min_ring_size=ring,
-        policies=[parse_policy(text) for text in args.hash_policy],
-        client=ClientDetection(trusted_hops=hops),
-    )
+    peer = getattr(args, "peer", None)
+    if peer is None:
+        return request
+    if not balance.reads_connection:
+        raise ConfigError("--peer applies to the envoy flavor only (give --flavor envoy)")
+    return replace(request, peer=peer)
 
 
 def request_from_json(line: str, number: int, defaults: Request) -> Request:
-    """One ``--batch`` line as a request.
+    """One ``--batch`` line as a request, with the envoy flavor's fields.
 
     Args:
         line: the JSON text.
@@ -207,39 +152,3 @@ def request_from_json(line: str, number: int, defaults: Request) -> Request:
         else:
             fields[name] = value
     return replace(defaults, **fields)  # type: ignore[arg-type]
-
-
-def _answer(predictor: EnvoyPredictor, request: Request) -> str:
-    pick = predictor.pick(request)
-    return RANDOM if pick is None else str(pick)
-
-
-def run(args: argparse.Namespace, endpoints: Sequence[Endpoint], defaults: Request) -> int:
-    """Print the prediction(s) of the envoy flavor.
-
-    Args:
-        args: parsed options.
-        endpoints: the parsed ``--endpoints``.
-        defaults: the request the options describe (``--peer`` is added here).
-
-    Returns:
-        0 (errors raise).
-
-    Raises:
-        ConfigError: bad options or input (the CLI prints one line).
-    """
-    predictor = predictor_from_args(args, endpoints)
-    if args.peer is not None:
-        defaults = replace(defaults, peer=args.peer)
-    if not args.batch:
-        print(_answer(predictor, defaults))
-        return 0
-    write = sys.stdout.write
-    for number, line in enumerate(sys.stdin, start=1):
-        if line.strip():
-            request = request_from_json(line, number, defaults)
-            try:
-                write(_answer(predictor, request) + "\n")
-            except ConfigError as exc:
-                raise ConfigError(f"stdin line {number}: {exc}") from exc
-    return 0

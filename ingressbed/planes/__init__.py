@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ingressbed.errors import ConfigError
-from ingressbed.planes import haproxy, ingress_nginx, nginx
+from ingressbed.planes import envoy, haproxy, ingress_nginx, nginx
 from ingressbed.planes.base import Balance, FlavorOptions, Listen, Plane, Program, Target
 from ingressbed.vocabulary import DataPlane, Flavor, Setup
 
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The plane modules; each lists its planes in ``PLANES``.
-_FAMILIES = (ingress_nginx, nginx, haproxy)
+_FAMILIES = (ingress_nginx, nginx, haproxy, envoy)
 _REGISTRY: dict[DataPlane, Plane] = {p.name: p for family in _FAMILIES for p in family.PLANES}
 _missing = set(DataPlane) - set(_REGISTRY)
 assert not _missing, f"data planes without a module: {sorted(_missing)}"
@@ -88,9 +88,26 @@ def flavor_balance(flavor: str, options: FlavorOptions, count: int) -> Balance:
     """
     for family in _FAMILIES:
         if family.FLAVOR.value == flavor:
+            _refuse_foreign(options, family)
             return family.flavor_balance(options, count)
     known = ", ".join(f.value for f in Flavor)
     raise ConfigError(f"unknown flavor {flavor!r}; known: {known}")
+
+
+def _refuse_foreign(options: FlavorOptions, chosen: object) -> None:
+    """Refuse the knobs another family declares its own (``OWN_OPTIONS``).
+
+    Raises:
+        ConfigError: ``--NAME applies to the F flavor only (give --flavor F)``.
+    """
+    for family in _FAMILIES:
+        if family is chosen:
+            continue
+        flavor = family.FLAVOR.value
+        options.refuse(
+            getattr(family, "OWN_OPTIONS", ()),
+            f"applies to the {flavor} flavor only (give --flavor {flavor})",
+        )
 
 
 def names(planes: Sequence[Plane]) -> str:

