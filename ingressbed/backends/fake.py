@@ -19,7 +19,8 @@ the plane registry (``ingressbed.planes``): the plane's translation of the setup
 upstream for the endpoints in force, and that upstream's ``Pick``: one endpoint; a group,
 whose member it draws at random; or no fixed endpoint, where it goes round robin. Under
 cookie affinity a visitor without a cookie gets the session the plane would set
-(``Set-Cookie``). Pass ``pick=`` to make it misbehave on purpose (a check that should fail,
+(``Set-Cookie``), placed as the plane places new visitors (the upstream's
+``new_visitors``: in turn on HAProxy, at random on ingress-nginx, by connection on Envoy). Pass ``pick=`` to make it misbehave on purpose (a check that should fail,
 must fail on it). On the ``ingress-nginx`` plane a setup goes through the controller model
 instead (``fake_routes``): locations as nginx matches them (regex paths included), each
 Service of several with pods of its own, canaries and cookies as the Lua balancer handles
@@ -58,7 +59,7 @@ from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.controller import MODEL_VERSION
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.placement import Request
-from ingressbed.placement.upstream import Upstream
+from ingressbed.placement.upstream import BY_CONNECTION, IN_TURN, Upstream
 from ingressbed.progress import Steps
 from ingressbed.vocabulary import (
     ALL_CAPABILITIES,
@@ -84,7 +85,10 @@ class _Sessions(Protocol):
     """An upstream that pins visitors with a cookie (ingress-nginx's ``affinity: cookie``)."""
 
     cookie_name: str
-    new_visitors_in_turn: bool  # else at random
+    #: How a visitor without a cookie is placed: ``in turn`` (the round-robin cycle every
+    #: request shares), ``at random``, or ``by connection`` (every cookie-less request on
+    #: one connection gets the same session).
+    new_visitors: str
 
     def new_session(
         self, token: str, draw: Callable[[Sequence[Endpoint]], Endpoint]
@@ -317,8 +321,13 @@ class FakeBackend:
         return [path]
 
     # ------------------------------------------------------------------ serving
-    def answer(self, method: str, host: str, target: str, headers: dict[str, str]) -> _Answer:
-        """Route and place one request; the pod's answer (used by the HTTP handler)."""
+    def answer(
+        self, method: str, host: str, target: str, headers: dict[str, str], connection: str = ""
+    ) -> _Answer:
+        """Route and place one request; the pod's answer (used by the HTTP handler).
+
+        ``connection`` names the client's connection (its ``ip:port``).
+        """
         with self._lock:
             setup = self._setup
             if setup is None or not self._pods:
@@ -336,7 +345,7 @@ class FakeBackend:
                     return _Answer(404, b"no route\n")
                 route = found
                 request = Request(client_ip=client, host=host, request_uri=target, headers=headers)
-                chosen, cookie = self._choose(request, route)
+                chosen, cookie = self._choose(request, route, connection)
                 cookies = (cookie,) if cookie else ()
             pod = next(p for p in self._pods if p.ip == chosen.address)
             cache_status = None
@@ -353,7 +362,9 @@ class FakeBackend:
         answer.cors = _cors(setup)
         return answer
 
-    def _choose(self, request: Request, port: int) -> tuple[Endpoint, str | None]:
+    def _choose(
+        self, request: Request, port: int, connection: str = ""
+    ) -> tuple[Endpoint, str | None]:
         """The endpoint for ``request`` and the ``Set-Cookie`` value to send, if any."""
         endpoints = self._view_endpoints(port)
         if self._pick is not None:
@@ -363,8 +374,9 @@ class FakeBackend:
         if pick.fixed:
             return self._rng.choice(pick.endpoints), None
         if isinstance(upstream, _Sessions):
-            draw = self._in_turn if upstream.new_visitors_in_turn else self._rng.choice
-            session = upstream.new_session(secrets.token_hex(8), draw)
+            draw = self._in_turn if upstream.new_visitors == IN_TURN else self._rng.choice
+            token = connection if upstream.new_visitors == BY_CONNECTION else secrets.token_hex(8)
+            session = upstream.new_session(token, draw)
             return session.endpoint, f"{session.name}={session.value}; Path=/; HttpOnly"
         return self._in_turn(endpoints), None
 
@@ -445,7 +457,8 @@ def _handler_for(bed: FakeBackend) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             host = headers.get("host", "").rsplit(":", 1)[0]
             try:
-                answer = bed.answer(self.command, host, self.path, headers)
+                peer = f"{self.client_address[0]}:{self.client_address[1]}"
+                answer = bed.answer(self.command, host, self.path, headers, peer)
             except Exception as exc:  # a pick= hook that raised: answer, do not hang
                 answer = _Answer(500, f"fake backend: {type(exc).__name__}: {exc}\n".encode())
             if answer.pod is not None and headers.get("upgrade", "").lower() == "websocket":

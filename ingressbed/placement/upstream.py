@@ -31,6 +31,16 @@ from ingressbed.vocabulary import Endpoint
 ROUND_ROBIN = "round-robin"
 RANDOM = "random"
 
+# How an upstream that pins visitors with a cookie places a visitor without one (its
+# ``new_visitors``), for whoever plays the data plane's part (the fake backend):
+#: the next endpoint of the round-robin cycle every request shares;
+IN_TURN = "in turn"
+#: an endpoint drawn at random, per request;
+AT_RANDOM = "at random"
+#: where the connection's own cookie places it: every cookie-less request on one
+#: connection gets the same session.
+BY_CONNECTION = "by connection"
+
 
 def canonical(address: str) -> str:
     """``address`` in one text form (IPv6 compressed, lower case); other text unchanged."""

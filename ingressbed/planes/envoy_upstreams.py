@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import xxhash
 
@@ -23,7 +24,7 @@ from ingressbed.placement.envoy_policy import cookie_value
 from ingressbed.placement.envoy_request import view
 from ingressbed.placement.envoy_session import encode, pinned
 from ingressbed.placement.ring import Ring
-from ingressbed.placement.upstream import RANDOM, Pick
+from ingressbed.placement.upstream import AT_RANDOM, BY_CONNECTION, RANDOM, Pick
 from ingressbed.placement.variables import Request
 from ingressbed.vocabulary import Endpoint
 
@@ -68,6 +69,8 @@ class EnvoyCookieUpstream(EnvoyHashUpstream):
     from the connection (``XXH64(peer ip:port + listener ip:port)``), placed as if sent."""
 
     cookie_name: str = ""
+    #: A visitor without a cookie lands where its connection's cookie hashes.
+    new_visitors: ClassVar[str] = BY_CONNECTION
 
     def pick(self, request: Request) -> Pick:
         seen = view(request, append_peer=self.predictor.client.mode == "tcp-peer")
@@ -95,6 +98,8 @@ class EnvoySessionUpstream:
     endpoints: tuple[Endpoint, ...]
     cookie_name: str
     ttl: int | None = None
+    #: A visitor without a cookie gets least request's pick (about uniform).
+    new_visitors: ClassVar[str] = AT_RANDOM
 
     def pick(self, request: Request) -> Pick:
         value = cookie_value(view(request, append_peer=False).values("cookie"), self.cookie_name)

@@ -37,7 +37,7 @@ from typing import ClassVar
 import xxhash
 
 from ingressbed.placement.ring import Ring
-from ingressbed.placement.upstream import Pick
+from ingressbed.placement.upstream import IN_TURN, Pick
 from ingressbed.placement.variables import Request
 from ingressbed.planes.base import Session
 from ingressbed.vocabulary import ANNOTATION_PREFIX, Endpoint, Placement, Setup
@@ -141,7 +141,7 @@ class HaproxyCookieUpstream:
     cookie: HaproxyCookie
     #: A visitor without a cookie is balanced like every request: the next server in
     #: turn (``balance roundrobin`` on one thread).
-    new_visitors_in_turn: ClassVar[bool] = True
+    new_visitors: ClassVar[str] = IN_TURN
 
     @property
     def cookie_name(self) -> str:

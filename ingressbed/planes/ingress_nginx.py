@@ -37,7 +37,7 @@ from ingressbed.placement.keys import hash_key, is_legacy
 from ingressbed.placement.predictor import Predictor
 from ingressbed.placement.ring import Ring, RingKind
 from ingressbed.placement.subset import SubsetRing
-from ingressbed.placement.upstream import RANDOM, ROUND_ROBIN, Pick, Upstream
+from ingressbed.placement.upstream import AT_RANDOM, RANDOM, ROUND_ROBIN, Pick, Upstream
 from ingressbed.placement.variables import Request, cookie
 from ingressbed.planes import ingress_nginx_conf as local
 from ingressbed.planes.base import (
@@ -144,8 +144,8 @@ class CookieUpstream:
     endpoints: tuple[Endpoint, ...]
     mode: str
     cookie_name: str
-    #: A visitor without a cookie gets a random pod, not the next in a cycle.
-    new_visitors_in_turn: ClassVar[bool] = False
+    #: A visitor without a cookie gets a random pod (the balancer's random key).
+    new_visitors: ClassVar[str] = AT_RANDOM
     backend: str
 
     @property
