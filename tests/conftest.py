@@ -60,3 +60,15 @@ def pytest_runtest_makereport(
             f"{item.nodeid} started {programs[0]} ({len(programs)} processes) but is not "
             "marked slow: add @pytest.mark.slow (or pytestmark = pytest.mark.slow to its module)"
         )
+
+
+def _start_order(item: pytest.Item) -> int:
+    if item.nodeid.startswith("tests/test_docs_run.py"):
+        return 0  # minutes each: the README's walk-through alone is most of a run
+    return 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first, so that ``pytest -n`` does not start them last and wait
+    for them alone (a stable sort: the others stay as collected)."""
+    items.sort(key=_start_order)
