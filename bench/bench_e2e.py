@@ -1,11 +1,14 @@
 """Wall time of the e2e suite on the local backend, pod and data-plane startup included.
 
-Runs ``pytest e2e --backend local``, on its default data plane, on ``--data-plane haproxy``
-and on ``--data-plane envoy``, in the current interpreter's environment (the virtualenv
-already built) and prints each wall time beside the target of 60 s, and beside the
-self-tests' time measured in the same run as a baseline.
+Runs ``pytest e2e --backend local --data-plane P`` for one plane of each family: the
+default ``ingress-nginx`` (ingress-nginx (local): the bed's own Lua balancer on nginx),
+``nginx``, ``haproxy`` and ``envoy``, one after the other, in the current interpreter's
+environment (the virtualenv already built). Each wall time is printed beside the target of
+60 s and beside the baseline measured in the same run: the inner loop (``tox -e fast``'s
+``pytest tests -m "not slow" -n 2``), which starts no process, so the ratio shows what
+the real programs and their traffic cost on this machine.
 
-    python bench/bench_e2e.py
+    python bench/bench_e2e.py [PLANE ...]
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from summary import record
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 60.0
+PLANES = ["ingress-nginx", "nginx", "haproxy", "envoy"]
+BASELINE = ["tests", "-m", "not slow", "-n", "2"]
 
 
 def timed(args: list[str]) -> tuple[float, str]:
@@ -37,25 +42,21 @@ def timed(args: list[str]) -> tuple[float, str]:
     return elapsed, summary
 
 
+def label(plane: str) -> str:
+    return "ingress-nginx (local)" if plane == "ingress-nginx" else plane
+
+
 def main() -> None:
-    e2e, e2e_summary = timed(["e2e", "--backend", "local"])
-    haproxy, haproxy_summary = timed(["e2e", "--backend", "local", "--data-plane", "haproxy"])
-    envoy, envoy_summary = timed(["e2e", "--backend", "local", "--data-plane", "envoy"])
-    unit, unit_summary = timed(["tests"])
-    print(f"{'run':<36}{'seconds':>9}  summary")
-    print(f"{'e2e on local default (target 60 s)':<36}{e2e:>9.1f}  {e2e_summary}")
-    print(f"{'e2e on local haproxy (target 60 s)':<36}{haproxy:>9.1f}  {haproxy_summary}")
-    print(f"{'e2e on local envoy (target 60 s)':<36}{envoy:>9.1f}  {envoy_summary}")
-    print(f"{'self-tests (baseline)':<36}{unit:>9.1f}  {unit_summary}")
-    print(
-        f"default e2e / target = {e2e / TARGET:.2f}; haproxy e2e / target = "
-        f"{haproxy / TARGET:.2f}; envoy e2e / target = {envoy / TARGET:.2f}"
-    )
-    record(
-        "e2e", "e2e suite on local default plane, start-up included", e2e, "s", "self-tests", unit
-    )
-    record("e2e", "e2e suite on local haproxy, start-up included", haproxy, "s", "self-tests", unit)
-    record("e2e", "e2e suite on local envoy, start-up included", envoy, "s", "self-tests", unit)
+    planes = sys.argv[1:] or PLANES
+    runs = {p: timed(["e2e", "--backend", "local", "--data-plane", p]) for p in planes}
+    base, base_summary = timed(BASELINE)
+    rows = [(f"e2e on {label(p)}", *runs[p]) for p in planes]
+    print(f"{'run':<40}{'seconds':>9}{'/target':>9}{'/fast':>7}  summary")
+    for name, seconds, summary in [*rows, ("fast self-tests (baseline)", base, base_summary)]:
+        ratios = f"{seconds / TARGET:>9.2f}{seconds / base:>7.2f}"
+        print(f"{name:<40}{seconds:>9.1f}{ratios}  {summary}")
+    for name, seconds, _ in rows:
+        record("e2e", f"{name}, start-up included", seconds, "s", "fast self-tests", base)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ upstream for the endpoints in force, and that upstream's ``Pick``: one endpoint;
 whose member it draws at random; or no fixed endpoint, where it goes round robin. Under
 cookie affinity a visitor without a cookie gets the session the plane would set
 (``Set-Cookie``), placed as the plane places new visitors (the upstream's
-``new_visitors``: in turn on HAProxy, at random on ingress-nginx, by connection on Envoy). Pass ``pick=`` to make it misbehave on purpose (a check that should fail,
-must fail on it). On the ``ingress-nginx`` plane a setup goes through the controller model
+``new_visitors``: in turn on HAProxy, at random on ingress-nginx, by connection on
+Envoy). Pass ``pick=`` to make it misbehave on purpose (a check that should fail, must
+fail on it). On the ``ingress-nginx`` plane a setup goes through the controller model
 instead (``fake_routes``): locations as nginx matches them (regex paths included), each
 Service of several with pods of its own, canaries and cookies as the Lua balancer handles
 them.
