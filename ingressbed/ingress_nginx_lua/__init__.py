@@ -23,6 +23,9 @@ The package itself exports the pure parts only (the plane module imports them); 
 runner, the status client and the Service proxy are imported from their modules.
 """
 
+# The planes package first: its ingress-nginx plane imports this package's conf module,
+# which imports planes.base; started from here, that circle would find conf half-made.
+import ingressbed.planes  # noqa: F401
 from ingressbed.ingress_nginx_lua.backends import (
     ALGORITHMS,
     LOAD_BALANCE,

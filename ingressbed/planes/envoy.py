@@ -50,7 +50,7 @@ from ingressbed.placement.envoy_request import view
 from ingressbed.placement.envoy_ringhash import DEFAULT_MIN_RING_SIZE
 from ingressbed.placement.upstream import ROUND_ROBIN, Upstream
 from ingressbed.placement.variables import Request
-from ingressbed.planes import envoy_conf, envoy_gateway
+from ingressbed.planes import envoy_conf, envoy_gateway, successors
 from ingressbed.planes.base import (
     AnyUpstream,
     Balance,
@@ -290,13 +290,15 @@ class EnvoyPlane(Plane):
         balancing = Balancing.of(setup)
         client = client_of(setup, self)
         placement = balancing.placement
-        if placement == Placement.HASH and balancing.hash_by:
-            return self._hashing(balancing.hash_by, client)
         if placement == Placement.SUBSET:
             raise NoEquivalent(
                 "upstream-hash-by-subset has no Envoy Gateway equivalent: Envoy's consistent "
                 "hashes pick one host per key (bounded load, hash_balance_factor, is not exposed)"
             )
+        successor = "Envoy Gateway" if self.lb == MAGLEV else "Contour or Istio"
+        successors.refuse_ingress_nginx_only(self.name, balancing, controller_version, successor)
+        if placement == Placement.HASH and balancing.hash_by:
+            return self._hashing(balancing.hash_by, client)
         ttl = _seconds(setup, "session-cookie-max-age", "session-cookie-expires")
         name = balancing.cookie_name
         if placement == Placement.COOKIE_BALANCED:
