@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from ingressbed.cli import analyze_upstream
 from ingressbed.cli.predict import parse_endpoints
 from ingressbed.errors import ConfigError
 from ingressbed.options import CONTROLLER_PLANE, add_cli_arguments
@@ -83,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="send a sample of N requests through the live bed (see --backend) and compare",
     )
+    analyze_upstream.add_arguments(group)
     add_cli_arguments(parser, "analyze")
 
 
@@ -216,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
         if render.plot_unavailable():
             raise ConfigError(render.PLOTS_HINT)
         check_plot_path(Path(args.plot))
+    if analyze_upstream.wanted(args):
+        return _run_upstream(args)
     quiet = bool(getattr(args, "quiet", False))
     simulation, _ = analyse(args, None if quiet else sys.stderr)
     result = simulation.result()
@@ -243,6 +247,34 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"\nwrote {args.plot}")
     return 1 if report is not None and report.disagreements else 0
+
+
+def _run_upstream(args: argparse.Namespace) -> int:
+    """``--upstream``/``--which-key``: one backend, its pods and the key in force."""
+    from ingressbed.accesslog import render, render_upstream
+
+    found = analyze_upstream.analyse(args)
+    result = None if found.simulation is None else found.simulation.result()
+    if args.json:
+        print(json.dumps(analyze_upstream.to_dict(found, result), indent=2), flush=True)
+    else:
+        lines = [*render_upstream.backends(found.seen), ""]
+        lines += render_upstream.pods(found.seen, found.periods, found.endpoints_from_log)
+        fits = render_upstream.fits(found.fits, found.agreement.actual, which_key=result is None)
+        lines += ["", *fits]
+        shifted = render_upstream.moved(found.fits, found.periods)
+        lines += ["", *shifted] if shifted else []
+        if found.not_readable:
+            lines += ["", "not tried (the log lacks what they read):"]
+            lines += [f"  {why}" for why in found.not_readable]
+        if result is not None:
+            lines += ["", render.text(result)]
+        print("\n".join(lines), flush=True)
+    if args.plot:
+        render_upstream.plot(found.fits, found.agreement.actual, Path(args.plot))
+        if not args.json:
+            print(f"\nwrote {args.plot}")
+    return 0
 
 
 def check_plot_path(path: Path) -> None:
