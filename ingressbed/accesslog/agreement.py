@@ -5,10 +5,11 @@ is a pick the controller really made. A candidate's agreement is the share of th
 picks it predicts exactly, over the endpoint list of the line's period (``Period``):
 1.0 means the log is what that key gives, on those pods.
 
-Round robin has no pick to predict: its test is the cycle. Within a period, each pod's
-most frequent successor (the next request's pod) is taken as its place in the cycle, and
-the agreement is the share of successive requests that follow it. A strict cycle scores
-1.0; a hash key scores about what its most common successor pair gets by chance.
+Round robin has no pick to predict: its test is the cycle. Within a period, each pod is
+given one successor (another pod, and no pod is the successor of two), the most frequent
+pairs of successive requests first; the agreement is the share of successive requests
+that follow it. A strict cycle scores 1.0; a hash key about 1/pods (what a fixed
+successor gets by chance), whatever its ring's uneven shares.
 """
 
 from __future__ import annotations
@@ -182,11 +183,19 @@ class Agreement:
         return self.fits
 
     def _cycle(self) -> tuple[int, int]:
-        best: dict[tuple[int, Endpoint], int] = {}
-        for (period, before, _after), count in self._transitions.items():
-            slot = (period, before)
-            best[slot] = max(best.get(slot, 0), count)
-        return sum(best.values()), sum(self._transitions.values())
+        # A cycle gives each pod one successor, another pod, and each pod one predecessor:
+        # per period, match pods to successors greedily, the most frequent pairs first.
+        taken: set[tuple[int, Endpoint]] = set()
+        given: set[tuple[int, Endpoint]] = set()
+        agreed = 0
+        pairs = sorted(self._transitions.items(), key=lambda item: -item[1])
+        for (period, before, after), count in pairs:
+            if before == after or (period, before) in taken or (period, after) in given:
+                continue
+            taken.add((period, before))
+            given.add((period, after))
+            agreed += count
+        return agreed, sum(self._transitions.values())
 
 
 def ranked(fits: Sequence[Fit]) -> list[Fit]:

@@ -147,7 +147,7 @@ def plot(found: Sequence[Fit], actual: Counter[str], dest: Path) -> Path:
 
 def moved(found: Sequence[Fit], spans: Sequence[Period]) -> list[str]:
     """Per real pod change, the share of the next period's requests each candidate moves."""
-    hashing = [f for f in found if f.moved]
+    hashing = [f for f in found if f.moved and f.predicted]
     if len(spans) < 2 or not hashing:
         return []
     lines = ["moved by the log's own pod changes (share of the next period's requests whose "
