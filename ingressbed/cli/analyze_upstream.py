@@ -137,8 +137,12 @@ def _two_pass_path(name: str) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="ingressbed-log-") as folder:
         path = Path(folder) / "stdin.log"
+        source = getattr(sys.stdin, "buffer", None)
         with path.open("wb") as out:
-            shutil.copyfileobj(sys.stdin.buffer, out)
+            if source is None:  # a text stream standing in for stdin
+                out.write(sys.stdin.read().encode())
+            else:
+                shutil.copyfileobj(source, out)
         yield str(path)
 
 
