@@ -41,12 +41,12 @@ def pods(seen: Seen, spans: Sequence[Period], from_log: bool) -> list[str]:
     lines = [
         f"{seen.requests:,} requests reached a pod (first attempt of $upstream_addr)"
         + (f", {seen.unplaced:,} did not" if seen.unplaced else ""),
-        f"{'pod':<24}{'requests':>10}  {'first seen':<28}{'last seen':<28}",
+        f"{'pod':<24}{'requests':>10}  {'first seen':<28}last seen",
     ]
     for pod in seen.sorted_pods():
         first = pod.first_time or f"line {pod.first_line}"
         last = pod.last_time or f"line {pod.last_line}"
-        lines.append(f"{pod.endpoint!s:<24}{pod.requests:>10,}  {first:<28}{last:<28}")
+        lines.append(f"{pod.endpoint!s:<24}{pod.requests:>10,}  {first:<28}{last}")
     if not from_log:
         lines.append("endpoints: --endpoints as given (one period)")
     elif len(spans) > 1:
