@@ -3,7 +3,9 @@ pods as the log saw them, periods, and the agreement of each candidate (exact co
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -140,3 +142,24 @@ def test_a_rarely_seen_pod_is_not_a_scale_up():
     early.add("b", "10.0.0.2:80", 2)
     early.add("b", "10.0.0.3:80", 3)  # seen third: there from the start
     assert [len(p.endpoints) for p in periods(early)] == [3]
+
+
+def test_the_table_shows_the_log_beside_each_candidate_and_the_plot_is_drawn(
+    mixed, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("sys.stdin", io.StringIO(mixed.read_text()))  # read twice: spooled
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    png = tmp_path / "which.png"
+    status = main(["analyze", "-q", "--access-log", "-", "--upstream", "default-shop-8080",
+                   "--which-key", "--plot", str(png)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0 and f"wrote {png}" in out
+    assert "the key in force: $request_uri (agreement 1.000); next best $uri" in out
+    table = out[out.index("requests per pod: the log's") :].splitlines()
+    assert table[1].startswith("  #1 $request_uri, #2 ")
+    rows = [r.split() for r in table[3:9]]
+    assert len(rows) == 6 and all(r[1] == r[2] for r in rows)  # the log's share = #1's
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(spool.iterdir())  # the spooled copy is gone
