@@ -148,9 +148,15 @@ def test_the_table_shows_the_log_beside_each_candidate_and_the_plot_is_drawn(
     mixed, capsys, tmp_path, monkeypatch
 ):
     monkeypatch.setattr("sys.stdin", io.StringIO(mixed.read_text()))  # read twice: spooled
-    spool = tmp_path / "tmp"
-    spool.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    made: list[Path] = []
+    real = tempfile.TemporaryDirectory
+
+    def recording(*args, **kwargs):
+        folder = real(*args, **kwargs)
+        made.append(Path(folder.name))
+        return folder
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", recording)
     png = tmp_path / "which.png"
     status = main(["analyze", "-q", "--access-log", "-", "--upstream", "default-shop-8080",
                    "--which-key", "--plot", str(png)])  # fmt: skip
@@ -162,4 +168,4 @@ def test_the_table_shows_the_log_beside_each_candidate_and_the_plot_is_drawn(
     rows = [r.split() for r in table[3:9]]
     assert len(rows) == 6 and all(r[1] == r[2] for r in rows)  # the log's share = #1's
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not list(spool.iterdir())  # the spooled copy is gone
+    assert len(made) == 1 and not made[0].exists()  # the spooled copy is gone
