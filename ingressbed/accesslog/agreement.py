@@ -27,10 +27,6 @@ from ingressbed.errors import ConfigError
 from ingressbed.placement.upstream import Upstream
 from ingressbed.vocabulary import Endpoint
 
-#: A memo miss and a line the candidate cannot read (nginx refused it).
-_MISS = object()
-_UNREADABLE = object()
-
 
 @dataclass
 class Fit:
@@ -63,14 +59,23 @@ class Fit:
         }
 
 
+#: A memo entry for a line the candidate cannot read (nginx would have refused it).
+_UNREADABLE = (-2, False)
+
+
 class _Hashing:
-    """A hashing candidate: its upstream per period and a memo of its picks."""
+    """A hashing candidate: its upstream per period and, per period, a memo from the
+    captured values its key reads to ``(pod index, moved)``: the pod (the index of
+    ``pods``, ``len(pods)`` for no fixed pod) and whether the previous period's pods
+    would have given another."""
 
     def __init__(
         self,
+        slot: int,
         candidate: Candidate,
         extractor: Extractor,
         periods: Sequence[Period],
+        index: dict[Endpoint | None, int],
         controller_version: str | None,
     ) -> None:
         assert candidate.hash_by is not None
@@ -78,31 +83,25 @@ class _Hashing:
         reads = key_needs([candidate.hash_by]) if balance.reads_key else {"client"}
         if balance.reads_client:
             reads.add("client")
+        self.slot = slot
         self.groups = extractor.groups_for(sorted(reads))
         self.upstreams: list[Upstream] = [balance.upstream(p.endpoints) for p in periods]
         self.extractor = extractor
-        self.memo: dict[tuple[int, Any], object] = {}
-        #: Keys (period, value) whose pick differs on the previous period's pods.
-        self.moved_keys: set[tuple[int, Any]] = set()
-        self.last_value: Any = None
+        self.index = index
+        self.memos: list[dict[Any, tuple[int, bool]]] = [{} for _ in periods]
 
-    def pick(self, period: int, match: re.Match[str]) -> object:
-        """The endpoint (or None, or ``_UNREADABLE``) this candidate gives the line."""
-        value: Any = match.group(*self.groups) if self.groups else ()
-        memo_key = (period, value)
-        self.last_value = value
-        found = self.memo.get(memo_key, _MISS)
-        if found is _MISS:
-            try:
-                record = self.extractor.record(self.groups, value)
-            except ConfigError:
-                found = _UNREADABLE
-            else:
-                found = self.upstreams[period].pick(record.request).exact
-                if period and self.upstreams[period - 1].pick(record.request).exact != found:
-                    self.moved_keys.add(memo_key)
-            self.memo[memo_key] = found
-        return found
+    def fill(self, period: int, value: Any) -> tuple[int, bool]:
+        """Compute (and remember) the entry of ``value`` in ``period``."""
+        try:
+            record = self.extractor.record(self.groups, value)
+        except ConfigError:
+            entry = _UNREADABLE
+        else:
+            pick = self.upstreams[period].pick(record.request).exact
+            moved = bool(period) and self.upstreams[period - 1].pick(record.request).exact != pick
+            entry = (self.index[pick], moved)
+        self.memos[period][value] = entry
+        return entry
 
 
 class Agreement:
@@ -126,67 +125,85 @@ class Agreement:
         Raises:
             ConfigError: a key a candidate's data plane cannot translate.
         """
-        later = [0] * (len(periods) - 1)
-        self.fits = [
-            Fit(c.hash_by or ROUND_ROBIN, c.label if c.hash_by else ROUND_ROBIN, moved=list(later))
-            for c in candidates
-        ]
+        #: Every period's pods, each once: ``add`` takes the log's pick as an index of it.
+        self.pods: list[Endpoint] = list(dict.fromkeys(e for p in periods for e in p.endpoints))
+        index: dict[Endpoint | None, int] = {e: i for i, e in enumerate(self.pods)}
+        index[None] = len(self.pods)
+        self._candidates = list(candidates)
+        self._periods = len(periods)
         self._hashing = [
-            None if c.hash_by is None else _Hashing(c, extractor, periods, controller_version)
-            for c in candidates
+            _Hashing(slot, c, extractor, periods, index, controller_version)
+            for slot, c in enumerate(candidates)
+            if c.hash_by is not None
         ]
-        self.actual: Counter[str] = Counter()
+        count = len(candidates)
+        self._agreed = [0] * count
+        self._predicted = [[0] * (len(self.pods) + 1) for _ in range(count)]
+        self._moved = [[0] * max(0, len(periods) - 1) for _ in range(count)]
+        self._actual = [0] * len(self.pods)
+        self.compared = 0
         self.unreadable = 0
-        self._transitions: Counter[tuple[int, Endpoint, Endpoint]] = Counter()
-        self._previous: tuple[int, Endpoint] | None = None
+        self._transitions: Counter[tuple[int, int, int]] = Counter()
+        self._previous = (-1, -1)
 
-    def add(self, match: re.Match[str], period: int, actual: Endpoint) -> None:
+    def add(self, match: re.Match[str], period: int, actual: int) -> None:
         """Count one line of the selected backend.
 
         Args:
             match: the line matched by the extractor's regex.
             period: the index of its period.
-            actual: the pod nginx tried first.
+            actual: the pod nginx tried first, as an index of ``pods``.
         """
-        picks: list[object] = []
+        entries = []
         for hashing in self._hashing:
-            if hashing is None:
-                picks.append(None)
-                continue
-            pick = hashing.pick(period, match)
-            if pick is _UNREADABLE:
+            value = match.group(*hashing.groups) if hashing.groups else ()
+            entry = hashing.memos[period].get(value)
+            if entry is None:
+                entry = hashing.fill(period, value)
+            if entry is _UNREADABLE:
                 self.unreadable += 1
                 return
-            picks.append(pick)
-        self.actual[str(actual)] += 1
-        for fit, hashing, pick in zip(self.fits, self._hashing, picks, strict=True):
-            if hashing is None:
-                continue
-            fit.compared += 1
+            entries.append(entry)
+        self.compared += 1
+        self._actual[actual] += 1
+        agreed, predicted, moved = self._agreed, self._predicted, self._moved
+        for hashing, (pick, shifted) in zip(self._hashing, entries, strict=True):
+            slot = hashing.slot
             if pick == actual:
-                fit.agreed += 1
-            if period and (period, hashing.last_value) in hashing.moved_keys:
-                fit.moved[period - 1] += 1
-            fit.predicted[str(pick) if pick is not None else ROUND_ROBIN] += 1
-        previous = self._previous
-        if previous is not None and previous[0] == period:
-            self._transitions[(period, previous[1], actual)] += 1
+                agreed[slot] += 1
+            predicted[slot][pick] += 1
+            if shifted:
+                moved[slot][period - 1] += 1
+        if self._previous[0] == period:
+            self._transitions[(period, self._previous[1], actual)] += 1
         self._previous = (period, actual)
+
+    @property
+    def actual(self) -> Counter[str]:
+        """The log's first attempts per pod."""
+        return Counter({str(e): n for e, n in zip(self.pods, self._actual, strict=True) if n})
 
     def result(self) -> list[Fit]:
         """Every candidate's fit, in the order given (round robin's from the cycle test)."""
-        cycle_agreed, cycle_compared = self._cycle()
-        for fit, hashing in zip(self.fits, self._hashing, strict=True):
-            if hashing is None:
-                fit.agreed, fit.compared = cycle_agreed, cycle_compared
-                fit.predicted = Counter()  # a cycle predicts no pod per request
-        return self.fits
+        names = [*(str(e) for e in self.pods), ROUND_ROBIN]
+        fits = []
+        for slot, c in enumerate(self._candidates):
+            if c.hash_by is None:
+                agreed, compared = self._cycle()
+                fits.append(Fit(ROUND_ROBIN, ROUND_ROBIN, agreed, compared))
+                continue
+            predicted = Counter({names[i]: n for i, n in enumerate(self._predicted[slot]) if n})
+            fits.append(
+                Fit(c.hash_by, c.label, self._agreed[slot], self.compared, predicted,
+                    list(self._moved[slot]))
+            )  # fmt: skip
+        return fits
 
     def _cycle(self) -> tuple[int, int]:
         # A cycle gives each pod one successor, another pod, and each pod one predecessor:
         # per period, match pods to successors greedily, the most frequent pairs first.
-        taken: set[tuple[int, Endpoint]] = set()
-        given: set[tuple[int, Endpoint]] = set()
+        taken: set[tuple[int, int]] = set()
+        given: set[tuple[int, int]] = set()
         agreed = 0
         pairs = sorted(self._transitions.items(), key=lambda item: -item[1])
         for (period, before, after), count in pairs:

@@ -258,7 +258,9 @@ def analyse(args: argparse.Namespace) -> Analysis:
         name_group = extractor.groups["log:proxy_upstream_name"]
         addr_group = extractor.groups["log:upstream_addr"]
         selected, match = seen.selector, extractor.regex.match
-        endpoints = {a: p.endpoint for a, p in seen.pods.items()}
+        where = {e: i for i, e in enumerate(agreement.pods)}
+        # A first attempt outside every period's list (--endpoints) is not compared.
+        indices = {a: where[p.endpoint] for a, p in seen.pods.items() if p.endpoint in where}
         ordinal = period = 0
         number = 1
         with read.open_log(path) as stream:
@@ -276,13 +278,14 @@ def analyse(args: argparse.Namespace) -> Analysis:
                     if m is None or not keep:
                         continue
                     address = first_attempt(m.group(addr_group))
-                    endpoint = None if address is None else endpoints.get(address)
-                    if endpoint is None:
+                    if address is None or address not in seen.pods:
                         continue
                     while ordinal >= spans[period].end and period + 1 < len(spans):
                         period += 1
-                    agreement.add(m, period, endpoint)
                     ordinal += 1
+                    pod = indices.get(address)
+                    if pod is not None:
+                        agreement.add(m, period, pod)
                 if simulation is not None:
                     for first, lines in runs:
                         try:
