@@ -169,3 +169,12 @@ def test_the_table_shows_the_log_beside_each_candidate_and_the_plot_is_drawn(
     assert len(rows) == 6 and all(r[1] == r[2] for r in rows)  # the log's share = #1's
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(made) == 1 and not made[0].exists()  # the spooled copy is gone
+
+
+def test_without_upstream_the_default_backend_is_no_services_traffic(mixed, capsys):
+    data = analyse(capsys, mixed, "--hash-by", "$request_uri")
+    names = Counter(line.split("[")[2].split("]")[0] for line in mixed.read_text().splitlines())
+    assert data["default_backend_lines"] == names[DEFAULT_BACKEND] > 0
+    assert data["requests"] == LINES - names[DEFAULT_BACKEND]
+    asked = analyse(capsys, mixed, "--hash-by", "$request_uri", "--upstream", DEFAULT_BACKEND)
+    assert asked["requests"] == names[DEFAULT_BACKEND]

@@ -18,6 +18,7 @@ import fnmatch
 import ipaddress
 import itertools
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -254,3 +255,48 @@ def periods(seen: Seen) -> list[Period]:
         else:
             out.append(Period(start, end, inside))
     return out
+
+
+class DefaultBackendLines:
+    """Leaves ``upstream-default-backend`` lines out of a log analysed without ``--upstream``.
+
+    Only lines holding the name are matched (a substring search first), so a log without
+    404s of the default backend costs one search per line.
+    """
+
+    def __init__(self, backend: re.Pattern[str], group: int) -> None:
+        """Args:
+        backend: the format's regex (``formats.compile_format``) capturing the backend.
+        group: the group of ``$proxy_upstream_name``.
+        """
+        self._match = backend.match
+        self._group = group
+        self.left_out = 0
+
+    def runs(self, lines: list[str], first_line: int) -> list[tuple[int, list[str]]]:
+        """The chunk without the default backend's lines, as runs of consecutive lines.
+
+        Args:
+            lines: consecutive lines of the log.
+            first_line: the 1-based number of ``lines[0]``.
+
+        Returns:
+            ``(number of the run's first line, its lines)`` in order.
+        """
+        if not any(DEFAULT_BACKEND in line for line in lines):
+            return [(first_line, lines)]
+        out: list[tuple[int, list[str]]] = []
+        start = 0
+        for offset, line in enumerate(lines):
+            if DEFAULT_BACKEND not in line:
+                continue
+            m = self._match(line)
+            if m is None or m.group(self._group) != DEFAULT_BACKEND:
+                continue
+            self.left_out += 1
+            if offset > start:
+                out.append((first_line + start, lines[start:offset]))
+            start = offset + 1
+        if start < len(lines):
+            out.append((first_line + start, lines[start:]))
+        return out

@@ -27,6 +27,7 @@ from ingressbed.placement import synthetic_endpoints
 if TYPE_CHECKING:
     from ingressbed.accesslog.results import Candidate
     from ingressbed.accesslog.simulate import Simulation
+    from ingressbed.accesslog.upstreams import DefaultBackendLines
 
 # ingressbed.accesslog is imported when --access-log is used, not when ``analyze`` builds
 # its parser: the subcommand's other modes never load it.
@@ -168,10 +169,13 @@ def analyse(
     name = args.access_log
     start = last = time.monotonic()
     line = 1
+    default_lines = _default_backend_lines(args.log_format)
     with read.open_log(name) as stream:
         for chunk in read.chunks(stream, name):
+            runs = [(line, chunk)] if default_lines is None else default_lines.runs(chunk, line)
             try:
-                simulation.feed(chunk, line)
+                for number, lines in runs:
+                    simulation.feed(lines, number)
             except ConfigError as exc:
                 raise ConfigError(f"--access-log {name}: {exc}") from exc
             line += len(chunk)
@@ -188,6 +192,11 @@ def analyse(
                 )
     if line == 1:
         raise ConfigError(f"--access-log {name} is empty: no line to analyse")
+    if simulation.requests == 0 and default_lines is not None and default_lines.left_out:
+        raise ConfigError(
+            f"--access-log {name}: every request line is upstream-default-backend's (404s of "
+            "no Ingress rule); give --upstream upstream-default-backend to analyse them"
+        )
     if simulation.requests == 0:
         first = simulation.examples[0] if simulation.examples else None
         shown = f"; line {first.line}: {first.text!r}" if first else ""
@@ -195,7 +204,21 @@ def analyse(
             f"--access-log {name}: no line matches the log format {extractor.format_name}"
             f"{shown}; give --log-format with the format the log was written in"
         )
+    if default_lines is not None:
+        simulation.left_out = default_lines.left_out
     return simulation, time.monotonic() - start
+
+
+def _default_backend_lines(fmt: str) -> DefaultBackendLines | None:
+    """The filter of default-backend lines for a format logging ``$proxy_upstream_name``."""
+    from ingressbed.accesslog import formats
+    from ingressbed.accesslog.upstreams import DefaultBackendLines
+
+    _, text = formats.resolve(fmt)
+    if "proxy_upstream_name" not in formats.variables(text):
+        return None
+    compiled = formats.compile_format(fmt, {"proxy_upstream_name"})
+    return DefaultBackendLines(compiled.regex, compiled.groups["proxy_upstream_name"])
 
 
 def run(args: argparse.Namespace) -> int:
