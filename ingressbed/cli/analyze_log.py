@@ -7,6 +7,8 @@ load, cache hit ratio of per-pod caches, keys and requests moved on scale up/dow
 requests per pod, the hottest keys. ``--json`` prints the same as one JSON object,
 ``--plot F.png`` draws requests per pod per candidate, and ``--replay N`` sends a sample
 of N requests through the live bed and compares its answers with the model.
+``--upstream NAME`` and ``--which-key`` analyse one backend of an ingress-nginx log on
+the pods it shows (``ingressbed/cli/analyze_upstream.py``).
 """
 
 from __future__ import annotations
