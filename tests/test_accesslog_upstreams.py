@@ -178,3 +178,11 @@ def test_without_upstream_the_default_backend_is_no_services_traffic(mixed, caps
     assert data["requests"] == LINES - names[DEFAULT_BACKEND]
     asked = analyse(capsys, mixed, "--hash-by", "$request_uri", "--upstream", DEFAULT_BACKEND)
     assert asked["requests"] == names[DEFAULT_BACKEND]
+
+
+def test_a_glob_matching_several_backends_is_one_line_naming_them(mixed, capsys):
+    assert main(["analyze", "-q", "--access-log", str(mixed), "--upstream", "default-*"]) == 1
+    assert capsys.readouterr().err == (
+        "ingressbed: error: --upstream default-* matches 3 backends (default-api-9090, "
+        "default-blog-80, default-shop-8080): give one; each has its own pods and key\n"
+    )

@@ -168,7 +168,8 @@ class Seen:
         """Refuse a selection that matched nothing, in one line naming the backends seen.
 
         Raises:
-            ConfigError: no line of the selected backend, or none that reached a pod.
+            ConfigError: no line of the selected backend, a pattern matching several, or
+                no line that reached a pod.
         """
         named = [(n, c) for n, c in self.backends.most_common() if n not in NO_BACKEND]
         if not named:
@@ -182,6 +183,15 @@ class Seen:
             raise ConfigError(
                 f"--upstream {self.selector.pattern}: no line has that backend; the log's "
                 f"backends are {shown}{more}"
+            )
+        chosen = [n for n, _ in named if self.selector(n)]
+        if len(chosen) > 1:
+            shown = ", ".join(chosen[:8]) + (
+                f" and {len(chosen) - 8} more" if len(chosen) > 8 else ""
+            )
+            raise ConfigError(
+                f"--upstream {self.selector.pattern} matches {len(chosen)} backends ({shown}): "
+                "give one; each has its own pods and key"
             )
         if not self.pods:
             raise ConfigError(
