@@ -42,7 +42,9 @@ def open_log(path: str) -> Iterator[io.TextIOWrapper]:
     """
     raw: BinaryIO
     if path == "-":
-        raw = sys.stdin.buffer
+        # A text stream standing in for stdin (an embedding program, a test) has no bytes.
+        source = getattr(sys.stdin, "buffer", None)
+        raw = source if source is not None else io.BytesIO(sys.stdin.read().encode())
         owned = False
     else:
         try:

@@ -74,7 +74,12 @@ class Extractor:
 
     @staticmethod
     def build(
-        fmt: str, keys: Sequence[str], *, host: str | None = None, client: bool = False
+        fmt: str,
+        keys: Sequence[str],
+        *,
+        host: str | None = None,
+        client: bool = False,
+        logged: Sequence[str] = (),
     ) -> Extractor:
         """The extractor of format ``fmt`` for hash keys ``keys``.
 
@@ -86,6 +91,9 @@ class Extractor:
             host: the host to assume when the format logs none (``--host``).
             client: capture the client address even if no key reads it (a replay
                 sends it as X-Forwarded-For).
+            logged: more variables to capture as they are (``proxy_upstream_name``,
+                ``upstream_addr``), as parts named ``log:NAME``; those the format lacks
+                are left out.
 
         Returns:
             The extractor.
@@ -132,6 +140,8 @@ class Extractor:
                 pick(part, "http_" + part[7:])
             elif part.startswith("cookie:"):
                 pick(part, "cookie_" + part[7:], "http_cookie")
+        for variable in logged:
+            pick("log:" + variable, variable)
         for part in sorted(wanted):
             if part not in sources and not (part == "host" and host):
                 raise ConfigError(_missing(part, keys, name))

@@ -91,6 +91,12 @@ def text(result: Result) -> str:
         f"{settings.get('cache_ttl'):g} s, at most {settings.get('cache_entries'):,} pages",
         "",
     ]
+    left_out = settings.get("default_backend_lines")
+    if left_out:
+        lines[-1:-1] = [
+            f"{left_out:,} upstream-default-backend lines (404s of no Ingress rule) left out; "
+            "--upstream upstream-default-backend analyses them"
+        ]
     lines += _summary(result.candidates)
     lines += ["", "requests per pod, share and cache hit ratio, per candidate:"]
     lines += [f"  #{i + 1} {c.label}" for i, c in enumerate(result.candidates)]

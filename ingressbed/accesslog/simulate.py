@@ -158,6 +158,8 @@ class Simulation:
         self.skipped = 0
         self.examples: list[Skipped] = []
         self.binary_lines = 0
+        #: Lines the caller left out before feeding (``upstream-default-backend``'s).
+        self.left_out = 0
         self._page_groups = extractor.page_groups()
         self._page_memo: dict[Any, tuple[Any, ...]] = {}
         # The groups a candidate's pick reads: its key's parts, and the client's where the
@@ -509,6 +511,7 @@ class Simulation:
                 "log_format": self.extractor.format_name,
                 "cache_ttl": self.settings.cache_ttl,
                 "cache_entries": self.settings.cache_entries,
+                "default_backend_lines": self.left_out,
             },
         )
 

@@ -88,6 +88,9 @@ _PROGRESS_KEYS = 300_000
 def _refuse_log_options(args: argparse.Namespace) -> None:
     given = [f"--{name}" for name in _LOG_ONLY if getattr(args, name, None) is not None]
     given += ["--candidate"] if getattr(args, "candidate", None) else []
+    given += ["--upstream"] if getattr(args, "upstream", None) else []
+    given += ["--which-key"] if getattr(args, "which_key", False) else []
+    given += ["--try"] if getattr(args, "try_keys", None) else []
     if given:
         raise ConfigError(
             f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to "

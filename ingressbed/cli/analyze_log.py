@@ -7,6 +7,8 @@ load, cache hit ratio of per-pod caches, keys and requests moved on scale up/dow
 requests per pod, the hottest keys. ``--json`` prints the same as one JSON object,
 ``--plot F.png`` draws requests per pod per candidate, and ``--replay N`` sends a sample
 of N requests through the live bed and compares its answers with the model.
+``--upstream NAME`` and ``--which-key`` analyse one backend of an ingress-nginx log on
+the pods it shows (``ingressbed/cli/analyze_upstream.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from ingressbed.cli import analyze_upstream
 from ingressbed.cli.predict import parse_endpoints
 from ingressbed.errors import ConfigError
 from ingressbed.options import CONTROLLER_PLANE, add_cli_arguments
@@ -26,6 +29,7 @@ from ingressbed.placement import synthetic_endpoints
 if TYPE_CHECKING:
     from ingressbed.accesslog.results import Candidate
     from ingressbed.accesslog.simulate import Simulation
+    from ingressbed.accesslog.upstreams import DefaultBackendLines
 
 # ingressbed.accesslog is imported when --access-log is used, not when ``analyze`` builds
 # its parser: the subcommand's other modes never load it.
@@ -83,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="send a sample of N requests through the live bed (see --backend) and compare",
     )
+    analyze_upstream.add_arguments(group)
     add_cli_arguments(parser, "analyze")
 
 
@@ -166,10 +171,13 @@ def analyse(
     name = args.access_log
     start = last = time.monotonic()
     line = 1
+    default_lines = _default_backend_lines(args.log_format)
     with read.open_log(name) as stream:
         for chunk in read.chunks(stream, name):
+            runs = [(line, chunk)] if default_lines is None else default_lines.runs(chunk, line)
             try:
-                simulation.feed(chunk, line)
+                for number, lines in runs:
+                    simulation.feed(lines, number)
             except ConfigError as exc:
                 raise ConfigError(f"--access-log {name}: {exc}") from exc
             line += len(chunk)
@@ -186,6 +194,11 @@ def analyse(
                 )
     if line == 1:
         raise ConfigError(f"--access-log {name} is empty: no line to analyse")
+    if simulation.requests == 0 and default_lines is not None and default_lines.left_out:
+        raise ConfigError(
+            f"--access-log {name}: every request line is upstream-default-backend's (404s of "
+            "no Ingress rule); give --upstream upstream-default-backend to analyse them"
+        )
     if simulation.requests == 0:
         first = simulation.examples[0] if simulation.examples else None
         shown = f"; line {first.line}: {first.text!r}" if first else ""
@@ -193,7 +206,21 @@ def analyse(
             f"--access-log {name}: no line matches the log format {extractor.format_name}"
             f"{shown}; give --log-format with the format the log was written in"
         )
+    if default_lines is not None:
+        simulation.left_out = default_lines.left_out
     return simulation, time.monotonic() - start
+
+
+def _default_backend_lines(fmt: str) -> DefaultBackendLines | None:
+    """The filter of default-backend lines for a format logging ``$proxy_upstream_name``."""
+    from ingressbed.accesslog import formats
+    from ingressbed.accesslog.upstreams import DefaultBackendLines
+
+    _, text = formats.resolve(fmt)
+    if "proxy_upstream_name" not in formats.variables(text):
+        return None
+    compiled = formats.compile_format(fmt, {"proxy_upstream_name"})
+    return DefaultBackendLines(compiled.regex, compiled.groups["proxy_upstream_name"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -216,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
         if render.plot_unavailable():
             raise ConfigError(render.PLOTS_HINT)
         check_plot_path(Path(args.plot))
+    if analyze_upstream.wanted(args):
+        return _run_upstream(args)
     quiet = bool(getattr(args, "quiet", False))
     simulation, _ = analyse(args, None if quiet else sys.stderr)
     result = simulation.result()
@@ -243,6 +272,34 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"\nwrote {args.plot}")
     return 1 if report is not None and report.disagreements else 0
+
+
+def _run_upstream(args: argparse.Namespace) -> int:
+    """``--upstream``/``--which-key``: one backend, its pods and the key in force."""
+    from ingressbed.accesslog import render, render_upstream
+
+    found = analyze_upstream.analyse(args)
+    result = None if found.simulation is None else found.simulation.result()
+    if args.json:
+        print(json.dumps(analyze_upstream.to_dict(found, result), indent=2), flush=True)
+    else:
+        lines = [*render_upstream.backends(found.seen), ""]
+        lines += render_upstream.pods(found.seen, found.periods, found.endpoints_from_log)
+        fits = render_upstream.fits(found.fits, found.agreement.actual, which_key=result is None)
+        lines += ["", *fits]
+        shifted = render_upstream.moved(found.fits, found.periods)
+        lines += ["", *shifted] if shifted else []
+        if found.not_readable:
+            lines += ["", "not tried (the log lacks what they read):"]
+            lines += [f"  {why}" for why in found.not_readable]
+        if result is not None:
+            lines += ["", render.text(result)]
+        print("\n".join(lines), flush=True)
+    if args.plot:
+        render_upstream.plot(found.fits, found.agreement.actual, Path(args.plot))
+        if not args.json:
+            print(f"\nwrote {args.plot}")
+    return 0
 
 
 def check_plot_path(path: Path) -> None:
