@@ -32,7 +32,7 @@ from typing import Any
 from ingressbed import ingress_keys, preflight
 from ingressbed import k8s_manifests as km
 from ingressbed import k8s_objects as ko
-from ingressbed.backends import converge
+from ingressbed.backends import cluster_waits, converge
 from ingressbed.backends.base import ControllerState
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.backends.cluster_objects import ReportObjects
@@ -699,16 +699,25 @@ class ClusterBackend:
             self._converge(self.setup)
 
     def kill(self, pod: str) -> None:
-        service = next((p.service for p in self.pods() if p.name == pod), SERVICE_NAME)
+        """Delete ``pod`` and wait for its replacement: the victim gone, a new name Ready,
+        the Ready pods of its Deployment as many as its replicas; then the balancer."""
+        victim = next((p for p in self.pods() if p.name == pod), None)
+        service = victim.service if victim else SERVICE_NAME
+        slow = bool(victim and victim.slow_ms)
+        deployment = km.SLOW_DEPLOYMENT if slow else ko.deployment_name(service)
+
+        def names() -> list[str]:
+            return [p.name for p in self.pods() if p.service == service and bool(p.slow_ms) == slow]
+
+        before = names()
         with self.steps.step(f"Killing pod {pod}"):
             self.k.delete_pod(self.namespace, pod, grace=0)
-            poll(
-                lambda: True if pod not in {p.name for p in self.pods()} else None,
-                timeout=60,
-                what=f"pod {pod} to go away",
-                interval=0.25,
+            replicas = int(self.k.deployment(self.namespace, deployment).spec.replicas or 0)
+            settle(
+                lambda: cluster_waits.replacement_problems(before, pod, names(), replicas),
+                timeout=ROLLOUT_TIMEOUT,
+                what=f"a new pod of {deployment} in place of {pod}",
             )
-            self.k.wait_deployment(self.namespace, ko.deployment_name(service), ROLLOUT_TIMEOUT)
             self._wait_balancer(f"the replacement of {pod}")
         if self.setup is not None and not self.setup.ingresses:
             self._converge(self.setup)
