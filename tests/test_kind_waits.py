@@ -5,13 +5,19 @@ in place of the API client); nothing here claims a cluster ran.
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 from typing import Any
 
-from ingressbed.backends import cluster_waits
+import pytest
+
+from ingressbed import layouts
+from ingressbed.backends import cluster_waits, converge
 from ingressbed.backends.cluster import ClusterBackend
+from ingressbed.errors import SetupError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
+from ingressbed.vocabulary import Address, Endpoint, Pod, Setup
 
 QUIET = Steps(quiet=True)
 
@@ -71,3 +77,125 @@ def test_replacement_problems_name_each_unmet_condition():
         "2 Ready pods, the Deployment wants 3",
     ]
     assert cluster_waits.replacement_problems(before, "p1", ["p0", "p2", "p9"], 3) == []
+
+
+# --- item 2: past one worker tick, Host varied, the cookie's form -------------------------
+
+
+def _served_bed(setup: Any) -> tuple[ClusterBackend, list[str]]:
+    """A cluster backend whose /dbg matches ``setup`` on the second poll; events in order."""
+    bed = ClusterBackend(BedOptions(backend="cluster", context="c"), QUIET)
+    events: list[str] = []
+    polls = iter([None] + [{}] * 100)
+
+    class Ctl:
+        def live_config(self) -> dict[str, str]:
+            return {}
+
+    def backend(port: int | str, service: str = "hellogo") -> dict[str, Any] | None:
+        got = next(polls)
+        events.append("dbg " + ("none" if got is None else "match"))
+        if got is None:
+            return None
+        return {
+            "endpoints": [{"address": "10.0.0.1", "port": str(port)}],
+            "sessionAffinityConfig": {"name": "cookie", "mode": "persistent"},
+            "upstreamHashByConfig": {},
+            "load-balance": "round_robin",
+        }
+
+    bed.controller = Ctl()  # type: ignore[assignment]
+    bed.dbg_backend = backend  # type: ignore[method-assign]
+    bed.pods = lambda: [Pod("p", "10.0.0.1")]  # type: ignore[method-assign]
+    bed.pause = lambda s: events.append(f"pause {s:.2f}")  # type: ignore[method-assign]
+    return bed, events
+
+
+def test_after_dbg_matches_the_bed_waits_past_one_worker_tick():
+    setup = layouts.setup("one-port", {"affinity": "cookie", "affinity-mode": "persistent"})
+    bed, events = _served_bed(setup)
+    bed._wait_served(setup)
+    assert events[:2] == ["dbg none", "dbg match"]
+    waited = float(events[-1].split()[1])
+    assert events[-1].startswith("pause") and waited >= cluster_waits.WORKER_TICK_S - 0.05
+    assert cluster_waits.WORKER_TICK_S == 1.0  # balancer.lua's BACKENDS_SYNC_INTERVAL
+
+
+def test_past_worker_tick_waits_only_what_is_left():
+    waits: list[float] = []
+    done = cluster_waits.past_worker_tick(10.0, clock=lambda: 10.5, pause=waits.append)
+    assert waits == [done] and abs(done - 0.7) < 1e-9
+    assert cluster_waits.past_worker_tick(10.0, clock=lambda: 12.0, pause=waits.append) == 0
+    assert len(waits) == 1
+
+
+def _hostless(annotations: dict[str, str], host: str = "") -> Setup:
+    base = layouts.setup("one-port", annotations)
+    routes = tuple(dataclasses.replace(r, host=host) for r in base.ingress.routes)
+    return dataclasses.replace(base, ingress=dataclasses.replace(base.ingress, routes=routes))
+
+
+@pytest.mark.parametrize("host", ["", "*.example.test"])
+def test_host_keyed_samples_vary_the_host(host):
+    setup = _hostless({"upstream-hash-by": "$host"}, host)
+    peers = [Endpoint(f"10.0.0.{i}", 8080) for i in range(6)]
+    plan = converge.plan(setup, {8080: peers}, "ingress-nginx", controller_version="v1.15.1")
+    first = [s.host for s in plan.samples if s.route.path == "/8080"]
+    assert len(first) == converge.DEFAULT_KEYS and len(set(first)) == len(first)
+    if host:
+        assert all(h.endswith(".example.test") for h in first)
+    other = converge.plan(
+        _hostless({"upstream-hash-by": "$request_uri"}), {8080: peers}, "ingress-nginx"
+    )
+    assert len({s.host for s in other.samples}) == 1  # not host-keyed: one Host
+
+
+@pytest.mark.parametrize(
+    ("mode", "cookie", "ok"),
+    [
+        ("persistent", "0123456789abcdef0123456789abcdef|b", True),
+        ("persistent", "1733400000.123.77.4242|b", False),  # the balanced balancer still in force
+        ("balanced", "1733400000.123.77.4242|b", True),
+        ("balanced", "0123456789abcdef0123456789abcdef|b", False),
+        ("balanced", None, False),
+    ],
+)
+def test_cookie_modes_are_told_apart_by_the_set_cookie_form(mode, cookie, ok):
+    setup = _hostless({"affinity": "cookie", "affinity-mode": mode})
+    peers = {8080: [Endpoint("10.0.0.1", 8080)]}
+    headers = () if cookie is None else (f"INGRESSCOOKIE={cookie}; Path=/; HttpOnly",)
+
+    def sender(address: Address, samples: Any) -> list[converge.Answer]:
+        return [converge.Answer(200, "10.0.0.1", 8080, set_cookies=headers) for _ in samples]
+
+    target = SimpleNamespace(
+        data_plane="ingress-nginx",
+        address=lambda: Address("127.0.0.1", 1),
+        endpoints=lambda port: peers[8080],
+    )
+    clock = iter(range(0, 1000, 10))
+
+    def run() -> object:
+        return converge.converge(
+            target,  # type: ignore[arg-type]
+            setup,
+            timeout=5,
+            check_cookies=True,
+            sender=sender,
+            clock=lambda: float(next(clock)),
+            pause=lambda s: None,
+        )
+
+    if ok:
+        run()
+    else:
+        with pytest.raises(SetupError, match="cookie"):
+            run()
+    # Without the check (the local planes), only the port counts.
+    converge.converge(
+        target,  # type: ignore[arg-type]
+        setup,
+        sender=sender,
+        clock=lambda: float(next(clock)),
+        pause=lambda s: None,
+    )

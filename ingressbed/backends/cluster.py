@@ -25,6 +25,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,9 @@ class ClusterBackend:
 
     name = "cluster"
     data_plane: DataPlane = DataPlane.INGRESS_NGINX
+
+    #: How the backend waits past a worker tick (tests put a recorder here).
+    pause: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self, options: BedOptions, steps: Steps | None = None) -> None:
         self.options = options
@@ -558,6 +562,7 @@ class ClusterBackend:
                 timeout=SERVE_TIMEOUT,
                 rounds=CONVERGE_ROUNDS,
                 controller_version=self.ctl.version or None,
+                check_cookies=True,
             )
 
     def _restore_hellogo(self, setup: Setup) -> None:
@@ -621,6 +626,7 @@ class ClusterBackend:
                 interval=0.5,
                 what=f"the controller to serve port {port} as the setup says",
             )
+        self._past_worker_tick()
 
     def pods(self) -> list[Pod]:
         return [
@@ -660,6 +666,7 @@ class ClusterBackend:
             return
         if self.setup.ingresses:
             self.objects.wait_served(self.setup)
+            self._past_worker_tick()
             return
         if (self.setup.ingress.annotation("service-upstream") or "").lower() == "true":
             return  # the peer is the ClusterIP; kube-proxy follows the pods itself
@@ -675,6 +682,11 @@ class ClusterBackend:
                 timeout=SERVE_TIMEOUT,
                 what=f"the balancer to use {what} (port {port})",
             )
+        self._past_worker_tick()
+
+    def _past_worker_tick(self) -> None:
+        """``/dbg`` matches now: the workers apply it at their next tick, so wait past one."""
+        cluster_waits.past_worker_tick(time.monotonic(), pause=self.pause)
 
     def scale(self, replicas: int, service: str = SERVICE_NAME) -> None:
         """Scale to ``replicas`` pods in all; only normal pods are added or removed. With
