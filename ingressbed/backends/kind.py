@@ -37,8 +37,15 @@ from ingressbed.backends.bringup import BringUpStep
 from ingressbed.backends.cluster import ClusterBackend
 from ingressbed.backends.controller import Controller
 from ingressbed.backends.kube import Kube, api_errors, poll
-from ingressbed.docker_env import DockerCLI, DockerEndpoint, one_line, resolve
-from ingressbed.errors import BedError, SetupError, ToolError
+from ingressbed.docker_env import (
+    DockerCLI,
+    DockerEndpoint,
+    local_free_bytes,
+    one_line,
+    remote_problem,
+    resolve,
+)
+from ingressbed.errors import BedError, ConfigError, SetupError, ToolError
 from ingressbed.options import BedOptions
 from ingressbed.paths import HELLOGO_DIR
 from ingressbed.progress import Steps
@@ -232,9 +239,13 @@ class KindBackend(ClusterBackend):
     # --- the steps' actions --------------------------------------------------------------
 
     def _check_docker(self) -> None:
-        self.docker = DockerCLI(resolve_endpoint())
+        endpoint = resolve_endpoint()
+        remote = remote_problem(endpoint)
+        if remote:
+            raise ConfigError(remote)
+        self.docker = DockerCLI(endpoint)
         info = self.docker.info()
-        free = _free_bytes(self.docker.endpoint, str(info.get("DockerRootDir") or ""))
+        free = local_free_bytes(self.docker.endpoint, str(info.get("DockerRootDir") or ""))
         findings = host_checks.check(info, self.node_image, free)
         for warning in host_checks.warnings(findings):
             self.steps.note(f"  warning: {warning}")
@@ -503,13 +514,3 @@ def parse_docker_port(text: str) -> Address | None:
         if sep and port.isdigit() and "[" not in host:
             return Address(host if host not in ("", "0.0.0.0") else "127.0.0.1", int(port))
     return None
-
-
-def _free_bytes(endpoint: DockerEndpoint, root: str) -> int | None:
-    """Free space in Docker's root folder when the daemon is local (a unix socket here)."""
-    if not endpoint.host.startswith("unix://") or not root or not Path(root).is_dir():
-        return None
-    try:
-        return shutil.disk_usage(root).free
-    except OSError:
-        return None
