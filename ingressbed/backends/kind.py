@@ -12,7 +12,7 @@ own elapsed time:
 4. Ensuring cluster           reuse a running cluster whose config hash matches, restart a
                               stopped one, or create it
 5. Connecting to the cluster
-6. Building hellogo image     ``docker build`` (BuildKit) in the same daemon kind reads
+6. Building hellogo image     ``docker build`` (BuildKit with buildx, else legacy), same daemon
 7. Loading hellogo image      ``kind load docker-image``
 8. Installing ingress-nginx, waiting for it, namespace, admission webhook, hellogo, address
 
@@ -33,6 +33,7 @@ import yaml
 
 from ingressbed import host_checks
 from ingressbed import k8s_manifests as km
+from ingressbed.backends import kind_build
 from ingressbed.backends.bringup import BringUpStep
 from ingressbed.backends.cluster import ClusterBackend
 from ingressbed.backends.controller import Controller
@@ -189,8 +190,8 @@ class KindBackend(ClusterBackend):
             BringUpStep(
                 f"Building hellogo image {tag}",
                 self._build_hellogo,
-                f"$ DOCKER_BUILDKIT=1 docker build -t {tag} {shlex.quote(str(HELLOGO_DIR))}\n"
-                "skipped when the image exists (the tag is a hash of the sources)",
+                kind_build.plan_text(tag, str(HELLOGO_DIR))
+                + "\nskipped when the image exists (the tag is a hash of the sources)",
             ),
             BringUpStep(
                 "Loading hellogo image into the cluster",
@@ -430,12 +431,15 @@ class KindBackend(ClusterBackend):
             return
         except ToolError:
             pass
-        docker.env["DOCKER_BUILDKIT"] = "1"
-        docker.run(
-            ["build", "--tag", tag, str(HELLOGO_DIR)],
-            timeout=BUILD_TIMEOUT,
-            what="docker build of hellogo",
-        )
+        try:
+            docker.run(["buildx", "version"], timeout=30)
+            buildkit = True
+        except ToolError:
+            buildkit = False
+            self.steps.note(f"  {kind_build.NO_BUILDX}")
+        env, argv = kind_build.build_command(tag, str(HELLOGO_DIR), buildkit)
+        docker.env.update(env)
+        docker.run(argv, timeout=BUILD_TIMEOUT, what="docker build of hellogo")
 
     def _load_hellogo(self) -> None:
         self.run_kind(
