@@ -617,7 +617,10 @@ class ClusterBackend:
 
             def backend_problems(port: int = port) -> list[str]:
                 ips = {p.ip for p in self.pods()}
-                backend = self.dbg_backend(port)
+                try:
+                    backend = self.dbg_backend(port)
+                except SetupError as exc:  # one failed exec: asked again until the deadline
+                    return [str(exc)]
                 return backend_mismatches(backend, setup.ingress, port, ips, default_lb)
 
             settle(
