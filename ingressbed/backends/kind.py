@@ -235,6 +235,9 @@ class KindBackend(ClusterBackend):
             self.kind_kubeconfig,
             "--wait",
             "120s",
+            # A failed create keeps its nodes, so their logs can be exported (diagnostics);
+            # the cleanup registered before the create deletes them.
+            "--retain",
         ]
 
     # --- the steps' actions --------------------------------------------------------------
