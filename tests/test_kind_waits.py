@@ -199,3 +199,66 @@ def test_cookie_modes_are_told_apart_by_the_set_cookie_form(mode, cookie, ok):
         clock=lambda: float(next(clock)),
         pause=lambda s: None,
     )
+
+
+# --- item 6: renaming an Ingress races the admission webhook's overlap check ---------------
+
+
+class _RenameKube:
+    """Refuses the first two applies after a delete as the v1.15.1 webhook does."""
+
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
+        self.log: list[str] = []
+        self.refusals = 0
+
+    def scale(self, ns: str, name: str, replicas: int) -> None:
+        pass
+
+    def wait_deployment(self, ns: str, name: str, timeout: float) -> None:
+        pass
+
+    def ingresses(self) -> list[dict[str, object]]:
+        return []
+
+    def delete(self, obj: dict[str, Any]) -> None:
+        self.log.append(f"delete {obj['metadata']['name']}")
+        self.refusals = 2
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            self.log.append("refused")
+            raise SetupError(
+                f"applying Ingress {obj['metadata']['name']}: 400 admission webhook "
+                '"validate.nginx.ingress.kubernetes.io" denied the request: host '
+                f'"hellogo.d.xiaomi.net" and path "/8080" is already defined in ingress '
+                f"{self.ns}/first"
+            )
+        self.log.append(f"apply {obj['metadata']['name']}")
+
+
+def test_a_renamed_ingress_is_applied_again_while_the_webhook_knows_the_old_one(monkeypatch):
+    from ingressbed.backends import kube
+
+    monkeypatch.setattr(kube.time, "sleep", lambda s: None)
+    bed = ClusterBackend(BedOptions(backend="cluster", context="c"), QUIET)
+    fake = _RenameKube(bed.namespace)
+    bed.kube = fake  # type: ignore[assignment]
+    bed.controller = SimpleNamespace(apply_keys=lambda keys, name: None)  # type: ignore[assignment]
+    monkeypatch.setattr(bed, "_wait_served", lambda setup: None)
+    monkeypatch.setattr(bed, "_replicas", lambda: 6)
+    first = layouts.setup("one-port")
+    first = dataclasses.replace(first, ingress=dataclasses.replace(first.ingress, name="first"))
+    second = dataclasses.replace(first, ingress=dataclasses.replace(first.ingress, name="second"))
+    bed._apply(first, fresh_balancers=True)
+    fake.log.clear()
+    bed._apply(second, fresh_balancers=True)
+    assert fake.log == ["delete first", "refused", "refused", "apply second"]
+
+
+def test_only_the_overlap_with_the_deleted_ingress_is_waited_out():
+    said = 'host "h" and path "/" is already defined in ingress ns/first'
+    assert cluster_waits.overlaps_deleted(said, "ns", "first")
+    assert not cluster_waits.overlaps_deleted(said, "ns", "firs")
+    assert not cluster_waits.overlaps_deleted(said.replace("ns/", "other/"), "ns", "first")

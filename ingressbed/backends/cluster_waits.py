@@ -13,6 +13,7 @@ without a reload (pure decisions; the backend does the polling).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 
@@ -67,3 +68,14 @@ def past_worker_tick(
         pause(left)
         return left
     return 0.0
+
+
+def overlaps_deleted(message: str, namespace: str, deleted: str) -> bool:
+    """Whether ``message`` is the admission webhook refusing an Ingress because Ingress
+    ``namespace/deleted``, already deleted, still claims its host and path.
+
+    The webhook checks against the controller's cache, which learns of a deletion a moment
+    later (controller v1.15.1: ``host "H" and path "P" is already defined in ingress NS/NAME``).
+    """
+    pattern = rf"is already defined in ingress {re.escape(namespace)}/{re.escape(deleted)}\b"
+    return re.search(pattern, message) is not None
