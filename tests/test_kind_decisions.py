@@ -243,7 +243,7 @@ def test_a_stopped_cluster_is_restarted_with_a_clear_message(tmp_path, monkeypat
             return "ingressbed-control-plane\texited\n"
 
     bed.docker = Docker()  # type: ignore[assignment]
-    monkeypatch.setattr(bed, "_restart", lambda names: done.append(f"restart {names}"))
+    monkeypatch.setattr(bed, "_restart", lambda names, paused: done.append(f"restart {names}"))
     monkeypatch.setattr(bed, "_reuse", lambda: done.append("reuse"))
     monkeypatch.setattr(bed, "_create", lambda: done.append("create"))
     bed._ensure_cluster()

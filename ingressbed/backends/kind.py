@@ -97,6 +97,13 @@ def cluster_state(clusters: str, name: str, nodes: str) -> str:
     return RUNNING if all(state == "running" for state in states) else STOPPED
 
 
+def paused_nodes(nodes: str) -> list[str]:
+    """Names of the node containers ``docker ps`` shows as paused (``docker start`` refuses
+    them; they need ``docker unpause``)."""
+    rows = [line.split("\t") for line in nodes.splitlines() if line.strip()]
+    return [row[0].strip() for row in rows if row[-1].strip() == "paused"]
+
+
 def node_names(nodes: str) -> list[str]:
     return [line.split("\t")[0].strip() for line in nodes.splitlines() if line.strip()]
 
@@ -290,35 +297,56 @@ class KindBackend(ClusterBackend):
                 f"  kind cluster {self.cluster!r} is stopped (its node containers exited, e.g. "
                 "after a reboot); starting them again"
             )
-            self._restart(node_names(nodes))
+            self._restart(node_names(nodes), paused_nodes(nodes))
         if state in (RUNNING, STOPPED):
             self._reuse()
             return
         self._create()
 
-    def _restart(self, names: list[str]) -> None:
-        self._docker().run(["start", *names], timeout=60)
+    def _restart(self, names: list[str], paused: list[str] | None = None) -> None:
+        """Unpause the paused nodes, start the stopped ones, then wait until the API server
+        answers and every node's kubelet is Ready (before anything is cleaned up in it)."""
+        recreate = f"recreate the cluster: kind delete cluster --name {self.cluster}"
+        paused = paused or []
+        try:
+            if paused:
+                self._docker().run(["unpause", *paused], timeout=60)
+            stopped = [n for n in names if n not in paused]
+            if stopped:
+                self._docker().run(["start", *stopped], timeout=60)
+        except ToolError as exc:  # e.g. a host port taken since the cluster was made
+            raise SetupError(
+                f"restarting kind cluster {self.cluster!r}: {exc}; {recreate}"
+            ) from None
         self._write_kubeconfig()
+        seen = ["the API server does not answer"]
 
-        def answers() -> bool | None:
+        def ready() -> bool | None:
             try:
                 kube = Kube.connect(self.kubeconfig, self.context)
-            except BedError:
+            except BedError as exc:
+                seen[0] = str(exc)
                 return None
             try:
                 kube.server_version()
-                return True
-            except BedError:
+                unready = kube.unready_nodes()
+            except BedError as exc:
+                seen[0] = str(exc)
                 return None
             finally:
                 kube.close()
+            seen[0] = f"nodes not Ready: {', '.join(unready)}"
+            return None if unready else True
 
         try:
-            poll(answers, timeout=RESTART_TIMEOUT, what="the restarted cluster's API server")
+            poll(
+                ready,
+                timeout=RESTART_TIMEOUT,
+                what="the restarted cluster's API server and nodes",
+                detail=lambda: seen[0],
+            )
         except SetupError as exc:
-            raise SetupError(
-                f"{exc}; recreate the cluster: kind delete cluster --name {self.cluster}"
-            ) from exc
+            raise SetupError(f"{exc}; {recreate}") from None
 
     def _reuse(self) -> None:
         want = self.config["nodes"][0]["labels"][km.CONFIG_HASH_LABEL]

@@ -166,6 +166,17 @@ class Kube:
         with api_errors("reading the server version"):
             return str(client.VersionApi(self.api_client).get_code().git_version)
 
+    def unready_nodes(self) -> list[str]:
+        """Names of the nodes whose kubelet does not report Ready."""
+        with api_errors("listing nodes"):
+            nodes: list[Any] = self.core.list_node().items
+        out = []
+        for node in nodes:
+            conditions = {c.type: c.status for c in node.status.conditions or []}
+            if conditions.get("Ready") != "True":
+                out.append(str(node.metadata.name))
+        return out
+
     def to_dict(self, model: Any) -> Obj:
         """A client model as the JSON the API serves (camelCase keys)."""
         return dict(self.api_client.sanitize_for_serialization(model))
