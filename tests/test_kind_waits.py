@@ -262,3 +262,46 @@ def test_only_the_overlap_with_the_deleted_ingress_is_waited_out():
     assert cluster_waits.overlaps_deleted(said, "ns", "first")
     assert not cluster_waits.overlaps_deleted(said, "ns", "firs")
     assert not cluster_waits.overlaps_deleted(said.replace("ns/", "other/"), "ns", "first")
+
+
+# --- item 12: a new delay for the slow pods ---------------------------------------------
+
+
+class _SlowKube:
+    """The slow pods outlive their Deployment's deletion by two looks (garbage collection)."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.lingering = 0
+
+    def delete(self, obj: dict[str, Any]) -> None:
+        self.log.append("delete")
+        self.lingering = 2
+
+    def pods(self, ns: str, selector: str) -> list[Any]:
+        self.log.append("look")
+        if self.lingering:
+            self.lingering -= 1
+            return [SimpleNamespace(metadata=SimpleNamespace(name="hellogo-slow-old"))]
+        return []
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        self.log.append(f"apply {obj['spec']['template']['metadata']['labels']}")
+
+    def wait_deployment(self, ns: str, name: str, timeout: float) -> None:
+        self.log.append("wait")
+
+
+def test_a_new_slow_delay_starts_after_the_old_slow_pods_are_gone(monkeypatch):
+    from ingressbed.backends import kube
+
+    monkeypatch.setattr(kube.time, "sleep", lambda s: None)
+    monkeypatch.setenv("INGRESSBED_HELLOGO_IMAGE", "r/hellogo@sha256:" + "a" * 64)
+    bed = ClusterBackend(BedOptions(backend="cluster", context="c"), QUIET)
+    fake = _SlowKube()
+    bed.kube = fake  # type: ignore[assignment]
+    plain = layouts.setup("one-port", replicas=6)
+    bed.setup = dataclasses.replace(plain, slow_pods=1, slow_ms=200)
+    bed._slow_pods(dataclasses.replace(plain, slow_pods=1, slow_ms=500))
+    assert fake.log[:4] == ["delete", "look", "look", "look"]
+    assert fake.log[4].startswith("apply") and fake.log[5] == "wait"

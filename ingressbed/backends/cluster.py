@@ -614,20 +614,26 @@ class ClusterBackend:
         )
         if not setup.slow_pods:
             with self.steps.step("Removing the slow hellogo pods"):
-                self.k.delete(slow)
-                poll(
-                    lambda: True if not self._slow_pod_names() else None,
-                    timeout=ROLLOUT_TIMEOUT,
-                    what="the slow hellogo pods to go away",
-                    interval=0.25,
-                )
+                self._delete_slow(slow)
             return
         title = f"Running {setup.slow_pods} slow hellogo pod(s) ({setup.slow_ms} ms late)"
         with self.steps.step(title):
             if before_ms and before_ms != setup.slow_ms:
-                self.k.delete(slow)  # a new delay is a new pod template: start afresh
+                # A new delay is a new pod template: start afresh, once the old pods are
+                # gone (they stay Ready until the garbage collector deletes them).
+                self._delete_slow(slow)
             self.k.apply(slow)
             self.k.wait_deployment(self.namespace, km.SLOW_DEPLOYMENT, ROLLOUT_TIMEOUT)
+
+    def _delete_slow(self, slow: dict[str, Any]) -> None:
+        """Delete the slow Deployment and wait until none of its pods is left."""
+        self.k.delete(slow)
+        poll(
+            lambda: True if not self._slow_pod_names() else None,
+            timeout=ROLLOUT_TIMEOUT,
+            what="the slow hellogo pods to go away",
+            interval=0.25,
+        )
 
     def _slow_pod_names(self) -> list[str]:
         selector = f"{HELLOGO_SELECTOR},{km.VARIANT_LABEL}=slow"
