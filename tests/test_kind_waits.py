@@ -305,3 +305,34 @@ def test_a_new_slow_delay_starts_after_the_old_slow_pods_are_gone(monkeypatch):
     bed._slow_pods(dataclasses.replace(plain, slow_pods=1, slow_ms=500))
     assert fake.log[:4] == ["delete", "look", "look", "look"]
     assert fake.log[4].startswith("apply") and fake.log[5] == "wait"
+
+
+def test_killing_a_slow_pod_waits_for_a_new_slow_pod():
+    from ingressbed import k8s_manifests as km
+
+    fake = _KillKube()
+    fake.pods = [_pod(f"hellogo-{i}", f"10.0.0.{i}") for i in range(5)]
+    slow = _pod("hellogo-slow-a", "10.0.0.7")
+    slow.metadata.labels = {"app": "hellogo", km.DELAY_LABEL: "200"}
+    fake.pods.append(slow)
+    asked: list[str] = []
+    fresh = _pod("hellogo-slow-b", "10.0.0.8")
+    fresh.metadata.labels = slow.metadata.labels
+
+    def deployment(ns: str, name: str) -> Any:
+        asked.append(name)
+        return SimpleNamespace(spec=SimpleNamespace(replicas=1))
+
+    def delete_pod(ns: str, name: str, *, grace: int = 0) -> None:
+        rest = [p for p in fake.pods if p.metadata.name != name]
+        fake.after = [rest, rest, [*rest, fresh]]
+
+    fake.deployment = deployment  # type: ignore[method-assign]
+    fake.delete_pod = delete_pod  # type: ignore[method-assign]
+    bed = ClusterBackend(BedOptions(backend="cluster", context="c"), QUIET)
+    bed.kube = fake  # type: ignore[assignment]
+    seen: list[set[str]] = []
+    bed._wait_balancer = lambda what: seen.append({p.name for p in bed.pods()})  # type: ignore[method-assign]
+    bed.kill("hellogo-slow-a")
+    assert asked == [km.SLOW_DEPLOYMENT]
+    assert "hellogo-slow-b" in seen[0] and "hellogo-slow-a" not in seen[0]
