@@ -386,6 +386,13 @@ class ClusterBackend:
         )
         self.k.apply(km.namespace(self.namespace, self.run_id))
 
+    def _mark_kept(self) -> None:
+        """Label this run's namespace as kept on purpose, so a later run leaves it alone."""
+        try:
+            self.k.apply(km.namespace(self.namespace, self.run_id, kept=self.options.keep))
+        except BedError as exc:
+            self.steps.note(f"could not mark namespace {self.namespace} as kept: {exc}")
+
     def hellogo_image(self) -> tuple[str, str]:
         """The hellogo image and its pull policy: from ``INGRESSBED_HELLOGO_IMAGE``."""
         image = os.environ.get("INGRESSBED_HELLOGO_IMAGE", "")
@@ -453,6 +460,8 @@ class ClusterBackend:
             self.steps.note(f"kept for inspection: {'; '.join(self._kept_notes)}")
         self._kept_notes = []
         errors: list[str] = []
+        if keep and f"Deleting namespace {self.namespace}" in [t for t, _ in self._cleanups]:
+            self._mark_kept()
         while self._cleanups:
             title, action = self._cleanups.pop()
             if keep and not title.startswith("Stopping"):

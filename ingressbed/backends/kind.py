@@ -432,11 +432,19 @@ class KindBackend(ClusterBackend):
             kube.close()
 
     def _remove_stale_namespaces(self) -> None:
-        """Bed namespaces kept by earlier runs: their Ingresses would shadow this run's."""
+        """Bed namespaces an earlier run left by accident (a crash): their Ingresses would
+        shadow this run's. Those kept on purpose (``--keep``, ``ingressbed up``) stay, and
+        a line says so."""
+        bed = f"{km.BED_LABEL}=true"
         kube = Kube.connect(self.kubeconfig, self.context)
         try:
-            for name in kube.namespaces(f"{km.BED_LABEL}=true"):
-                self.steps.note(f"  removing namespace {name} kept by an earlier run")
+            for name in kube.namespaces(f"{bed},{km.KEPT_LABEL}"):
+                self.steps.note(
+                    f"  keeping namespace {name}, kept by an earlier run (--keep or ingressbed "
+                    f"up); delete it when done: kubectl delete namespace {name}"
+                )
+            for name in kube.namespaces(f"{bed},!{km.KEPT_LABEL}"):
+                self.steps.note(f"  removing namespace {name} left by an earlier run")
                 kube.delete_namespace(name, wait=120)
         finally:
             kube.close()
