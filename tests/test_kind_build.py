@@ -4,12 +4,15 @@ the ones kind published, shown by ``ingressbed up --backend kind --dry-run``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ingressbed.backends import kind_build
 from ingressbed.backends.kind import KindBackend
 from ingressbed.cli import main
 from ingressbed.docker_env import DockerCLI, DockerEndpoint
+from ingressbed.errors import ToolError
 from ingressbed.options import BedOptions
 from ingressbed.progress import Steps
 from ingressbed.tools import Lock
@@ -77,3 +80,45 @@ def test_the_dry_run_shows_the_node_image_and_the_build_without_buildx(
     old = ["up", "--backend", "kind", "--dry-run", "--output", str(tmp_path / "old"), "-q"]
     assert main([*old, "--controller-version", "v1.11.8"]) == 0
     assert f"docker pull {NODE_130}" in (tmp_path / "old" / "commands.sh").read_text()
+
+
+class _Docker:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def info(self) -> dict[str, str]:
+        return {"Architecture": "aarch64"}
+
+    def run(self, args: list[str], **kwargs: object) -> str:
+        self.calls.append(args)
+        return ""
+
+
+def test_a_failed_kind_load_falls_back_to_a_native_archive(tmp_path, monkeypatch):
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
+    bed = KindBackend(BedOptions(backend="kind"), Steps(quiet=True))
+    docker = _Docker()
+    bed.docker = docker  # type: ignore[assignment]
+    loads: list[tuple[str, ...]] = []
+
+    def run_kind(*args: str, timeout: float = 600) -> str:
+        loads.append(args)
+        if args[1] == "docker-image":  # kind's answer on Docker's containerd image store
+            raise ToolError(
+                'kind load failed: ERROR: failed to load image: command "docker exec '
+                "--privileged -i ingressbed-control-plane ctr --namespace=k8s.io images import "
+                '--all-platforms --digests --snapshotter=overlayfs -" failed with error: exit '
+                "status 1"
+            )
+        return ""
+
+    monkeypatch.setattr(bed, "run_kind", run_kind)
+    bed._load_hellogo()
+    (save,) = docker.calls
+    assert save[:3] == ["save", "--platform", "linux/arm64"]
+    archive = save[save.index("--output") + 1]
+    assert [a[:3] for a in loads] == [
+        ("load", "docker-image", loads[0][2]),
+        ("load", "image-archive", archive),
+    ]
+    assert not Path(archive).parent.exists()  # the archive's folder went with it

@@ -203,7 +203,9 @@ class KindBackend(ClusterBackend):
             BringUpStep(
                 "Loading hellogo image into the cluster",
                 self._load_hellogo,
-                f"$ kind load docker-image {tag} --name {shlex.quote(self.cluster)}",
+                f"$ kind load docker-image {tag} --name {shlex.quote(self.cluster)}\n"
+                "if that fails (Docker's containerd image store): docker save --platform "
+                "linux/<native arch> --output <tmp>/hellogo.tar, then kind load image-archive",
             ),
             *self._install_steps("kind", only_if_missing=False),
             *self._workload_steps(),
@@ -481,9 +483,34 @@ class KindBackend(ClusterBackend):
         docker.run(argv, timeout=BUILD_TIMEOUT, what="docker build of hellogo")
 
     def _load_hellogo(self) -> None:
-        self.run_kind(
-            "load", "docker-image", hellogo_tag(), "--name", self.cluster, timeout=LOAD_TIMEOUT
+        """``kind load docker-image``; when that fails (Docker's containerd image store,
+        kind#3795 and kind#4236), ``docker save`` of the native platform loaded with
+        ``kind load image-archive``."""
+        tag = hellogo_tag()
+        try:
+            self.run_kind("load", "docker-image", tag, "--name", self.cluster, timeout=LOAD_TIMEOUT)
+            return
+        except ToolError as exc:
+            first = str(exc)
+        docker = self._docker()
+        arch = str(docker.info().get("Architecture") or "x86_64")
+        platform = kind_build.native_platform(arch)
+        self.steps.note(
+            f"  kind load docker-image failed ({first}); loading a {platform} archive instead"
         )
+        folder = Path(tempfile.mkdtemp(prefix="ingressbed-load-"))
+        try:
+            archive = str(folder / "hellogo.tar")
+            docker.run(
+                kind_build.save_command(tag, archive, platform),
+                timeout=LOAD_TIMEOUT,
+                what="docker save of hellogo",
+            )
+            self.run_kind(
+                "load", "image-archive", archive, "--name", self.cluster, timeout=LOAD_TIMEOUT
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # --- address, diagnostics, close ---------------------------------------------------------
 

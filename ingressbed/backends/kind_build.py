@@ -52,3 +52,18 @@ def plan_text(tag: str, folder: str) -> str:
             f"without buildx (the legacy builder, said in one line): {commands[False]}",
         ]
     )
+
+
+#: ``docker info``'s Architecture (the kernel's name) -> the image platform's.
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def native_platform(architecture: str) -> str:
+    """The image platform of a daemon whose ``docker info`` says ``architecture``."""
+    return f"linux/{_ARCH.get(architecture.strip().lower(), architecture.strip().lower())}"
+
+
+def save_command(tag: str, archive: str, platform: str) -> list[str]:
+    """``docker`` arguments that save ``tag`` for ``platform`` only: on Docker's containerd
+    image store an image is an index, and kind imports a single-platform archive only."""
+    return ["save", "--platform", platform, "--output", archive, tag]
