@@ -336,3 +336,20 @@ def test_killing_a_slow_pod_waits_for_a_new_slow_pod():
     bed.kill("hellogo-slow-a")
     assert asked == [km.SLOW_DEPLOYMENT]
     assert "hellogo-slow-b" in seen[0] and "hellogo-slow-a" not in seen[0]
+
+
+def test_a_reports_objects_are_applied_then_one_worker_tick_waited():
+    from ingressbed.vocabulary import IngressSpec, Route
+
+    bed = ClusterBackend(BedOptions(backend="cluster", context="c"), QUIET)
+    events: list[str] = []
+    bed.controller = SimpleNamespace(apply_keys=lambda keys, name: None)  # type: ignore[assignment]
+    bed.objects = SimpleNamespace(  # type: ignore[assignment]
+        apply=lambda setup, fresh_balancers: events.append("objects served")
+    )
+    bed.pause = lambda s: events.append("pause")  # type: ignore[method-assign]
+    base = layouts.setup("one-port")
+    extra = IngressSpec("second", (Route("/x", 8080, "other.test"),))
+    setup = dataclasses.replace(base, ingresses=(base.ingress, extra))
+    bed._apply(setup, fresh_balancers=True)
+    assert events == ["objects served", "pause"]

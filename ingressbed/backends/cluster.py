@@ -528,6 +528,7 @@ class ClusterBackend:
                 self.k.delete(km.ingress(self.setup.ingress, self.namespace))
             self.objects.apply(setup, fresh_balancers=fresh_balancers)
             self.setup = setup
+            self._past_worker_tick()  # the objects' backends match /dbg; workers apply next tick
             return
         if self.objects.applied is not None:
             with self.steps.step("Removing the report's Services and Ingresses"):
