@@ -218,3 +218,30 @@ class DockerCLI:
         if not isinstance(data, dict):
             raise ToolError("docker info printed no JSON object")
         return data
+
+
+def remote_problem(endpoint: DockerEndpoint) -> str:
+    """Why ``endpoint`` cannot serve kind ("" = it can): kind publishes the cluster's ports
+    on 127.0.0.1 of the Docker host, so the daemon must run on this machine (a unix
+    socket or named pipe, or TCP to this machine's loopback)."""
+    scheme, _, rest = endpoint.host.partition("://")
+    if scheme in ("unix", "npipe"):
+        return ""
+    where = rest.split("/")[0].rsplit(":", 1)[0].strip("[]")
+    if scheme == "tcp" and where in ("127.0.0.1", "localhost", "::1"):
+        return ""
+    return (
+        f"the Docker endpoint {endpoint.describe()} is on another host, where kind would "
+        "publish the cluster on that host's 127.0.0.1: use a local daemon (unset DOCKER_HOST "
+        "or `docker context use default`), or --backend cluster"
+    )
+
+
+def local_free_bytes(endpoint: DockerEndpoint, root: str) -> int | None:
+    """Free space in Docker's root folder when the daemon is local (a unix socket here)."""
+    if not endpoint.host.startswith("unix://") or not root or not Path(root).is_dir():
+        return None
+    try:
+        return shutil.disk_usage(root).free
+    except OSError:
+        return None

@@ -7,8 +7,9 @@ wrong and what to do:
 
 - **cgroup v2**: node images from Kubernetes 1.35 on no longer run on cgroup v1; with an
   older node image cgroup v1 still works, with a warning.
-- **rootless Docker**: works with kind, but the ingress's hostPort mapping needs the
-  host's iptables modules and cgroup delegation; a warning naming them.
+- **rootless Docker**: needs cgroup v2 (an error on v1); on v2 it works with kind, but the
+  ingress's hostPort mapping needs the host's iptables modules and cgroup delegation; a
+  warning naming them.
 - **free disk** where Docker keeps images: a node image is about 1 GB to pull and more
   unpacked; below ``MIN_FREE_BYTES`` it is an error, below twice that a warning.
 - a daemon that reports errors, or one that is not a Linux engine.
@@ -80,7 +81,15 @@ def check(info: Mapping[str, Any], node_image: str, free_bytes: int | None = Non
             out.append(
                 Finding(WARNING, "the Docker host uses cgroup v1; newer node images need v2")
             )
-    if is_rootless(info):
+    if is_rootless(info) and cgroup == "1":
+        out.append(
+            Finding(
+                ERROR,
+                "rootless Docker on a cgroup v1 host: kind's rootless mode needs cgroup v2; "
+                "switch the host to cgroup v2 or use rootful Docker",
+            )
+        )
+    elif is_rootless(info):
         out.append(
             Finding(
                 WARNING,

@@ -21,6 +21,7 @@ Obj = dict[str, Any]
 #: Labels and annotations the bed puts on what it creates.
 BED_LABEL = "ingressbed.dev/bed"
 RUN_LABEL = "ingressbed.dev/run"
+KEPT_LABEL = "ingressbed.dev/kept"
 CONFIG_HASH_LABEL = "ingressbed.dev/config-hash"
 INGRESS_READY_LABEL = "ingress-ready"
 HELLOGO_LABELS: dict[str, str] = {
@@ -97,12 +98,13 @@ def config_hash(config: Mapping[str, Any]) -> str:
 # --- the bed's namespace, hellogo and the Ingress ---------------------------------------------
 
 
-def namespace(name: str, run_id: str) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": name, "labels": {BED_LABEL: "true", RUN_LABEL: run_id}},
-    }
+def namespace(name: str, run_id: str, kept: str = "") -> Obj:
+    """A bed namespace; ``kept`` (the ``--keep`` value that kept it) marks one a run left
+    on purpose, which a later run on the same cluster leaves alone."""
+    labels = {BED_LABEL: "true", RUN_LABEL: run_id}
+    if kept:
+        labels[KEPT_LABEL] = kept
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
 def hellogo_service(ns: str) -> Obj:

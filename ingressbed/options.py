@@ -112,7 +112,7 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option(
         "backend",
-        "where the bed runs: auto (kind when a Docker daemon answers, else local), "
+        "where the bed runs: auto (kind when this machine passes kind's host checks, else local), "
         "local, kind, cluster, or fake (an in-process stand-in that places requests as the "
         "data plane's model says: it tests the layers above a data plane, never a data plane)",
         _choice(BACKENDS),

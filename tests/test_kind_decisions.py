@@ -243,7 +243,7 @@ def test_a_stopped_cluster_is_restarted_with_a_clear_message(tmp_path, monkeypat
             return "ingressbed-control-plane\texited\n"
 
     bed.docker = Docker()  # type: ignore[assignment]
-    monkeypatch.setattr(bed, "_restart", lambda names: done.append(f"restart {names}"))
+    monkeypatch.setattr(bed, "_restart", lambda names, paused: done.append(f"restart {names}"))
     monkeypatch.setattr(bed, "_reuse", lambda: done.append("reuse"))
     monkeypatch.setattr(bed, "_create", lambda: done.append("create"))
     bed._ensure_cluster()
@@ -403,6 +403,7 @@ def test_a_hellogo_build_failure_is_one_line_from_buildkit_output(tmp_path, monk
     fake.write_text(
         "#!/bin/sh\n"
         'if [ "$1" = image ]; then echo "Error: No such image: $3" >&2; exit 1; fi\n'
+        'if [ "$1" = buildx ]; then echo "github.com/docker/buildx v0.19.3"; exit 0; fi\n'
         'if [ "$1" = build ] && [ "$DOCKER_BUILDKIT" = 1 ]; then\n'
         "  echo '#5 [2/6] RUN pip install --no-cache-dir websockets' >&2\n"
         "  echo '#5 ERROR: process \"/bin/sh -c pip install\" did not complete successfully' >&2\n"

@@ -64,7 +64,7 @@ def test_kind_dry_run_is_the_backends_bring_up_described(tmp_path, capsys, monke
     assert positions == sorted(positions)
     assert "kind create cluster --name ingressbed --config kind-config.yaml" in script
     assert "kind load docker-image ingressbed/hellogo:" in script
-    assert "docker pull kindest/node:v1.35.1@sha256:" in script
+    assert "docker pull kindest/node:v1.35.5@sha256:" in script
     assert "/dbg backends get ingressbed-dryrun-hellogo-8080" in script
     assert "sha256sum -c -" in script and "MISSING" not in script
     referenced = _referenced_files(script)

@@ -33,13 +33,31 @@ def test_nightly_is_scheduled_and_dispatchable_and_uploads_always():
     assert upload["if"] == "always()"
 
 
-def test_nightly_caches_downloads_and_uses_current_actions():
+#: The commit each action's tag pointed to when pinned (read from the actions' own git
+#: history); the workflow names the tag in a comment after the SHA.
+PINNED = {
+    "actions/checkout": ("d23441a48e516b6c34aea4fa41551a30e30af803", "v6.1.0"),
+    "actions/setup-python": ("ece7cb06caefa5fff74198d8649806c4678c61a1", "v6.3.0"),
+    "actions/cache": ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+}
+
+
+def test_nightly_pins_actions_by_commit_with_the_tag_in_a_comment():
     steps = _workflow()["jobs"]["e2e-kind"]["steps"]
     uses = {str(s.get("uses", "")).split("@")[0]: str(s.get("uses", "")) for s in steps}
-    assert uses["actions/checkout"] == "actions/checkout@v6"
-    assert uses["actions/setup-python"] == "actions/setup-python@v6"
-    assert uses["actions/upload-artifact"] == "actions/upload-artifact@v7"
-    cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache@v5"))
+    text = WORKFLOW.read_text()
+    for action, (sha, tag) in PINNED.items():
+        assert uses[action] == f"{action}@{sha}"
+        assert f"uses: {action}@{sha} # {tag}\n" in text
+    assert all(len(u.split("@")[1]) == 40 for u in uses.values() if "@" in u)
+
+
+def test_nightly_caches_pip_and_the_downloads():
+    steps = _workflow()["jobs"]["e2e-kind"]["steps"]
+    python = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
+    assert python["with"]["cache"] == "pip"
+    cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache@"))
     assert "/bin" in cache["with"]["path"] and "lock.yaml" in cache["with"]["key"]
     env = _workflow()["jobs"]["e2e-kind"]["env"]
     assert cache["with"]["path"].startswith("${{ env.INGRESSBED_CACHE }}")

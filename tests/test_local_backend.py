@@ -137,13 +137,13 @@ def test_slow_pods_answer_late_keep_their_place_on_scale_and_go_with_the_setup()
 
 def test_auto_falling_back_to_local_runs_the_data_plane_asked_for(monkeypatch):
     import ingressbed.backends as backends
+    from ingressbed.backends import auto
 
-    monkeypatch.setattr(backends, "docker_answers", lambda: (False, "no Docker daemon answers"))
+    monkeypatch.setattr(auto, "kind_fits", lambda options: (False, "no Docker daemon answers"))
     bed = backends.create(BedOptions(data_plane="haproxy:map-based", quiet=True))
     assert isinstance(bed, LocalBackend) and bed.data_plane == "haproxy:map-based"
-    monkeypatch.setattr(backends, "docker_answers", lambda: (True, "a Docker daemon answers"))
     with pytest.raises(ConfigError, match="'haproxy': the kind backend runs ingress-nginx"):
-        backends.create(BedOptions(data_plane="haproxy", quiet=True))
+        backends.create(BedOptions(backend="kind", data_plane="haproxy", quiet=True))
 
 
 def test_a_data_plane_binary_that_hangs_stops_the_start_in_one_line_and_leaves_nothing(

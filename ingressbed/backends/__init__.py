@@ -1,7 +1,8 @@
 """Backends: where the bed runs. ``create(options)`` builds the one the options name.
 
-``auto`` picks kind when a Docker daemon answers, else local, and says which and why;
-``--data-plane`` other than the default then needs local (kind runs ingress-nginx).
+``auto`` picks kind when this machine can run it (``backends.auto``: the data plane is
+ingress-nginx, a local Docker daemon answers, kind's host checks pass, a kind binary can be
+had), else local, and says which and why in one line.
 ``fake`` is the in-process stand-in (``backends.fake``): it places requests as the data
 plane's model says and checks the layers above a data plane, never a data plane.
 """
@@ -45,7 +46,9 @@ def resolve(options: BedOptions, steps: Steps) -> str:
     """The concrete backend name for ``options.backend`` (resolving ``auto`` loudly)."""
     if options.backend != "auto":
         return options.backend
-    ok, why = docker_answers()
+    from ingressbed.backends.auto import kind_fits
+
+    ok, why = kind_fits(options)
     chosen = "kind" if ok else "local"
     steps.note(
         f"*** backend auto -> {chosen}: "

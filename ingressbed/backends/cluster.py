@@ -25,6 +25,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from ingressbed import ingress_keys, preflight
 from ingressbed import k8s_manifests as km
 from ingressbed import k8s_objects as ko
-from ingressbed.backends import converge
+from ingressbed.backends import cluster_waits, converge
 from ingressbed.backends.base import ControllerState
 from ingressbed.backends.bringup import BringUpStep, run_all
 from ingressbed.backends.cluster_objects import ReportObjects
@@ -69,6 +70,8 @@ CONVERGE_ROUNDS = 2
 HELLOGO_SELECTOR = ",".join(f"{k}={v}" for k, v in km.HELLOGO_LABELS.items())
 ROLLOUT_TIMEOUT = 300.0
 SERVE_TIMEOUT = 120.0
+#: Seconds the admission webhook may still refuse a host and path of a deleted Ingress.
+WEBHOOK_FORGET_TIMEOUT = 60.0
 
 
 class ClusterBackend:
@@ -76,6 +79,9 @@ class ClusterBackend:
 
     name = "cluster"
     data_plane: DataPlane = DataPlane.INGRESS_NGINX
+
+    #: How the backend waits past a worker tick (tests put a recorder here).
+    pause: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self, options: BedOptions, steps: Steps | None = None) -> None:
         self.options = options
@@ -380,6 +386,13 @@ class ClusterBackend:
         )
         self.k.apply(km.namespace(self.namespace, self.run_id))
 
+    def _mark_kept(self) -> None:
+        """Label this run's namespace as kept on purpose, so a later run leaves it alone."""
+        try:
+            self.k.apply(km.namespace(self.namespace, self.run_id, kept=self.options.keep))
+        except BedError as exc:
+            self.steps.note(f"could not mark namespace {self.namespace} as kept: {exc}")
+
     def hellogo_image(self) -> tuple[str, str]:
         """The hellogo image and its pull policy: from ``INGRESSBED_HELLOGO_IMAGE``."""
         image = os.environ.get("INGRESSBED_HELLOGO_IMAGE", "")
@@ -447,6 +460,8 @@ class ClusterBackend:
             self.steps.note(f"kept for inspection: {'; '.join(self._kept_notes)}")
         self._kept_notes = []
         errors: list[str] = []
+        if keep and f"Deleting namespace {self.namespace}" in [t for t, _ in self._cleanups]:
+            self._mark_kept()
         while self._cleanups:
             title, action = self._cleanups.pop()
             if keep and not title.startswith("Stopping"):
@@ -513,6 +528,7 @@ class ClusterBackend:
                 self.k.delete(km.ingress(self.setup.ingress, self.namespace))
             self.objects.apply(setup, fresh_balancers=fresh_balancers)
             self.setup = setup
+            self._past_worker_tick()  # the objects' backends match /dbg; workers apply next tick
             return
         if self.objects.applied is not None:
             with self.steps.step("Removing the report's Services and Ingresses"):
@@ -546,9 +562,34 @@ class ClusterBackend:
         elif old is not None and old.ingress.name != setup.ingress.name:
             self.k.delete(km.ingress(old.ingress, self.namespace))
         with self.steps.step(f"Applying Ingress {setup.ingress.name}"):
-            self.k.apply(obj)
+            if old is not None and old.ingress.name != setup.ingress.name:
+                self._apply_after_delete(obj, old.ingress.name)
+            else:
+                self.k.apply(obj)
             self.setup = setup
             self._wait_served(setup)
+
+    def _apply_after_delete(self, obj: dict[str, Any], deleted: str) -> None:
+        """Apply ``obj`` right after Ingress ``deleted`` went: while the admission webhook
+        still knows the deleted one, it refuses the same host and path; ask again then."""
+        refused: list[str] = []
+
+        def applied() -> bool | None:
+            try:
+                self.k.apply(obj)
+            except SetupError as exc:
+                if not cluster_waits.overlaps_deleted(str(exc), self.namespace, deleted):
+                    raise
+                refused[:] = [str(exc)]
+                return None
+            return True
+
+        poll(
+            applied,
+            timeout=WEBHOOK_FORGET_TIMEOUT,
+            what=f"the admission webhook to forget the deleted Ingress {deleted}",
+            detail=lambda: refused[0] if refused else "",
+        )
 
     def _converge(self, setup: Setup) -> None:
         with self.steps.step("Checking with traffic that the setup is served"):
@@ -558,6 +599,7 @@ class ClusterBackend:
                 timeout=SERVE_TIMEOUT,
                 rounds=CONVERGE_ROUNDS,
                 controller_version=self.ctl.version or None,
+                check_cookies=True,
             )
 
     def _restore_hellogo(self, setup: Setup) -> None:
@@ -582,20 +624,26 @@ class ClusterBackend:
         )
         if not setup.slow_pods:
             with self.steps.step("Removing the slow hellogo pods"):
-                self.k.delete(slow)
-                poll(
-                    lambda: True if not self._slow_pod_names() else None,
-                    timeout=ROLLOUT_TIMEOUT,
-                    what="the slow hellogo pods to go away",
-                    interval=0.25,
-                )
+                self._delete_slow(slow)
             return
         title = f"Running {setup.slow_pods} slow hellogo pod(s) ({setup.slow_ms} ms late)"
         with self.steps.step(title):
             if before_ms and before_ms != setup.slow_ms:
-                self.k.delete(slow)  # a new delay is a new pod template: start afresh
+                # A new delay is a new pod template: start afresh, once the old pods are
+                # gone (they stay Ready until the garbage collector deletes them).
+                self._delete_slow(slow)
             self.k.apply(slow)
             self.k.wait_deployment(self.namespace, km.SLOW_DEPLOYMENT, ROLLOUT_TIMEOUT)
+
+    def _delete_slow(self, slow: dict[str, Any]) -> None:
+        """Delete the slow Deployment and wait until none of its pods is left."""
+        self.k.delete(slow)
+        poll(
+            lambda: True if not self._slow_pod_names() else None,
+            timeout=ROLLOUT_TIMEOUT,
+            what="the slow hellogo pods to go away",
+            interval=0.25,
+        )
 
     def _slow_pod_names(self) -> list[str]:
         selector = f"{HELLOGO_SELECTOR},{km.VARIANT_LABEL}=slow"
@@ -612,7 +660,10 @@ class ClusterBackend:
 
             def backend_problems(port: int = port) -> list[str]:
                 ips = {p.ip for p in self.pods()}
-                backend = self.dbg_backend(port)
+                try:
+                    backend = self.dbg_backend(port)
+                except SetupError as exc:  # one failed exec: asked again until the deadline
+                    return [str(exc)]
                 return backend_mismatches(backend, setup.ingress, port, ips, default_lb)
 
             settle(
@@ -621,6 +672,7 @@ class ClusterBackend:
                 interval=0.5,
                 what=f"the controller to serve port {port} as the setup says",
             )
+        self._past_worker_tick()
 
     def pods(self) -> list[Pod]:
         return [
@@ -660,6 +712,7 @@ class ClusterBackend:
             return
         if self.setup.ingresses:
             self.objects.wait_served(self.setup)
+            self._past_worker_tick()
             return
         if (self.setup.ingress.annotation("service-upstream") or "").lower() == "true":
             return  # the peer is the ClusterIP; kube-proxy follows the pods itself
@@ -675,6 +728,11 @@ class ClusterBackend:
                 timeout=SERVE_TIMEOUT,
                 what=f"the balancer to use {what} (port {port})",
             )
+        self._past_worker_tick()
+
+    def _past_worker_tick(self) -> None:
+        """``/dbg`` matches now: the workers apply it at their next tick, so wait past one."""
+        cluster_waits.past_worker_tick(time.monotonic(), pause=self.pause)
 
     def scale(self, replicas: int, service: str = SERVICE_NAME) -> None:
         """Scale to ``replicas`` pods in all; only normal pods are added or removed. With
@@ -699,16 +757,25 @@ class ClusterBackend:
             self._converge(self.setup)
 
     def kill(self, pod: str) -> None:
-        service = next((p.service for p in self.pods() if p.name == pod), SERVICE_NAME)
+        """Delete ``pod`` and wait for its replacement: the victim gone, a new name Ready,
+        the Ready pods of its Deployment as many as its replicas; then the balancer."""
+        victim = next((p for p in self.pods() if p.name == pod), None)
+        service = victim.service if victim else SERVICE_NAME
+        slow = bool(victim and victim.slow_ms)
+        deployment = km.SLOW_DEPLOYMENT if slow else ko.deployment_name(service)
+
+        def names() -> list[str]:
+            return [p.name for p in self.pods() if p.service == service and bool(p.slow_ms) == slow]
+
+        before = names()
         with self.steps.step(f"Killing pod {pod}"):
             self.k.delete_pod(self.namespace, pod, grace=0)
-            poll(
-                lambda: True if pod not in {p.name for p in self.pods()} else None,
-                timeout=60,
-                what=f"pod {pod} to go away",
-                interval=0.25,
+            replicas = int(self.k.deployment(self.namespace, deployment).spec.replicas or 0)
+            settle(
+                lambda: cluster_waits.replacement_problems(before, pod, names(), replicas),
+                timeout=ROLLOUT_TIMEOUT,
+                what=f"a new pod of {deployment} in place of {pod}",
             )
-            self.k.wait_deployment(self.namespace, ko.deployment_name(service), ROLLOUT_TIMEOUT)
             self._wait_balancer(f"the replacement of {pod}")
         if self.setup is not None and not self.setup.ingresses:
             self._converge(self.setup)

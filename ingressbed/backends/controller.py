@@ -228,18 +228,36 @@ class Controller:
         """``/dbg backends get NAME`` (None: the controller has no such backend)."""
         return _parse_dbg(self.run(["/dbg", "backends", "get", name]))
 
-    def backend_names(self) -> set[str]:
-        """``/dbg backends list``: the names of the backends the controller holds."""
+    def backend_names(self) -> set[str] | None:
+        """``/dbg backends list``: the names of the backends the controller holds (None:
+        the output was not a list of names, e.g. an error ``/dbg`` printed)."""
         return parse_backend_names(self.run(["/dbg", "backends", "list"]))
 
     def wait_backends_gone(self, names: set[str]) -> None:
-        """Until none of ``names`` is a backend any more (their balancers are dropped)."""
+        """Until none of ``names`` is a backend any more (their balancers are dropped).
+
+        Only a list that parses counts; a failed exec or an error printed by ``/dbg`` is
+        asked again until the deadline (shown as the last thing seen)."""
+        seen = ["nothing yet"]
+
+        def gone() -> bool | None:
+            try:
+                listed = self.backend_names()
+            except SetupError as exc:
+                seen[0] = str(exc)
+                return None
+            if listed is None:
+                seen[0] = "/dbg backends list printed no list of names"
+                return None
+            seen[0] = ", ".join(sorted(names & listed)) or "none of them"
+            return True if not names & listed else None
+
         poll(
-            lambda: True if not names & self.backend_names() else None,
+            gone,
             timeout=BACKEND_GONE_TIMEOUT,
             what=f"the controller to drop backends {', '.join(sorted(names))}",
             interval=0.5,
-            detail=lambda: ", ".join(sorted(names & self.backend_names())),
+            detail=lambda: seen[0],
         )
 
     def logs(self) -> str:

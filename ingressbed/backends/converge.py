@@ -24,6 +24,7 @@ so in its notes.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import ipaddress
 import random
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ingressbed import planes
-from ingressbed.backends import route_paths
+from ingressbed.backends import cookie_forms, route_paths
 from ingressbed.clients import answer
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.placement.upstream import Pick, canonical
@@ -78,6 +79,8 @@ class Sample:
     client: str
     port: int
     allowed: frozenset[str] | None = None
+    #: The affinity cookie's name and mode whose form the answer's Set-Cookie must show.
+    cookie: tuple[str, str] | None = None
 
     def headers(self) -> dict[str, str]:
         """The headers ``send`` puts on the request (the model sees the same)."""
@@ -99,6 +102,7 @@ class Answer:
     pod_ip: str = ""
     port: int = 0
     error: str = ""
+    set_cookies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,23 @@ def _clients(count: int, seed: int) -> list[str]:
     return [str(ipaddress.IPv4Address(0x0A000000 | rng.getrandbits(24))) for _ in range(count)]
 
 
+def _host_keyed(setup: Setup) -> bool:
+    """Whether the hash key reads the Host (then the samples must vary it)."""
+    key = setup.ingress.annotation("upstream-hash-by") or ""
+    return "$host" in key or "$http_host" in key
+
+
+def _hosts(route: Route, count: int, vary: bool) -> list[str]:
+    """Host headers of ``count`` samples: the route's host, else any name. Varied for a
+    host-keyed setup (one Host is one key, which a stale ring often places alike): on a
+    route without a host any name, under a wildcard host its labels; an exact host has
+    one value only."""
+    if not vary or (route.host and not route.host.startswith("*.")):
+        return [route.host or ANY_HOST] * count
+    domain = route.host[1:] if route.host else f".{ANY_HOST}"
+    return [f"converge-{i}{domain}" for i in range(count)]
+
+
 def _model_request(sample: Sample, forwarded: bool) -> Request:
     return Request(
         client_ip=sample.client if forwarded else "",
@@ -160,6 +181,7 @@ def plan(
     forwarded: bool | None = None,
     controller_version: str | None = None,
     seed: int = 0,
+    check_cookies: bool = False,
 ) -> Plan:
     """The samples that prove ``setup`` is served, for the endpoint order in force.
 
@@ -173,6 +195,8 @@ def plan(
             and the setup, see ``client_from_forwarded``).
         controller_version: ingress-nginx release, for its key grammar.
         seed: seed of the sample clients.
+        check_cookies: for cookie affinity, require the Set-Cookie form of the setup's
+            affinity mode (ingress-nginx's own balancer; see ``cookie_forms``).
 
     Returns:
         The samples and notes on what is checked for the port only.
@@ -200,12 +224,12 @@ def plan(
         if not peers:
             notes.append(f"{route.path}: no endpoints on port {route.service_port}, not checked")
             continue
-        host = route.host or ANY_HOST
         paths = _sample_paths(route, max(1, keys) if balance.hashed else 1, regex)
         clients = _clients(len(paths), seed + index)
+        hosts = _hosts(route, len(paths), _host_keyed(setup))
         plain = [
             Sample(route, path, host, client, route.service_port)
-            for path, client in zip(paths, clients, strict=True)
+            for path, client, host in zip(paths, clients, hosts, strict=True)
         ]
         if balance.reads_client and not forwarded:
             notes.append(f"{route.path}: port only ({_NOT_FORWARDED})")
@@ -224,14 +248,15 @@ def plan(
             samples += plain[:1]
             continue
         samples += [_allowing(s, pick) for s, pick in zip(plain, picks, strict=True)]
+    cookie = cookie_forms.affinity_cookie(setup) if check_cookies else None
+    if cookie is not None:
+        samples = [dataclasses.replace(s, cookie=cookie) for s in samples]
     return Plan(tuple(samples), tuple(notes))
 
 
 def _allowing(sample: Sample, pick: Pick) -> Sample:
     """``sample`` allowing the pods of ``pick`` (one, or a subset group)."""
-    return Sample(
-        sample.route, sample.path, sample.host, sample.client, sample.port, pick.addresses()
-    )
+    return dataclasses.replace(sample, allowed=pick.addresses())
 
 
 def disagreements(samples: Sequence[Sample], answers: Sequence[Answer]) -> list[str]:
@@ -251,6 +276,11 @@ def disagreements(samples: Sequence[Sample], answers: Sequence[Answer]) -> list[
                 f"{sample.describe()}: answered by {got.pod_ip}, the model says "
                 f"{' or '.join(sorted(sample.allowed))}"
             )
+        elif sample.cookie is not None:
+            name, mode = sample.cookie
+            wrong = cookie_forms.form_problem(cookie_forms.cookie_key(got.set_cookies, name), mode)
+            if wrong:
+                problems.append(f"{sample.describe()}: {wrong} ({mode} not in force yet)")
     return problems
 
 
@@ -264,7 +294,8 @@ def send(address: Address, samples: Sequence[Sample], timeout: float = 5.0) -> l
             response = conn.getresponse()
             response.read()
             who = answer.from_headers(dict(response.getheaders()))
-            out.append(Answer(response.status, who.pod_ip, who.port))
+            cookies = tuple(response.msg.get_all("Set-Cookie") or ())
+            out.append(Answer(response.status, who.pod_ip, who.port, set_cookies=cookies))
         except (OSError, http.client.HTTPException) as exc:
             out.append(Answer(0, error=f"{type(exc).__name__}: {exc}"))
         finally:
@@ -283,6 +314,7 @@ def converge(
     rounds: int = 1,
     keys: int = DEFAULT_KEYS,
     controller_version: str | None = None,
+    check_cookies: bool = False,
     sender: Sender = send,
     clock: Callable[[], float] = time.monotonic,
     pause: Callable[[float], None] = time.sleep,
@@ -300,6 +332,7 @@ def converge(
             hold different state, e.g. ingress-nginx workers syncing on their own timers).
         keys: sample keys per hash route.
         controller_version: ingress-nginx release, for its key grammar.
+        check_cookies: check the affinity cookie's form (see ``plan``).
         sender: sends samples (``send``; tests pass a fake).
         clock, pause: time source and pacing between rounds (tests pass fakes).
 
@@ -324,6 +357,7 @@ def converge(
             keys=keys,
             controller_version=controller_version,
             seed=tries,
+            check_cookies=check_cookies,
         )
         problems = disagreements(current.samples, sender(target.address(), current.samples))
         if not problems:

@@ -180,9 +180,22 @@ def stale_balancer_ports(old: IngressSpec | None, new: IngressSpec) -> list[int]
     return [port for port in new.ports if port in old.ports]
 
 
-def parse_backend_names(text: str) -> set[str]:
-    """Backend names printed by ``/dbg backends list`` (one per line)."""
-    return {line.strip() for line in text.splitlines() if line.strip()}
+_BACKEND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def parse_backend_names(text: str) -> set[str] | None:
+    """Backend names printed by ``/dbg backends list`` (one per line), or None when the
+    output is not such a list.
+
+    ``/dbg`` prints its errors on stdout and exits 0 ("Nginx returned code 503", a failed
+    request, a JSON error); read as names they would make every backend look gone. The
+    controller always holds ``upstream-default-backend``, so an empty list is no answer
+    either.
+    """
+    names = {line.strip() for line in text.splitlines() if line.strip()}
+    if not names or not all(_BACKEND_NAME.fullmatch(name) for name in names):
+        return None
+    return names
 
 
 def ingress_conflicts(ours: Mapping[str, Any], others: Sequence[Mapping[str, Any]]) -> list[str]:

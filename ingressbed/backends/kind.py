@@ -12,7 +12,7 @@ own elapsed time:
 4. Ensuring cluster           reuse a running cluster whose config hash matches, restart a
                               stopped one, or create it
 5. Connecting to the cluster
-6. Building hellogo image     ``docker build`` (BuildKit) in the same daemon kind reads
+6. Building hellogo image     ``docker build`` (BuildKit with buildx, else legacy), same daemon
 7. Loading hellogo image      ``kind load docker-image``
 8. Installing ingress-nginx, waiting for it, namespace, admission webhook, hellogo, address
 
@@ -33,12 +33,20 @@ import yaml
 
 from ingressbed import host_checks
 from ingressbed import k8s_manifests as km
+from ingressbed.backends import kind_build
 from ingressbed.backends.bringup import BringUpStep
 from ingressbed.backends.cluster import ClusterBackend
 from ingressbed.backends.controller import Controller
 from ingressbed.backends.kube import Kube, api_errors, poll
-from ingressbed.docker_env import DockerCLI, DockerEndpoint, one_line, resolve
-from ingressbed.errors import BedError, SetupError, ToolError
+from ingressbed.docker_env import (
+    DockerCLI,
+    DockerEndpoint,
+    local_free_bytes,
+    one_line,
+    remote_problem,
+    resolve,
+)
+from ingressbed.errors import BedError, ConfigError, SetupError, ToolError
 from ingressbed.options import BedOptions
 from ingressbed.paths import HELLOGO_DIR
 from ingressbed.progress import Steps
@@ -87,6 +95,13 @@ def cluster_state(clusters: str, name: str, nodes: str) -> str:
     if not states:
         return ABSENT
     return RUNNING if all(state == "running" for state in states) else STOPPED
+
+
+def paused_nodes(nodes: str) -> list[str]:
+    """Names of the node containers ``docker ps`` shows as paused (``docker start`` refuses
+    them; they need ``docker unpause``)."""
+    rows = [line.split("\t") for line in nodes.splitlines() if line.strip()]
+    return [row[0].strip() for row in rows if row[-1].strip() == "paused"]
 
 
 def node_names(nodes: str) -> list[str]:
@@ -182,13 +197,15 @@ class KindBackend(ClusterBackend):
             BringUpStep(
                 f"Building hellogo image {tag}",
                 self._build_hellogo,
-                f"$ DOCKER_BUILDKIT=1 docker build -t {tag} {shlex.quote(str(HELLOGO_DIR))}\n"
-                "skipped when the image exists (the tag is a hash of the sources)",
+                kind_build.plan_text(tag, str(HELLOGO_DIR))
+                + "\nskipped when the image exists (the tag is a hash of the sources)",
             ),
             BringUpStep(
                 "Loading hellogo image into the cluster",
                 self._load_hellogo,
-                f"$ kind load docker-image {tag} --name {shlex.quote(self.cluster)}",
+                f"$ kind load docker-image {tag} --name {shlex.quote(self.cluster)}\n"
+                "if that fails (Docker's containerd image store): docker save --platform "
+                "linux/<native arch> --output <tmp>/hellogo.tar, then kind load image-archive",
             ),
             *self._install_steps("kind", only_if_missing=False),
             *self._workload_steps(),
@@ -227,14 +244,21 @@ class KindBackend(ClusterBackend):
             self.kind_kubeconfig,
             "--wait",
             "120s",
+            # A failed create keeps its nodes, so their logs can be exported (diagnostics);
+            # the cleanup registered before the create deletes them.
+            "--retain",
         ]
 
     # --- the steps' actions --------------------------------------------------------------
 
     def _check_docker(self) -> None:
-        self.docker = DockerCLI(resolve_endpoint())
+        endpoint = resolve_endpoint()
+        remote = remote_problem(endpoint)
+        if remote:
+            raise ConfigError(remote)
+        self.docker = DockerCLI(endpoint)
         info = self.docker.info()
-        free = _free_bytes(self.docker.endpoint, str(info.get("DockerRootDir") or ""))
+        free = local_free_bytes(self.docker.endpoint, str(info.get("DockerRootDir") or ""))
         findings = host_checks.check(info, self.node_image, free)
         for warning in host_checks.warnings(findings):
             self.steps.note(f"  warning: {warning}")
@@ -275,35 +299,56 @@ class KindBackend(ClusterBackend):
                 f"  kind cluster {self.cluster!r} is stopped (its node containers exited, e.g. "
                 "after a reboot); starting them again"
             )
-            self._restart(node_names(nodes))
+            self._restart(node_names(nodes), paused_nodes(nodes))
         if state in (RUNNING, STOPPED):
             self._reuse()
             return
         self._create()
 
-    def _restart(self, names: list[str]) -> None:
-        self._docker().run(["start", *names], timeout=60)
+    def _restart(self, names: list[str], paused: list[str] | None = None) -> None:
+        """Unpause the paused nodes, start the stopped ones, then wait until the API server
+        answers and every node's kubelet is Ready (before anything is cleaned up in it)."""
+        recreate = f"recreate the cluster: kind delete cluster --name {self.cluster}"
+        paused = paused or []
+        try:
+            if paused:
+                self._docker().run(["unpause", *paused], timeout=60)
+            stopped = [n for n in names if n not in paused]
+            if stopped:
+                self._docker().run(["start", *stopped], timeout=60)
+        except ToolError as exc:  # e.g. a host port taken since the cluster was made
+            raise SetupError(
+                f"restarting kind cluster {self.cluster!r}: {exc}; {recreate}"
+            ) from None
         self._write_kubeconfig()
+        seen = ["the API server does not answer"]
 
-        def answers() -> bool | None:
+        def ready() -> bool | None:
             try:
                 kube = Kube.connect(self.kubeconfig, self.context)
-            except BedError:
+            except BedError as exc:
+                seen[0] = str(exc)
                 return None
             try:
                 kube.server_version()
-                return True
-            except BedError:
+                unready = kube.unready_nodes()
+            except BedError as exc:
+                seen[0] = str(exc)
                 return None
             finally:
                 kube.close()
+            seen[0] = f"nodes not Ready: {', '.join(unready)}"
+            return None if unready else True
 
         try:
-            poll(answers, timeout=RESTART_TIMEOUT, what="the restarted cluster's API server")
+            poll(
+                ready,
+                timeout=RESTART_TIMEOUT,
+                what="the restarted cluster's API server and nodes",
+                detail=lambda: seen[0],
+            )
         except SetupError as exc:
-            raise SetupError(
-                f"{exc}; recreate the cluster: kind delete cluster --name {self.cluster}"
-            ) from exc
+            raise SetupError(f"{exc}; {recreate}") from None
 
     def _reuse(self) -> None:
         want = self.config["nodes"][0]["labels"][km.CONFIG_HASH_LABEL]
@@ -389,11 +434,19 @@ class KindBackend(ClusterBackend):
             kube.close()
 
     def _remove_stale_namespaces(self) -> None:
-        """Bed namespaces kept by earlier runs: their Ingresses would shadow this run's."""
+        """Bed namespaces an earlier run left by accident (a crash): their Ingresses would
+        shadow this run's. Those kept on purpose (``--keep``, ``ingressbed up``) stay, and
+        a line says so."""
+        bed = f"{km.BED_LABEL}=true"
         kube = Kube.connect(self.kubeconfig, self.context)
         try:
-            for name in kube.namespaces(f"{km.BED_LABEL}=true"):
-                self.steps.note(f"  removing namespace {name} kept by an earlier run")
+            for name in kube.namespaces(f"{bed},{km.KEPT_LABEL}"):
+                self.steps.note(
+                    f"  keeping namespace {name}, kept by an earlier run (--keep or ingressbed "
+                    f"up); delete it when done: kubectl delete namespace {name}"
+                )
+            for name in kube.namespaces(f"{bed},!{km.KEPT_LABEL}"):
+                self.steps.note(f"  removing namespace {name} left by an earlier run")
                 kube.delete_namespace(name, wait=120)
         finally:
             kube.close()
@@ -419,17 +472,45 @@ class KindBackend(ClusterBackend):
             return
         except ToolError:
             pass
-        docker.env["DOCKER_BUILDKIT"] = "1"
-        docker.run(
-            ["build", "--tag", tag, str(HELLOGO_DIR)],
-            timeout=BUILD_TIMEOUT,
-            what="docker build of hellogo",
-        )
+        try:
+            docker.run(["buildx", "version"], timeout=30)
+            buildkit = True
+        except ToolError:
+            buildkit = False
+            self.steps.note(f"  {kind_build.NO_BUILDX}")
+        env, argv = kind_build.build_command(tag, str(HELLOGO_DIR), buildkit)
+        docker.env.update(env)
+        docker.run(argv, timeout=BUILD_TIMEOUT, what="docker build of hellogo")
 
     def _load_hellogo(self) -> None:
-        self.run_kind(
-            "load", "docker-image", hellogo_tag(), "--name", self.cluster, timeout=LOAD_TIMEOUT
+        """``kind load docker-image``; when that fails (Docker's containerd image store,
+        kind#3795 and kind#4236), ``docker save`` of the native platform loaded with
+        ``kind load image-archive``."""
+        tag = hellogo_tag()
+        try:
+            self.run_kind("load", "docker-image", tag, "--name", self.cluster, timeout=LOAD_TIMEOUT)
+            return
+        except ToolError as exc:
+            first = str(exc)
+        docker = self._docker()
+        arch = str(docker.info().get("Architecture") or "x86_64")
+        platform = kind_build.native_platform(arch)
+        self.steps.note(
+            f"  kind load docker-image failed ({first}); loading a {platform} archive instead"
         )
+        folder = Path(tempfile.mkdtemp(prefix="ingressbed-load-"))
+        try:
+            archive = str(folder / "hellogo.tar")
+            docker.run(
+                kind_build.save_command(tag, archive, platform),
+                timeout=LOAD_TIMEOUT,
+                what="docker save of hellogo",
+            )
+            self.run_kind(
+                "load", "image-archive", archive, "--name", self.cluster, timeout=LOAD_TIMEOUT
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # --- address, diagnostics, close ---------------------------------------------------------
 
@@ -503,13 +584,3 @@ def parse_docker_port(text: str) -> Address | None:
         if sep and port.isdigit() and "[" not in host:
             return Address(host if host not in ("", "0.0.0.0") else "127.0.0.1", int(port))
     return None
-
-
-def _free_bytes(endpoint: DockerEndpoint, root: str) -> int | None:
-    """Free space in Docker's root folder when the daemon is local (a unix socket here)."""
-    if not endpoint.host.startswith("unix://") or not root or not Path(root).is_dir():
-        return None
-    try:
-        return shutil.disk_usage(root).free
-    except OSError:
-        return None

@@ -23,6 +23,10 @@ from ingressbed.errors import ConfigError, SetupError
 T = TypeVar("T")
 Obj = dict[str, Any]
 FIELD_MANAGER = "ingressbed"
+#: Client-side bounds on every API call (the client sets none): seconds to connect and
+#: to wait for an answer, so a stalled API server ends in a ``SetupError`` a poll can retry.
+API_CONNECT_TIMEOUT = 10.0
+API_READ_TIMEOUT = 60.0
 
 
 @contextmanager
@@ -37,6 +41,22 @@ def api_errors(what: str) -> Iterator[None]:
         raise SetupError(f"{what}: {exc.status} {_api_message(exc)}") from exc
     except (HTTPError, OSError) as exc:
         raise SetupError(f"{what}: the API server did not answer ({exc})") from exc
+
+
+def _bound_calls(api_client: Any) -> None:
+    """Give every call of ``api_client`` that names no timeout of its own a connect and a
+    read timeout (the client's default is none: a stalled API server hangs the bed)."""
+    rest = getattr(api_client, "rest_client", None)
+    request = getattr(rest, "request", None)
+    if rest is None or request is None:
+        return
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("_request_timeout"):
+            kwargs["_request_timeout"] = (API_CONNECT_TIMEOUT, API_READ_TIMEOUT)
+        return request(*args, **kwargs)
+
+    rest.request = bounded
 
 
 def _api_message(exc: Any) -> str:
@@ -102,6 +122,7 @@ class Kube:
 
         self.api_client = api_client
         self.context = context
+        _bound_calls(api_client)
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.networking = client.NetworkingV1Api(api_client)
@@ -144,6 +165,17 @@ class Kube:
 
         with api_errors("reading the server version"):
             return str(client.VersionApi(self.api_client).get_code().git_version)
+
+    def unready_nodes(self) -> list[str]:
+        """Names of the nodes whose kubelet does not report Ready."""
+        with api_errors("listing nodes"):
+            nodes: list[Any] = self.core.list_node().items
+        out = []
+        for node in nodes:
+            conditions = {c.type: c.status for c in node.status.conditions or []}
+            if conditions.get("Ready") != "True":
+                out.append(str(node.metadata.name))
+        return out
 
     def to_dict(self, model: Any) -> Obj:
         """A client model as the JSON the API serves (camelCase keys)."""

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import pytest
 
@@ -145,8 +146,9 @@ def bed(bed_options: BedOptions, request: pytest.FixtureRequest) -> Iterator[Bac
         try:
             backend.start()
         except BedError as exc:
-            request.session.shouldstop = f"ingressbed: {exc}"  # not once per test
-            pytest.fail(f"ingressbed: {exc}", pytrace=False)
+            # Said once, here; the session stops (not once per test) pointing at it.
+            request.session.shouldstop = "ingressbed: the bed did not start (the error above)"
+            _fail(f"ingressbed: {exc}")
         config.stash[STARTED_KEY] = True
     yield config.stash[BED_KEY]
 
@@ -215,7 +217,7 @@ def serve(bed: Backend, request: pytest.FixtureRequest) -> Callable[[Setup], Bac
         try:
             ingress_keys.check(setup)
         except BedError as exc:
-            pytest.fail(f"ingressbed: {exc}", pytrace=False)
+            _fail(f"ingressbed: {exc}")
         reason = base.skip_reason(bed, ingress_keys.required_capabilities(setup))
         if reason:
             pytest.skip(reason)
@@ -224,6 +226,12 @@ def serve(bed: Backend, request: pytest.FixtureRequest) -> Callable[[Setup], Bac
         return bed
 
     return apply
+
+
+def _fail(message: str) -> NoReturn:
+    """Fail the test with ``message`` alone: no traceback, and no "During handling of the
+    above exception" chain when called in an ``except`` block."""
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 def _create(config: pytest.Config) -> Backend:
@@ -244,7 +252,7 @@ def _created(config: pytest.Config) -> Backend:
     try:
         return _create(config)
     except BedError as exc:
-        pytest.fail(f"ingressbed: {exc}", pytrace=False)
+        _fail(f"ingressbed: {exc}")
 
 
 def needed(item: pytest.Item) -> list[Capability]:
