@@ -58,7 +58,6 @@ from ingressbed.planes.base import (
     Plane,
     Program,
     RunContext,
-    ServicePort,
     Target,
     require_endpoints,
 )
@@ -69,7 +68,6 @@ from ingressbed.planes.envoy_upstreams import (
     EnvoySessionUpstream,
 )
 from ingressbed.vocabulary import (
-    SERVICE_NAME,
     Capability,
     DataPlane,
     Endpoint,
@@ -252,7 +250,7 @@ def _seconds(setup: Setup, *keys: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class EnvoyPlane(Plane):
+class EnvoyPlane(successors.SuccessorPlane):
     """One rendering of Envoy (see the module docstring); ``lb`` its consistent hash."""
 
     lb: str = MAGLEV
@@ -336,30 +334,6 @@ class EnvoyPlane(Plane):
         assert isinstance(balance, EnvoyBalance), balance
         peers = self.peers(setup, endpoints, run)
         return envoy_conf.render(setup, balance, peers, run)
-
-    def peers(
-        self,
-        setup: Setup,
-        endpoints: Mapping[int, Sequence[Endpoint]],
-        run: RunContext,
-    ) -> dict[int, list[Endpoint]]:
-        out = {port: list(eps) for port, eps in endpoints.items()}
-        for service in self.service_ports(setup, endpoints, run):
-            out[service.port] = [service.endpoint]
-        return out
-
-    def service_ports(
-        self,
-        setup: Setup,
-        endpoints: Mapping[int, Sequence[Endpoint]],
-        run: RunContext,
-    ) -> list[ServicePort]:
-        if Balancing.of(setup).placement != Placement.SERVICE_UPSTREAM:
-            return []
-        return [
-            ServicePort(f"{SERVICE_NAME}-{port}", run.service_address, port, tuple(eps))
-            for port, eps in endpoints.items()
-        ]
 
     def in_force(self, fetch: Callable[[str], str | None], generation: int) -> bool:
         return envoy_conf.in_force(fetch(envoy_conf.STATS_PATH), generation)

@@ -51,7 +51,6 @@ from ingressbed.planes.base import (
     Plane,
     Program,
     RunContext,
-    ServicePort,
     Target,
     require_endpoints,
 )
@@ -254,7 +253,7 @@ class HaproxyBalance(Balance):
 
 
 @dataclass(frozen=True)
-class HaproxyPlane(Plane):
+class HaproxyPlane(successors.SuccessorPlane):
     """One rendering of HAProxy (see the module docstring)."""
 
     hash_type: str = "consistent"
@@ -332,22 +331,6 @@ class HaproxyPlane(Plane):
         if self.haproxytech:
             found.insert(0, haproxy_targets.haproxytech(setup, balance))
         return found
-
-    def service_ports(
-        self,
-        setup: Setup,
-        endpoints: Mapping[int, Sequence[Endpoint]],
-        run: RunContext,
-    ) -> list[ServicePort]:
-        return successors.service_ports(setup, endpoints, run)
-
-    def peers(
-        self,
-        setup: Setup,
-        endpoints: Mapping[int, Sequence[Endpoint]],
-        run: RunContext,
-    ) -> dict[int, list[Endpoint]]:
-        return successors.peers(setup, endpoints, run)
 
 
 #: The placement flavor of this family (``ingressbed predict --flavor haproxy``).

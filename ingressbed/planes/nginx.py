@@ -36,7 +36,6 @@ from ingressbed.planes.base import (
     Plane,
     Program,
     RunContext,
-    ServicePort,
     Target,
     require_endpoints,
     sampled_shares,
@@ -211,7 +210,7 @@ class NginxBalance(Balance):
 
 
 @dataclass(frozen=True)
-class NginxPlane(Plane):
+class NginxPlane(successors.SuccessorPlane):
     """One rendering of plain nginx (see the module docstring)."""
 
     method: str = HASH_CONSISTENT
@@ -276,22 +275,6 @@ class NginxPlane(Plane):
             nginx_targets.ingress_annotations(setup, balance),
             nginx_targets.virtual_server(setup, balance),
         ]
-
-    def service_ports(
-        self,
-        setup: Setup,
-        endpoints: Mapping[int, Sequence[Endpoint]],
-        run: RunContext,
-    ) -> list[ServicePort]:
-        return successors.service_ports(setup, endpoints, run)
-
-    def peers(
-        self,
-        setup: Setup,
-        endpoints: Mapping[int, Sequence[Endpoint]],
-        run: RunContext,
-    ) -> dict[int, list[Endpoint]]:
-        return successors.peers(setup, endpoints, run)
 
     def workers(self, setup: Setup) -> int:
         return positive(setup, "worker-processes", "1")

@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from ingressbed.balancing import Balancing
 from ingressbed.errors import ConfigError, NoEquivalent
 from ingressbed.placement.keys import is_legacy
-from ingressbed.planes.base import RunContext, ServicePort
+from ingressbed.planes.base import Plane, RunContext, ServicePort
 from ingressbed.planes.settings import upstream_name
 from ingressbed.vocabulary import DataPlane, Endpoint, Placement, Setup
 
@@ -93,3 +94,27 @@ def servers(
         port: [Endpoint(run.service_address, port)] if eps else []
         for port, eps in endpoints.items()
     }
+
+
+@dataclass(frozen=True)
+class SuccessorPlane(Plane):
+    """A plane standing for a controller that replaces ingress-nginx: under
+    ``service-upstream`` its balancer holds the Service's address (``service_ports``,
+    ``peers`` above), as F5, haproxy-ingress and Envoy Gateway's ``routingType: Service``
+    write it."""
+
+    def service_ports(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> list[ServicePort]:
+        return service_ports(setup, endpoints, run)
+
+    def peers(
+        self,
+        setup: Setup,
+        endpoints: Mapping[int, Sequence[Endpoint]],
+        run: RunContext,
+    ) -> dict[int, list[Endpoint]]:
+        return peers(setup, endpoints, run)
