@@ -7,6 +7,8 @@ raises one ``ConfigError`` saying how to install it.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingressbed.accesslog.results import CandidateResult, Result
@@ -135,6 +137,49 @@ def plot(result: Result, dest: Path) -> Path:
     Raises:
         ConfigError: matplotlib is missing, or the file cannot be written.
     """
+    panels = [
+        Panel(
+            f"{c.label}\nmax/mean {c.max_over_mean:.2f}, cache hit {c.cache_hit_ratio:.2f}",
+            [p.share for p in c.pods],
+        )
+        for c in result.candidates
+    ]
+    return draw_bars(
+        panels,
+        dest,
+        xlabel="pod (endpoint order)",
+        ylabel="share of requests (dashed: even)",
+        even=1 / len(result.endpoints),
+    )
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of ``draw_bars``: its title and a bar per pod."""
+
+    title: str
+    shares: Sequence[float]
+    color: str = "#4c72b0"
+
+
+def draw_bars(
+    panels: Sequence[Panel], dest: Path, *, xlabel: str, ylabel: str, even: float | None = None
+) -> Path:
+    """Draw ``panels`` side by side (one bar per pod, pods numbered from 1) into a PNG.
+
+    Args:
+        panels: what to draw; every panel has the same pods.
+        dest: the PNG's path.
+        xlabel: the pods' axis label.
+        ylabel: the shared share axis label.
+        even: where to draw a dashed line (an even share), if anywhere.
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        ConfigError: matplotlib is missing, or the file cannot be written.
+    """
     why = plot_unavailable()
     if why:
         raise ConfigError(why)
@@ -143,25 +188,21 @@ def plot(result: Result, dest: Path) -> Path:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    count = len(result.candidates)
-    pods = len(result.endpoints)
+    pods = len(panels[0].shares) if panels else 0
     figure, axes = pyplot.subplots(
-        1, count, figsize=(1.5 + count * max(2.6, 0.45 * pods), 3.4), sharey=True, squeeze=False
-    )
+        1, len(panels), figsize=(1.5 + len(panels) * max(2.6, 0.45 * pods), 3.4),
+        sharey=True, squeeze=False,
+    )  # fmt: skip
     try:
-        for panel, c in zip(axes[0], result.candidates, strict=True):
-            shares = [p.share for p in c.pods]
-            panel.bar(range(pods), shares, color="#4c72b0")
-            panel.axhline(1 / pods, color="#c44e52", linestyle="--", linewidth=1)
-            panel.set_xticks(range(pods))
-            panel.set_xticklabels([str(i + 1) for i in range(pods)])
-            panel.set_xlabel("pod (endpoint order)")
-            label = c.label.replace("$", r"\$")  # not matplotlib mathtext
-            panel.set_title(
-                f"{label}\nmax/mean {c.max_over_mean:.2f}, cache hit {c.cache_hit_ratio:.2f}",
-                fontsize=8,
-            )
-        axes[0][0].set_ylabel("share of requests (dashed: even)")
+        for axis, panel in zip(axes[0], panels, strict=True):
+            axis.bar(range(pods), panel.shares, color=panel.color)
+            if even is not None:
+                axis.axhline(even, color="#c44e52", linestyle="--", linewidth=1)
+            axis.set_xticks(range(pods))
+            axis.set_xticklabels([str(i + 1) for i in range(pods)])
+            axis.set_xlabel(xlabel)
+            axis.set_title(panel.title.replace("$", r"\$"), fontsize=8)  # not mathtext
+        axes[0][0].set_ylabel(ylabel)
         figure.tight_layout()
         try:
             figure.savefig(dest, dpi=90)

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingressbed.accesslog.agreement import Fit, ranked
-from ingressbed.accesslog.render import plot_unavailable
+from ingressbed.accesslog.render import Panel, draw_bars
 from ingressbed.accesslog.upstreams import DEFAULT_BACKEND, Period, Seen
-from ingressbed.errors import ConfigError
 
 #: Backends listed by name (the rest are summed).
 BACKENDS_SHOWN = 10
@@ -106,43 +105,16 @@ def plot(found: Sequence[Fit], actual: Counter[str], dest: Path) -> Path:
     Raises:
         ConfigError: matplotlib is missing, or the file cannot be written.
     """
-    why = plot_unavailable()
-    if why:
-        raise ConfigError(why)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
     drawn = [f for f in ranked(found) if f.predicted][:4]
     order = sorted(actual, key=lambda p: -actual[p])
     total = sum(actual.values()) or 1
-    panels = [("the log", [actual[p] / total for p in order])]
+    panels = [Panel("the log", [actual[p] / total for p in order], color="#c44e52")]
     panels += [
-        (f"{f.candidate}\nagreement {f.agreement:.3f}",
-         [f.predicted.get(p, 0) / (f.compared or 1) for p in order])
+        Panel(f"{f.candidate}\nagreement {f.agreement:.3f}",
+              [f.predicted.get(p, 0) / (f.compared or 1) for p in order])
         for f in drawn
     ]  # fmt: skip
-    figure, axes = pyplot.subplots(
-        1, len(panels), figsize=(1.5 + len(panels) * max(2.6, 0.45 * len(order)), 3.4),
-        sharey=True, squeeze=False,
-    )  # fmt: skip
-    try:
-        for index, (panel, (title, shares)) in enumerate(zip(axes[0], panels, strict=True)):
-            panel.bar(range(len(order)), shares, color="#c44e52" if index == 0 else "#4c72b0")
-            panel.set_xticks(range(len(order)))
-            panel.set_xticklabels([str(i + 1) for i in range(len(order))])
-            panel.set_xlabel("pod (by the log's load)")
-            panel.set_title(title.replace("$", r"\$"), fontsize=8)
-        axes[0][0].set_ylabel("share of requests")
-        figure.tight_layout()
-        try:
-            figure.savefig(dest, dpi=90)
-        except OSError as exc:
-            raise ConfigError(f"--plot {dest}: {exc.strerror or exc}") from exc
-    finally:
-        pyplot.close(figure)
-    return dest
+    return draw_bars(panels, dest, xlabel="pod (by the log's load)", ylabel="share of requests")
 
 
 def moved(found: Sequence[Fit], spans: Sequence[Period]) -> list[str]:
