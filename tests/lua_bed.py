@@ -169,8 +169,9 @@ def lua_bed(
         (run_dir / "pods").mkdir()
         pod_set = PodSet(block, run_dir / "pods")
         pod_set.ensure(pods, slow, slow_ms)
-        listen = Listen(block.ingress, block.free_port(), block.free_port())
-        secure = Tls(block.free_port(), *_certificate(run_dir)) if tls else None
+        port, status_port, tls_port = block.free_ports(3)
+        listen = Listen(block.ingress, port, status_port)
+        secure = Tls(tls_port, *_certificate(run_dir)) if tls else None
         plane = LuaPlane(run_dir, listen, tls=secure)
         plane.start(servers, workers=workers)
         yield LuaBed(block, pod_set, plane, listen, secure)

@@ -35,13 +35,14 @@ def block() -> AddressBlock:
 
 
 def _listen(block: AddressBlock) -> Listen:
-    return Listen(block.ingress, block.free_port(), block.free_port())
+    return Listen(block.ingress, *block.free_ports(2))
 
 
 def test_a_rejected_configuration_is_one_line_and_starts_nothing(block: AddressBlock):
     assert block.run_dir is not None
-    tls = Tls(block.free_port(), "/nonexistent/cert.pem", "/nonexistent/key.pem")
-    plane = LuaPlane(block.run_dir, _listen(block), tls=tls)
+    port, status_port, tls_port = block.free_ports(3)
+    tls = Tls(tls_port, "/nonexistent/cert.pem", "/nonexistent/key.pem")
+    plane = LuaPlane(block.run_dir, Listen(block.ingress, port, status_port), tls=tls)
     with pytest.raises(ConfigError) as caught:
         plane.start(SERVERS)
     line = str(caught.value)

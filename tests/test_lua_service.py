@@ -71,7 +71,8 @@ def test_what_haproxy_cannot_take_is_refused(ports, message):
 @pytest.fixture(scope="module")
 def bed() -> Iterator[tuple[LuaBed, ServicePort]]:
     with lua_bed([Server("_", Location.prefix("/", "default-web-8080"))], pods=6) as started:
-        status = Listen(f"{started.block.prefix}.2", 0, started.block.free_port())
+        block = started.block
+        status = Listen(block.service, 0, *block.free_ports(1, block.service))
         service = ServicePort("default-web-8080", f"{started.block.prefix}.3", 8080)
         service = ServicePort(service.name, service.address, service.port, started.endpoints())
         proxy = ServiceProxy(started.plane.run_dir, status, haproxy=HAPROXY)

@@ -32,10 +32,11 @@ def test_a_start_error_in_the_bed_fixture_is_one_line_once(pytester, tmp_path, m
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/fake-docker.sock")
     monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
     pytester.makepyfile(test_late=LATE_BED)
-    result = pytester.runpytest("--backend", "kind", "-p", "no:cacheprovider")
+    # -rN: no short summary, whose FAILED line repeats the error uncut on a wide terminal.
+    result = pytester.runpytest("--backend", "kind", "-p", "no:cacheprovider", "-rN")
     text = result.stdout.str()
     result.assert_outcomes(failed=1)
     assert "During handling of the above exception" not in text
     assert "Traceback" not in text
-    assert text.count("needs cgroup v2; switch the host") == 1, text  # the summary line is cut
+    assert text.count("needs cgroup v2; switch the host") == 1, text
     assert "the bed did not start (the error above)" in text

@@ -235,7 +235,8 @@ class LocalBackend:
             run_dir = self._block.make_run_dir()
         (run_dir / "pods").mkdir()
         (run_dir / "tmp").mkdir()
-        self._listen = Listen(self._block.ingress, self._block.free_port(), self._block.free_port())
+        port, status_port = self._block.free_ports(2)
+        self._listen = Listen(self._block.ingress, port, status_port)
         self._pods = PodSet(self._block, run_dir / "pods", on_death=self._died)
         self.steps.note(
             f"local backend: block {self._block.prefix}.0/24, ingress "
@@ -573,7 +574,7 @@ class LocalBackend:
         if not services and self._services is None:
             return
         if self._services is None:
-            status = Listen(self._block.service, 0, self._block.free_port())
+            status = Listen(self._block.service, 0, *self._block.free_ports(1, self._block.service))
             folder = self._run_dir / "services"
             folder.mkdir(exist_ok=True)
             self._services = ServiceProxy(folder, status, on_exit=self._died)

@@ -217,6 +217,12 @@ class Listen:
     port: int
     status_port: int
 
+    def __post_init__(self) -> None:
+        # HAProxy binds with SO_REUSEPORT: one port for both would split traffic between
+        # the ingress and the status server's 404s, with no error anywhere.
+        if self.port and self.port == self.status_port:
+            raise ValueError(f"the ingress and its status server share port {self.port}")
+
 
 @dataclass(frozen=True)
 class LuaModules:
