@@ -196,6 +196,58 @@ def test_the_admission_webhooks_refusal_is_a_note_and_what_goes_is_deleted(monke
     assert "delete Ingress api" in log
 
 
+class _ForgetfulKube(_Kube):
+    """Refuses two applies after a delete, naming the deleted Ingress, as the v1.15.1
+    webhook does until the controller's cache has seen the deletion."""
+
+    def __init__(self, log: list[str], ns: str) -> None:
+        super().__init__(log)
+        self.ns, self.refusals, self.deleted = ns, 0, ""
+
+    def delete(self, obj):
+        super().delete(obj)
+        if obj["kind"] == "Ingress":
+            self.refusals, self.deleted = 2, obj["metadata"]["name"]
+
+    def apply(self, obj):
+        if obj["kind"] == "Ingress" and self.refusals:
+            self.refusals -= 1
+            self.log.append(f"refused Ingress {obj['metadata']['name']}")
+            raise SetupError(
+                f"applying Ingress {obj['metadata']['name']}: 400 admission webhook denied the "
+                f'request: host "h" and path "/" is already defined in ingress '
+                f"{self.ns}/{self.deleted}"
+            )
+        super().apply(obj)
+
+
+def test_an_ingress_replacing_a_deleted_one_is_asked_again_until_the_webhook_forgets(
+    monkeypatch,
+):
+    from dataclasses import replace
+
+    from ingressbed.backends import kube
+
+    monkeypatch.setattr(kube.time, "sleep", lambda s: None)
+    log: list[str] = []
+    bed = _bed(monkeypatch, log)
+    forgetful = _ForgetfulKube(log, bed.namespace)
+    bed.kube = forgetful  # type: ignore[assignment]
+    bed.objects.apply(TWO.setup, fresh_balancers=False)
+    web, api = TWO.setup.ingresses
+    log.clear()
+    renamed = replace(TWO.setup, ingresses=(replace(web, name="web-v2"), api))
+    bed.objects.apply(renamed, fresh_balancers=False)
+    assert [e for e in log if "Ingress" in e] == [
+        "delete Ingress web",
+        "refused Ingress web-v2",
+        "refused Ingress web-v2",
+        "apply Ingress web-v2",
+        "apply Ingress api",
+    ]
+    assert bed.objects.notes == []  # not refused: the webhook had not seen the delete yet
+
+
 def test_the_controllers_backends_are_compared_with_the_model_of_the_same_pods():
     pods = [Pod(f"app-{i}", f"10.244.0.{i}", service="app") for i in range(1, 4)]
     model = cluster_objects.model(TWO.setup, "ns", pods)

@@ -259,9 +259,9 @@ def test_a_renamed_ingress_is_applied_again_while_the_webhook_knows_the_old_one(
 
 def test_only_the_overlap_with_the_deleted_ingress_is_waited_out():
     said = 'host "h" and path "/" is already defined in ingress ns/first'
-    assert cluster_waits.overlaps_deleted(said, "ns", "first")
-    assert not cluster_waits.overlaps_deleted(said, "ns", "firs")
-    assert not cluster_waits.overlaps_deleted(said.replace("ns/", "other/"), "ns", "first")
+    assert cluster_waits.overlaps_deleted(said, "ns", ["zero", "first"]) == "first"
+    assert cluster_waits.overlaps_deleted(said, "ns", ["firs"]) is None
+    assert cluster_waits.overlaps_deleted(said.replace("ns/", "other/"), "ns", ["first"]) is None
 
 
 # --- item 12: a new delay for the slow pods ---------------------------------------------

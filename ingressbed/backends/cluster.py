@@ -70,8 +70,6 @@ CONVERGE_ROUNDS = 2
 HELLOGO_SELECTOR = ",".join(f"{k}={v}" for k, v in km.HELLOGO_LABELS.items())
 ROLLOUT_TIMEOUT = 300.0
 SERVE_TIMEOUT = 120.0
-#: Seconds the admission webhook may still refuse a host and path of a deleted Ingress.
-WEBHOOK_FORGET_TIMEOUT = 60.0
 
 
 class ClusterBackend:
@@ -563,33 +561,15 @@ class ClusterBackend:
             self.k.delete(km.ingress(old.ingress, self.namespace))
         with self.steps.step(f"Applying Ingress {setup.ingress.name}"):
             if old is not None and old.ingress.name != setup.ingress.name:
-                self._apply_after_delete(obj, old.ingress.name)
+                cluster_waits.apply_after_delete(
+                    lambda: self.k.apply(obj),
+                    self.namespace,
+                    [old.ingress.name],
+                )
             else:
                 self.k.apply(obj)
             self.setup = setup
             self._wait_served(setup)
-
-    def _apply_after_delete(self, obj: dict[str, Any], deleted: str) -> None:
-        """Apply ``obj`` right after Ingress ``deleted`` went: while the admission webhook
-        still knows the deleted one, it refuses the same host and path; ask again then."""
-        refused: list[str] = []
-
-        def applied() -> bool | None:
-            try:
-                self.k.apply(obj)
-            except SetupError as exc:
-                if not cluster_waits.overlaps_deleted(str(exc), self.namespace, deleted):
-                    raise
-                refused[:] = [str(exc)]
-                return None
-            return True
-
-        poll(
-            applied,
-            timeout=WEBHOOK_FORGET_TIMEOUT,
-            what=f"the admission webhook to forget the deleted Ingress {deleted}",
-            detail=lambda: refused[0] if refused else "",
-        )
 
     def _converge(self, setup: Setup) -> None:
         with self.steps.step("Checking with traffic that the setup is served"):

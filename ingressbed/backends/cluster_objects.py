@@ -22,6 +22,7 @@ it); ``apply_keeping_balancers`` leaves the controller to keep what it keeps.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from ingressbed import controller
 from ingressbed import k8s_objects as ko
+from ingressbed.backends import cluster_waits
 from ingressbed.backends.kube import poll, settle
 from ingressbed.errors import ConfigError, SetupError
 from ingressbed.objects import Ingress
@@ -139,23 +141,31 @@ class ReportObjects:
         if fresh_balancers or not stale:
             self.balancers = setup
         names = {i.name for i in setup.ingresses}
+        deleted = []
         for ingress in old.ingresses if old else ():
             if ingress.name not in names:
                 bed.k.delete(ko.ingress(ingress, self.ns))
+                deleted.append(ingress.name)
         existing = {i.name for i in old.ingresses} if old else set()
-        self._apply_ingresses(setup.ingresses, existing)
+        self._apply_ingresses(setup.ingresses, existing, deleted)
         self.applied = setup
         self.wait_served(setup)
 
-    def _apply_ingresses(self, ingresses: Iterable[Ingress], existing: set[str]) -> None:
+    def _apply_ingresses(
+        self, ingresses: Iterable[Ingress], existing: set[str], deleted: list[str]
+    ) -> None:
+        """Apply ``ingresses`` in order (a second apart when new); one the admission webhook
+        refuses only because it still knows an Ingress of ``deleted`` is asked again, any
+        other refusal is a note (the user's ``kubectl apply`` would print it)."""
         last_created = 0.0
         for ingress in ingresses:
             new = ingress.name not in existing
             if new and last_created:
                 _after_second(last_created)
+            apply = functools.partial(self.bed.k.apply, ko.ingress(ingress, self.ns))
             with self.bed.steps.step(f"Applying Ingress {ingress.name}"):
                 try:
-                    self.bed.k.apply(ko.ingress(ingress, self.ns))
+                    cluster_waits.apply_after_delete(apply, self.ns, deleted)
                 except SetupError as exc:
                     if "admission webhook" not in str(exc):
                         raise

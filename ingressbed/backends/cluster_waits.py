@@ -1,5 +1,6 @@
-"""What the cluster backends wait for after a kill or a change the controller applies
-without a reload (pure decisions; the backend does the polling).
+"""What the cluster backends wait for after a kill, a change the controller applies
+without a reload, or an Ingress deleted just before another is applied (decisions, and
+the one retry of an apply the admission webhook refuses for a deleted Ingress).
 
 - A killed pod is replaced when the victim is gone, a pod name that was not there
   before is Ready, and the Ready pods number the Deployment's replicas. A Deployment's
@@ -17,10 +18,15 @@ import re
 import time
 from collections.abc import Callable, Iterable
 
+from ingressbed.backends.kube import poll
+from ingressbed.errors import SetupError
+
 #: Seconds between two syncs of a worker's balancers (the controller's timer interval).
 WORKER_TICK_S = 1.0
 #: Added to the tick: the timer callback runs a little after its due time.
 TICK_MARGIN_S = 0.2
+#: Seconds the admission webhook may still refuse a host and path of a deleted Ingress.
+WEBHOOK_FORGET_TIMEOUT = 60.0
 
 
 def replacement_problems(
@@ -70,12 +76,54 @@ def past_worker_tick(
     return 0.0
 
 
-def overlaps_deleted(message: str, namespace: str, deleted: str) -> bool:
-    """Whether ``message`` is the admission webhook refusing an Ingress because Ingress
-    ``namespace/deleted``, already deleted, still claims its host and path.
+def overlaps_deleted(message: str, namespace: str, deleted: Iterable[str]) -> str | None:
+    """Which of the Ingresses ``deleted`` (names in ``namespace``, already deleted) the
+    admission webhook still holds against a new one, by ``message``; None if it refused
+    for another reason.
 
     The webhook checks against the controller's cache, which learns of a deletion a moment
-    later (controller v1.15.1: ``host "H" and path "P" is already defined in ingress NS/NAME``).
+    later (controller v1.15.1: ``host "H" and path "P" is already defined in ingress NS/NAME``;
+    an Ingress never overlaps itself, so one made anew under its old name is not refused).
     """
-    pattern = rf"is already defined in ingress {re.escape(namespace)}/{re.escape(deleted)}\b"
-    return re.search(pattern, message) is not None
+    for name in deleted:
+        pattern = rf"is already defined in ingress {re.escape(namespace)}/{re.escape(name)}\b"
+        if re.search(pattern, message) is not None:
+            return name
+    return None
+
+
+def apply_after_delete(
+    apply: Callable[[], None],
+    namespace: str,
+    deleted: Iterable[str],
+    *,
+    timeout: float = WEBHOOK_FORGET_TIMEOUT,
+) -> None:
+    """``apply()`` right after Ingresses ``deleted`` went: ask again while the admission
+    webhook refuses it only because it still knows one of them; any other error is raised.
+
+    Args:
+        apply: applies the new object (raises ``SetupError`` with the API's message).
+        namespace, deleted: the deleted Ingresses.
+        timeout: how long the webhook may take to forget them.
+    """
+    names = list(deleted)
+    refused: list[str] = []
+
+    def applied() -> bool | None:
+        try:
+            apply()
+        except SetupError as exc:
+            name = overlaps_deleted(str(exc), namespace, names) if names else None
+            if name is None:
+                raise
+            refused[:] = [str(exc)]
+            return None
+        return True
+
+    poll(
+        applied,
+        timeout=timeout,
+        what=f"the admission webhook to forget the deleted Ingress {', '.join(names)}",
+        detail=lambda: refused[0] if refused else "",
+    )
