@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -139,9 +140,14 @@ def _read_context(cfg: Path, name: str, source: str) -> DockerEndpoint:
     return DockerEndpoint(host, f"context {name} ({source})", name, tls_dir, verify)
 
 
+_HELP_HINT = re.compile(r"See '[^']*--help'\.|Run '[^']*--help' for more information\.?")
+
+
 def one_line(text: str, limit: int = 200) -> str:
     """The most telling line of a tool's error output, shortened."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    # The CLI ends a usage error with "See 'docker save --help'.": the line before tells.
+    lines = [ln for ln in lines if not _HELP_HINT.fullmatch(ln)] or lines
     if not lines:
         return "no output"
     errors = [ln for ln in lines if "error" in ln.lower()]

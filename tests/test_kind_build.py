@@ -122,3 +122,84 @@ def test_a_failed_kind_load_falls_back_to_a_native_archive(tmp_path, monkeypatch
         ("load", "image-archive", archive),
     ]
     assert not Path(archive).parent.exists()  # the archive's folder went with it
+
+
+#: What dockerd 20.10.24 (Debian 12's docker.io, API 1.41) answered to ``docker save
+#: --platform``, behind its own CLI and behind CLI 28.2.2 (stderr, exit status).
+OLD_DAEMON_SAYS = {
+    "cli-20.10": ("unknown flag: --platform\nSee 'docker save --help'.\n", 125),
+    "cli-28.2": (
+        '"--platform" requires API version 1.48, but the Docker daemon API version is 1.41\n',
+        1,
+    ),
+}
+
+
+def _docker_cli(tmp_path: Path, said: str, status: int) -> DockerCLI:
+    """The real ``DockerCLI`` on a script answering as a daemon before API 1.48 does."""
+    (tmp_path / "said").write_text(said)
+    script = tmp_path / "docker"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {tmp_path}/calls\n'
+        'case "$1" in info) echo \'{"Architecture": "x86_64"}\'; exit 0;; esac\n'
+        f'case "$*" in *--platform*) cat {tmp_path}/said >&2; exit {status};; esac\n'
+        'while [ "$1" != "--output" ]; do shift; done; echo archive > "$2"\n'
+    )
+    script.chmod(0o755)
+    return DockerCLI(
+        DockerEndpoint("unix:///var/run/docker.sock", "the default context"), str(script)
+    )
+
+
+@pytest.mark.slow  # runs a script as the docker CLI
+@pytest.mark.parametrize("cli", sorted(OLD_DAEMON_SAYS))
+def test_a_daemon_that_cannot_save_one_platform_saves_the_image_as_it_is(
+    tmp_path, monkeypatch, cli
+):
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
+    notes: list[str] = []
+    steps = Steps(quiet=True)
+    monkeypatch.setattr(steps, "note", notes.append)
+    bed = KindBackend(BedOptions(backend="kind"), steps)
+    bed.docker = _docker_cli(tmp_path, *OLD_DAEMON_SAYS[cli])
+    archives: list[str] = []
+
+    def run_kind(*args: str, timeout: float = 600) -> str:
+        if args[1] == "docker-image":
+            raise ToolError("kind load failed: ERROR: failed to load image")
+        archives.append(Path(args[2]).read_text())
+        return ""
+
+    monkeypatch.setattr(bed, "run_kind", run_kind)
+    bed._load_hellogo()
+    calls = (tmp_path / "calls").read_text().splitlines()
+    saves = [c.split()[:2] for c in calls if c.startswith("save")]
+    assert saves == [["save", "--platform"], ["save", "--output"]]
+    assert archives == ["archive\n"]  # what the plain save wrote, loaded by kind
+    assert any("cannot save one platform" in n for n in notes), notes
+
+
+@pytest.mark.slow  # runs a script as the docker CLI
+def test_any_other_failed_save_ends_the_load_with_the_tools_own_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("INGRESSBED_CACHE", str(tmp_path / "cache"))
+    bed = KindBackend(BedOptions(backend="kind"), Steps(quiet=True))
+    bed.docker = _docker_cli(tmp_path, "Error response from daemon: no space left on device\n", 1)
+
+    def run_kind(*args: str, timeout: float = 600) -> str:
+        raise ToolError("kind load failed")
+
+    monkeypatch.setattr(bed, "run_kind", run_kind)
+    with pytest.raises(ToolError, match=r"docker save of hellogo failed .*: Error .*device$"):
+        bed._load_hellogo()
+    saves = [c for c in (tmp_path / "calls").read_text().splitlines() if c.startswith("save")]
+    assert len(saves) == 1 and "--platform" in saves[0]  # not asked again without it
+
+
+def test_a_usage_error_is_told_by_its_own_line_not_by_the_help_hint():
+    from ingressbed.docker_env import one_line
+
+    assert one_line("unknown flag: --platform\nSee 'docker save --help'.\n") == (
+        "unknown flag: --platform"
+    )
+    assert one_line("See 'docker --help'.") == "See 'docker --help'."  # nothing else to say

@@ -205,7 +205,8 @@ class KindBackend(ClusterBackend):
                 self._load_hellogo,
                 f"$ kind load docker-image {tag} --name {shlex.quote(self.cluster)}\n"
                 "if that fails (Docker's containerd image store): docker save --platform "
-                "linux/<native arch> --output <tmp>/hellogo.tar, then kind load image-archive",
+                "linux/<native arch> --output <tmp>/hellogo.tar (without --platform on a "
+                "daemon before API 1.48), then kind load image-archive",
             ),
             *self._install_steps("kind", only_if_missing=False),
             *self._workload_steps(),
@@ -501,11 +502,24 @@ class KindBackend(ClusterBackend):
         folder = Path(tempfile.mkdtemp(prefix="ingressbed-load-"))
         try:
             archive = str(folder / "hellogo.tar")
-            docker.run(
-                kind_build.save_command(tag, archive, platform),
-                timeout=LOAD_TIMEOUT,
-                what="docker save of hellogo",
-            )
+            try:
+                docker.run(
+                    kind_build.save_command(tag, archive, platform),
+                    timeout=LOAD_TIMEOUT,
+                    what="docker save of hellogo",
+                )
+            except ToolError as exc:
+                if not kind_build.SAVE_HAS_NO_PLATFORM.search(str(exc)):
+                    raise
+                self.steps.note(
+                    "  this Docker cannot save one platform (daemon API before 1.48); "
+                    "saving the image as it is (its classic store holds one platform)"
+                )
+                docker.run(
+                    kind_build.save_command(tag, archive, None),
+                    timeout=LOAD_TIMEOUT,
+                    what="docker save of hellogo",
+                )
             self.run_kind(
                 "load", "image-archive", archive, "--name", self.cluster, timeout=LOAD_TIMEOUT
             )

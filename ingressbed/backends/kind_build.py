@@ -11,6 +11,7 @@ store.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 #: Said once when buildx is missing.
@@ -63,7 +64,16 @@ def native_platform(architecture: str) -> str:
     return f"linux/{_ARCH.get(architecture.strip().lower(), architecture.strip().lower())}"
 
 
-def save_command(tag: str, archive: str, platform: str) -> list[str]:
+def save_command(tag: str, archive: str, platform: str | None) -> list[str]:
     """``docker`` arguments that save ``tag`` for ``platform`` only: on Docker's containerd
-    image store an image is an index, and kind imports a single-platform archive only."""
-    return ["save", "--platform", platform, "--output", archive, tag]
+    image store an image is an index, and kind imports a single-platform archive only.
+    ``platform`` None: the image as the daemon holds it (``SAVE_HAS_NO_PLATFORM``)."""
+    only = ["--platform", platform] if platform else []
+    return ["save", *only, "--output", archive, tag]
+
+
+#: What ``docker save --platform`` says where the daemon (API < 1.48, Docker < 28) or the
+#: CLI cannot save one platform; recorded with dockerd 20.10.24 (Debian 12's docker.io)
+#: behind its own CLI and behind CLI 28.2.2. Such a daemon has the classic image store,
+#: one platform per image: a plain ``docker save`` is what kind can import.
+SAVE_HAS_NO_PLATFORM = re.compile(r'unknown flag: --platform|"--platform" requires API version')
