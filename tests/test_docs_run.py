@@ -6,8 +6,8 @@ them, and we need only its reader, not its runner (which runs in the current fol
 cannot compare the output of single commands). The ``bash``/``sh``/``console`` blocks of
 one document run in order (a walk-through builds on its earlier steps) in a fresh
 temporary folder holding a copy of the repository's tracked files, with
-``.venv`` linked from this checkout, as after README's set-up commands (and ``.tox``
-linked to ``.tox/docs-copies``, tox environments the copies share and nothing else uses),
+``.venv`` linked from this checkout, as after README's set-up commands (and tox's work
+folder set to ``.tox/docs-copies``, environments the copies share and nothing else uses),
 on the local backend (``INGRESSBED_BACKEND=local``) and with a plain system ``PATH``
 (no virtualenv of the test run leaks in: a bare ``pytest`` is what a user would get).
 
@@ -148,13 +148,32 @@ def workdir(tmp_path: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     (root / ".venv").symlink_to(venv)
-    # tox environments of their own, kept between runs: a copy sharing this checkout's
-    # .tox would rebuild its package from the copy's path, and a tox run of this checkout
-    # going on at the same time (CI's) would then install a package of a deleted folder.
-    work = REPO / ".tox" / "docs-copies"
-    work.mkdir(parents=True, exist_ok=True)
-    (root / ".tox").symlink_to(work)
+    TOX_WORK.mkdir(parents=True, exist_ok=True)
+    _drop_broken_envs(TOX_WORK)
     return root
+
+
+#: tox environments of the copies' own (``TOX_WORK_DIR``), kept between runs: a copy sharing
+#: this checkout's .tox would rebuild its package from the copy's path, and a tox run of this
+#: checkout going on at the same time (CI's) would then install a package of a deleted folder.
+#: Reached by this path, not through a link in the copy: a virtualenv's scripts name their
+#: interpreter by the path it was made at, and a copy's folder is deleted a few runs later.
+TOX_WORK = REPO / ".tox" / "docs-copies"
+
+
+def _drop_broken_envs(work: Path) -> None:
+    """Remove environments under ``work`` whose scripts name an interpreter that is gone
+    (made through a copy's folder by an earlier version of this test)."""
+    for env in work.iterdir():
+        scripts = [s for s in (env / "bin").glob("*") if s.is_file() and not s.is_symlink()]
+        for script in scripts:
+            with script.open("rb") as f:
+                first = f.readline(4096)
+            if first.startswith(b"#!/") and b"/bin/python" in first:
+                interpreter = first[2:].split()[0].decode(errors="replace")
+                if not Path(interpreter).exists():
+                    shutil.rmtree(env, ignore_errors=True)
+                break
 
 
 #: What a user's shell has that the commands may need: the machine's network set-up (a
@@ -167,7 +186,7 @@ NETWORK = re.compile(
 
 def environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in KEEP or NETWORK.fullmatch(k)}
-    env.update(PATH=SYSTEM_PATH, INGRESSBED_BACKEND="local")
+    env.update(PATH=SYSTEM_PATH, INGRESSBED_BACKEND="local", TOX_WORK_DIR=str(TOX_WORK))
     return env
 
 
