@@ -89,17 +89,28 @@ CASES = {
 }
 
 
-def _free_port(family: socket.AddressFamily, address: str) -> int:
-    with socket.socket(family) as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
+def _free_port() -> int:
+    """A port free on 127.0.0.1 and, where there is one, on ::1 (nginx listens on both)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET) as v4:
+            v4.bind(("127.0.0.1", 0))
+            port = int(v4.getsockname()[1])
+            if not IPV6:
+                return port
+            with socket.socket(socket.AF_INET6) as v6:
+                try:
+                    v6.bind(("::1", port))
+                except OSError:
+                    continue  # taken on ::1: draw another
+                return port
+    raise RuntimeError("no port free on both 127.0.0.1 and ::1 in 100 draws")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     tmp = tmp_path_factory.mktemp("nginx-vars")
     tmp.chmod(0o755)
-    port = _free_port(socket.AF_INET, "127.0.0.1")
+    port = _free_port()
     body = SEP.decode().join(f"${name}" for name in VARIABLES)
     listen6 = f"    listen [::1]:{port};" if IPV6 else ""
     conf = "\n".join([
