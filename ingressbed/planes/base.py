@@ -465,9 +465,13 @@ class Plane(ABC):
         endpoints: Mapping[int, Sequence[Endpoint]],
         run: RunContext,
     ) -> dict[int, list[Endpoint]]:
-        """The balancer's peers per Service port for hellogo's ``endpoints`` (the pods, by
-        default; a Service address where the plane sends to one, ``service-upstream``)."""
-        return {port: list(eps) for port, eps in endpoints.items()}
+        """The balancer's peers per Service port for hellogo's ``endpoints``: the pods, but
+        the Service's address on each port ``service_ports`` gives one (``service-upstream``)."""
+        out = {port: list(eps) for port, eps in endpoints.items()}
+        for service in self.service_ports(setup, endpoints, run):
+            if service.address:
+                out[service.port] = [service.endpoint]
+        return out
 
     def service_ports(
         self,

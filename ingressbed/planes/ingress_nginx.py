@@ -343,18 +343,6 @@ class IngressNginxPlane(Plane):
             config, endpoints, run.service_address, setup, run.service_endpoints
         )
 
-    def peers(
-        self,
-        setup: Setup,
-        endpoints: Mapping[int, Sequence[Endpoint]],
-        run: RunContext,
-    ) -> dict[int, list[Endpoint]]:
-        services = self.service_ports(setup, endpoints, run)
-        out = {port: list(eps) for port, eps in endpoints.items()}
-        for service in services:
-            out[service.port] = [service.endpoint]
-        return out
-
     def in_force(self, fetch: Callable[[str], str | None], generation: int) -> bool:
         return local.in_force(fetch(local.SYNC_PATH), generation)
 

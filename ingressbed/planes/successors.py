@@ -67,16 +67,6 @@ def service_ports(
     ]
 
 
-def peers(
-    setup: Setup, endpoints: Mapping[int, Sequence[Endpoint]], run: RunContext
-) -> dict[int, list[Endpoint]]:
-    """The balancer's peers per port: the Service's address under ``service-upstream``, else
-    the pods."""
-    if not wants_service(setup) or not run.service_address:
-        return {port: list(eps) for port, eps in endpoints.items()}
-    return {port: [Endpoint(run.service_address, port)] for port in endpoints}
-
-
 def servers(
     service_upstream: bool, endpoints: Mapping[int, Sequence[Endpoint]], run: RunContext
 ) -> Mapping[int, Sequence[Endpoint]]:
@@ -99,9 +89,9 @@ def servers(
 @dataclass(frozen=True)
 class SuccessorPlane(Plane):
     """A plane standing for a controller that replaces ingress-nginx: under
-    ``service-upstream`` its balancer holds the Service's address (``service_ports``,
-    ``peers`` above), as F5, haproxy-ingress and Envoy Gateway's ``routingType: Service``
-    write it."""
+    ``service-upstream`` its balancer holds the Service's address (``service_ports`` above,
+    and so ``Plane.peers``), as F5, haproxy-ingress and Envoy Gateway's ``routingType:
+    Service`` write it."""
 
     def service_ports(
         self,
@@ -110,11 +100,3 @@ class SuccessorPlane(Plane):
         run: RunContext,
     ) -> list[ServicePort]:
         return service_ports(setup, endpoints, run)
-
-    def peers(
-        self,
-        setup: Setup,
-        endpoints: Mapping[int, Sequence[Endpoint]],
-        run: RunContext,
-    ) -> dict[int, list[Endpoint]]:
-        return peers(setup, endpoints, run)
