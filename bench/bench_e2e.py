@@ -13,33 +13,15 @@ the real programs and their traffic cost on this machine.
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
-from pathlib import Path
 
+from bench_fast import FAST, timed
 from summary import record
 
-REPO = Path(__file__).resolve().parent.parent
-TARGET = 60.0
+TARGET = 60.0  # seconds for the e2e suite on one plane
 PLANES = ["ingress-nginx", "nginx", "haproxy", "envoy"]
-BASELINE = ["tests", "-m", "not slow", "-n", "2"]
-
-
-def timed(args: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
-    if done.returncode != 0:
-        raise SystemExit(f"bench: pytest {' '.join(args)} failed: {summary}")
-    return elapsed, summary
+BASELINE = [*FAST, "-n", "2"]
+QUIET = ["-q", "-p", "no:cacheprovider"]
 
 
 def label(plane: str) -> str:
@@ -48,7 +30,7 @@ def label(plane: str) -> str:
 
 def main() -> None:
     planes = sys.argv[1:] or PLANES
-    runs = {p: timed(["e2e", "--backend", "local", "--data-plane", p]) for p in planes}
+    runs = {p: timed(["e2e", "--backend", "local", "--data-plane", p, *QUIET]) for p in planes}
     base, base_summary = timed(BASELINE)
     rows = [(f"e2e on {label(p)}", *runs[p]) for p in planes]
     print(f"{'run':<40}{'seconds':>9}{'/target':>9}{'/fast':>7}  summary")
