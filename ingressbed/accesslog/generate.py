@@ -17,7 +17,7 @@ import argparse
 import gzip
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import accumulate
 from typing import TextIO
@@ -141,17 +141,22 @@ def main(argv: list[str] | None = None) -> int:
         fmt=args.format,
         seed=args.seed,
     )
+    write_lines(made, args.output)
+    return 0
+
+
+def write_lines(made: Iterable[str], output: str) -> None:
+    """Write log lines to ``output``: a file (gzipped when it ends in ``.gz``), or ``-``
+    for stdout."""
     out: TextIO
-    if args.output == "-":
+    if output == "-":
         sys.stdout.writelines(made)
-        return 0
-    if args.output.endswith(".gz"):
-        with gzip.open(args.output, "wt", encoding="ascii") as out:
+    elif output.endswith(".gz"):
+        with gzip.open(output, "wt", encoding="ascii") as out:
             out.writelines(made)
     else:
-        with open(args.output, "w", encoding="ascii") as out:
+        with open(output, "w", encoding="ascii") as out:
             out.writelines(made)
-    return 0
 
 
 if __name__ == "__main__":

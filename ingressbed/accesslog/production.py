@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ingressbed import planes
-from ingressbed.accesslog.generate import START, _time_local
+from ingressbed.accesslog.generate import START, _time_local, write_lines
 from ingressbed.accesslog.upstreams import DEFAULT_BACKEND
 from ingressbed.placement.variables import Request
 from ingressbed.vocabulary import Endpoint
@@ -159,14 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         help="share of lines after which the shop has 7 pods",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--output", default="-", help="file, or - for stdout")
+    parser.add_argument(
+        "--output", default="-", help="file (gzipped if it ends in .gz), or - for stdout"
+    )
     args = parser.parse_args(argv)
-    made = lines(args.lines, standard(args.key, args.scale_at), seed=args.seed)
-    if args.output == "-":
-        sys.stdout.writelines(made)
-    else:
-        with open(args.output, "w", encoding="ascii") as out:
-            out.writelines(made)
+    write_lines(lines(args.lines, standard(args.key, args.scale_at), seed=args.seed), args.output)
     return 0
 
 
