@@ -84,6 +84,23 @@ def require_endpoints(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
     return eps
 
 
+class PinnedByCookie:
+    """What an upstream whose cookie names its pod shares: new visitors spread evenly over
+    the pods (each an even share), a returning visitor always back on its pod, no ring.
+    Mixed into the planes' cookie upstreams, which say how the cookie names the pod."""
+
+    endpoints: tuple[Endpoint, ...]
+
+    def shares(self) -> dict[Endpoint, float]:
+        return {e: 1 / len(self.endpoints) for e in self.endpoints}
+
+    def repeat_chance(self) -> float:
+        return 1.0
+
+    def ring(self) -> Ring[Endpoint] | None:
+        return None
+
+
 @dataclass(frozen=True)
 class AnyUpstream:
     """An upstream without a fixed pick per request (round robin, random, ewma...).

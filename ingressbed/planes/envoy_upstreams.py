@@ -26,6 +26,7 @@ from ingressbed.placement.envoy_session import encode, pinned
 from ingressbed.placement.ring import Ring
 from ingressbed.placement.upstream import AT_RANDOM, BY_CONNECTION, RANDOM, Pick
 from ingressbed.placement.variables import Request
+from ingressbed.planes.base import PinnedByCookie
 from ingressbed.vocabulary import Endpoint
 
 #: ``Pick.why`` of a first visit.
@@ -91,7 +92,7 @@ class EnvoyCookieUpstream(EnvoyHashUpstream):
 
 
 @dataclass(frozen=True)
-class EnvoySessionUpstream:
+class EnvoySessionUpstream(PinnedByCookie):
     """``sessionPersistence`` (Envoy's stateful session): the cookie names the ``ip:port``
     that answered; without it (or naming a pod gone) least request picks."""
 
@@ -116,12 +117,3 @@ class EnvoySessionUpstream:
         """The cookie a visitor without one gets: the pod ``draw`` picks, by address."""
         endpoint = draw(self.endpoints)
         return EnvoySession(self.cookie_name, encode(endpoint), endpoint)
-
-    def shares(self) -> dict[Endpoint, float]:
-        return {e: 1 / len(self.endpoints) for e in self.endpoints}
-
-    def repeat_chance(self) -> float:
-        return 1.0
-
-    def ring(self) -> Ring[Endpoint] | None:
-        return None

@@ -36,10 +36,9 @@ from typing import ClassVar
 
 import xxhash
 
-from ingressbed.placement.ring import Ring
 from ingressbed.placement.upstream import IN_TURN, Pick
 from ingressbed.placement.variables import Request
-from ingressbed.planes.base import Session
+from ingressbed.planes.base import PinnedByCookie, Session
 from ingressbed.vocabulary import ANNOTATION_PREFIX, Endpoint, Placement, Setup
 
 #: ``Pick.why`` of a visitor without a cookie naming a server of the backend.
@@ -134,7 +133,7 @@ def sent(request: Request, name: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class HaproxyCookieUpstream:
+class HaproxyCookieUpstream(PinnedByCookie):
     """A backend with cookie persistence: the cookie's server, else no fixed endpoint."""
 
     endpoints: tuple[Endpoint, ...]
@@ -160,15 +159,6 @@ class HaproxyCookieUpstream:
         (``draw`` stands for the balancing; ``token`` is unused: the value is the server's)."""
         endpoint = draw(self.endpoints)
         return Session(self.cookie.name, self.cookie.value(endpoint), endpoint)
-
-    def shares(self) -> dict[Endpoint, float]:
-        return {e: 1 / len(self.endpoints) for e in self.endpoints}
-
-    def repeat_chance(self) -> float:
-        return 1.0
-
-    def ring(self) -> Ring[Endpoint] | None:
-        return None
 
 
 def cookie_notes(setup: Setup, placement: Placement, style: CookieStyle) -> tuple[str, ...]:
